@@ -1,1 +1,22 @@
-//! placeholder
+//! Ferrite's repository: configuration, identity, the crash-safe block store,
+//! pins and garbage collection.
+//!
+//! - [`Blockstore`]: the storage trait; [`PackStore`] is the default backend.
+//! - [`Pins`]: the persistent pinset; [`gc`]: mark and sweep.
+//! - [`Repo`]: the on-disk repo (`$FERRITE_PATH`): config, lock, version,
+//!   store and pins, plus the GC lock that keeps GC and adds apart.
+
+pub mod blockstore;
+pub mod config;
+pub mod dag;
+mod error;
+pub mod gc;
+pub mod packstore;
+pub mod pins;
+// pub mod repo; (enabled once config lands)
+
+pub use blockstore::{BlockWriter, Blockstore, StoreStat};
+pub use error::{Error, Result};
+pub use packstore::PackStore;
+pub use pins::{Pin, PinMode, PinStatus, Pins};
+// pub use repo::Repo;

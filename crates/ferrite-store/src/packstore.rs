@@ -1,0 +1,520 @@
+//! The default block store: append-only pack files plus a redb index.
+//!
+//! Why this design (measured in BENCHMARKS.md, "store engine"): UnixFS blocks
+//! are written once, read often and deleted in bulk by GC. Appending them to a
+//! few large pack files writes every byte exactly once (an LSM such as fjall
+//! writes values twice, journal then table; one file per block, like Kubo's
+//! flatfs, pays a create + fsync per block, which is what makes Kubo slow on
+//! many small files). The index is a redb B-tree mapping multihash →
+//! (pack, offset, length): small, transactional and crash-safe.
+//!
+//! Crash safety: a commit first fsyncs the pack bytes, then commits the index
+//! entries together with the pack's new committed length. On open every pack
+//! is truncated to its committed length, so bytes appended by a writer that
+//! never committed disappear, and an index entry can only point at durable
+//! bytes. Deleting only removes index entries and counts the bytes as dead;
+//! [`Blockstore::compact`] later copies live blocks out of mostly-dead packs
+//! and removes those files, committing the new locations before deleting.
+//!
+//! Record layout in a pack: `u32 LE data length | u8 multihash length |
+//! multihash | data`. The index alone is authoritative; the self-describing
+//! records let `repo verify` check each block against its own hash.
+
+use crate::blockstore::{identity_bytes, BlockWriter, Blockstore, StoreStat};
+use crate::{Error, Result};
+use bytes::Bytes;
+use ferrite_ipld::{Cid, Multihash};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// multihash bytes → (pack id, offset of the data, data length)
+const BLOCKS: TableDefinition<&[u8], (u32, u64, u32)> = TableDefinition::new("blocks");
+/// pack id → (committed length, dead bytes)
+const PACKS: TableDefinition<u32, (u64, u64)> = TableDefinition::new("packs");
+
+/// A pack grows to this size before a new one is started.
+const PACK_TARGET: u64 = 512 << 20;
+/// Appends are buffered up to this size before they go to the file.
+const WRITE_BUFFER: usize = 4 << 20;
+/// A pack whose dead share exceeds this is rewritten by `compact`.
+const COMPACT_DEAD_RATIO: f64 = 0.5;
+
+/// Where a block's bytes are.
+#[derive(Debug, Clone, Copy)]
+struct Loc {
+    pack: u32,
+    offset: u64,
+    len: u32,
+}
+
+struct Active {
+    id: u32,
+    file: File,
+    /// Length of the file including `buf`.
+    len: u64,
+    buf: Vec<u8>,
+}
+
+impl Active {
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.file.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Pack files plus a redb index. See the module docs for the design.
+pub struct PackStore {
+    dir: PathBuf,
+    db: Database,
+    active: Mutex<Active>,
+    readers: RwLock<HashMap<u32, Arc<File>>>,
+    /// Serialises compaction against itself.
+    compacting: Mutex<()>,
+}
+
+fn pack_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("{id:08}.pack"))
+}
+
+impl PackStore {
+    /// Opens (or creates) a store in `dir`, repairing the tail of packs that a
+    /// crash left with uncommitted bytes.
+    pub fn open(dir: &Path) -> Result<Self> {
+        fs::create_dir_all(dir)?;
+        let db = Database::create(dir.join("index.redb"))?;
+        let tx = db.begin_write()?;
+        let mut packs: Vec<(u32, u64)> = Vec::new();
+        {
+            tx.open_table(BLOCKS)?;
+            let t = tx.open_table(PACKS)?;
+            for row in t.iter()? {
+                let (id, v) = row?;
+                packs.push((id.value(), v.value().0));
+            }
+        }
+        let packs: Vec<(u32, u64)> = packs;
+        tx.commit()?;
+
+        // Drop what no commit covers: uncommitted appends, and packs created
+        // but never committed.
+        let known: HashSet<u32> = packs.iter().map(|p| p.0).collect();
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            let id = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".pack"))
+                .and_then(|n| n.parse::<u32>().ok());
+            if let Some(id) = id {
+                if !known.contains(&id) {
+                    fs::remove_file(&path)?;
+                }
+            }
+        }
+        for &(id, committed) in &packs {
+            let f = OpenOptions::new().write(true).open(pack_path(dir, id))?;
+            if f.metadata()?.len() > committed {
+                f.set_len(committed)?;
+                f.sync_all()?;
+            }
+        }
+
+        let (id, len) = match packs.iter().max_by_key(|p| p.0) {
+            Some(&(id, len)) if len < PACK_TARGET => (id, len),
+            Some(&(id, _)) => (id + 1, 0),
+            None => (1, 0),
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(pack_path(dir, id))?;
+        sync_dir(dir)?;
+        Ok(PackStore {
+            dir: dir.to_path_buf(),
+            db,
+            active: Mutex::new(Active {
+                id,
+                file,
+                len,
+                buf: Vec::with_capacity(WRITE_BUFFER),
+            }),
+            readers: RwLock::new(HashMap::new()),
+            compacting: Mutex::new(()),
+        })
+    }
+
+    fn reader(&self, pack: u32) -> Result<Arc<File>> {
+        if let Some(f) = self.readers.read().unwrap().get(&pack) {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(File::open(pack_path(&self.dir, pack))?);
+        self.readers.write().unwrap().insert(pack, f.clone());
+        Ok(f)
+    }
+
+    fn locate(&self, mh: &Multihash) -> Result<Option<Loc>> {
+        let rt = self.db.begin_read()?;
+        let t = rt.open_table(BLOCKS)?;
+        let key = mh.to_bytes();
+        Ok(t.get(key.as_slice())?.map(|v| {
+            let (pack, offset, len) = v.value();
+            Loc { pack, offset, len }
+        }))
+    }
+
+    fn read_loc(&self, loc: Loc) -> Result<Bytes> {
+        let file = self.reader(loc.pack)?;
+        let mut buf = vec![0u8; loc.len as usize];
+        file.read_exact_at(&mut buf, loc.offset)?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// Appends one record to the active pack; returns where its data went.
+    fn append(&self, active: &mut Active, mh: &[u8], data: &[u8]) -> Result<Loc> {
+        if active.len >= PACK_TARGET {
+            self.rotate(active)?;
+        }
+        let header = 5 + mh.len() as u64;
+        let loc = Loc {
+            pack: active.id,
+            offset: active.len + header,
+            len: u32::try_from(data.len())
+                .map_err(|_| Error::Repo("block larger than 4 GiB".into()))?,
+        };
+        if active.buf.len() + data.len() > WRITE_BUFFER {
+            active.flush()?;
+        }
+        active.buf.extend_from_slice(&loc.len.to_le_bytes());
+        active.buf.push(mh.len() as u8);
+        active.buf.extend_from_slice(mh);
+        if data.len() >= WRITE_BUFFER / 2 {
+            active.flush()?;
+            active.file.write_all(data)?;
+        } else {
+            active.buf.extend_from_slice(data);
+        }
+        active.len += header + data.len() as u64;
+        Ok(loc)
+    }
+
+    /// Starts a new pack. The old one is synced first: its committed length
+    /// is recorded by the next commit, which must find its bytes durable.
+    fn rotate(&self, active: &mut Active) -> Result<()> {
+        active.flush()?;
+        active.file.sync_data()?;
+        let id = active.id + 1;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(pack_path(&self.dir, id))?;
+        sync_dir(&self.dir)?;
+        // Record the finished pack's length right away so it is never
+        // mistaken for an uncommitted one.
+        let tx = self.db.begin_write()?;
+        {
+            let mut packs = tx.open_table(PACKS)?;
+            let dead = packs.get(active.id)?.map_or(0, |v| v.value().1);
+            packs.insert(active.id, (active.len, dead))?;
+            packs.insert(id, (0, 0))?;
+        }
+        tx.commit()?;
+        *active = Active {
+            id,
+            file,
+            len: 0,
+            buf: Vec::with_capacity(WRITE_BUFFER),
+        };
+        Ok(())
+    }
+
+    /// Flushes and fsyncs the active pack, then commits `entries` and the
+    /// pack's committed length in one index transaction.
+    fn commit_entries(&self, entries: &[(Vec<u8>, Loc)]) -> Result<()> {
+        let mut active = self.active.lock().unwrap();
+        active.flush()?;
+        active.file.sync_data()?;
+        let tx = self.db.begin_write()?;
+        {
+            let mut blocks = tx.open_table(BLOCKS)?;
+            let mut packs = tx.open_table(PACKS)?;
+            let mut dup: HashMap<u32, u64> = HashMap::new();
+            for (mh, loc) in entries {
+                // Another writer may have stored the same block meanwhile: keep
+                // the first copy and count ours as dead.
+                if blocks.get(mh.as_slice())?.is_some() {
+                    *dup.entry(loc.pack).or_default() += record_len(mh.len(), loc.len);
+                    continue;
+                }
+                blocks.insert(mh.as_slice(), (loc.pack, loc.offset, loc.len))?;
+            }
+            let cur = packs.get(active.id)?.map_or((0, 0), |v| v.value());
+            packs.insert(active.id, (active.len, cur.1))?;
+            for (pack, bytes) in dup {
+                let (len, dead) = packs.get(pack)?.map_or((0, 0), |v| v.value());
+                packs.insert(pack, (len, dead + bytes))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Reads every stored block and checks it against its multihash; returns
+    /// the CIDs (as raw CIDv1) of blocks that fail.
+    pub fn verify_all(&self, progress: &mut dyn FnMut(u64)) -> Result<Vec<Multihash>> {
+        let mut bad = Vec::new();
+        let rt = self.db.begin_read()?;
+        let t = rt.open_table(BLOCKS)?;
+        let mut n = 0;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let mh = Multihash::from_bytes(k.value())
+                .map_err(|e| Error::Repo(format!("corrupt index key: {e}")))?;
+            let (pack, offset, len) = v.value();
+            let ok = match self.read_loc(Loc { pack, offset, len }) {
+                Ok(data) => ferrite_ipld::HashAlg::from_code(mh.code())
+                    .map(|a| a.digest(&data) == mh)
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            if !ok {
+                bad.push(mh);
+            }
+            n += 1;
+            progress(n);
+        }
+        Ok(bad)
+    }
+}
+
+fn record_len(mh_len: usize, data_len: u32) -> u64 {
+    5 + mh_len as u64 + data_len as u64
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Blockstore for PackStore {
+    fn get(&self, cid: &Cid) -> Result<Option<Bytes>> {
+        if let Some(b) = identity_bytes(cid) {
+            return Ok(Some(b));
+        }
+        match self.locate(cid.hash())? {
+            Some(loc) => Ok(Some(self.read_loc(loc)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn has(&self, cid: &Cid) -> Result<bool> {
+        Ok(identity_bytes(cid).is_some() || self.locate(cid.hash())?.is_some())
+    }
+
+    fn size(&self, cid: &Cid) -> Result<Option<u64>> {
+        if let Some(b) = identity_bytes(cid) {
+            return Ok(Some(b.len() as u64));
+        }
+        Ok(self.locate(cid.hash())?.map(|l| l.len as u64))
+    }
+
+    fn writer(&self) -> Result<Box<dyn BlockWriter + '_>> {
+        Ok(Box::new(PackWriter {
+            store: self,
+            entries: Vec::new(),
+            seen: HashSet::new(),
+            done: false,
+        }))
+    }
+
+    fn delete(&self, hashes: &[Multihash]) -> Result<u64> {
+        let tx = self.db.begin_write()?;
+        let mut n = 0;
+        {
+            let mut blocks = tx.open_table(BLOCKS)?;
+            let mut dead: HashMap<u32, u64> = HashMap::new();
+            for mh in hashes {
+                let key = mh.to_bytes();
+                if let Some(v) = blocks.remove(key.as_slice())? {
+                    let (pack, _, len) = v.value();
+                    *dead.entry(pack).or_default() += record_len(key.len(), len);
+                    n += 1;
+                }
+            }
+            let mut packs = tx.open_table(PACKS)?;
+            for (pack, bytes) in dead {
+                let (len, d) = packs.get(pack)?.map_or((0, 0), |v| v.value());
+                packs.insert(pack, (len, d + bytes))?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&Multihash, u64) -> bool) -> Result<()> {
+        let rt = self.db.begin_read()?;
+        let t = rt.open_table(BLOCKS)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let mh = Multihash::from_bytes(k.value())
+                .map_err(|e| Error::Repo(format!("corrupt index key: {e}")))?;
+            if !f(&mh, v.value().2 as u64) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn stat(&self) -> Result<StoreStat> {
+        let rt = self.db.begin_read()?;
+        let packs = rt.open_table(PACKS)?;
+        let mut s = StoreStat {
+            blocks: rt.open_table(BLOCKS)?.len()?,
+            ..Default::default()
+        };
+        for row in packs.iter()? {
+            let (_, v) = row?;
+            let (len, dead) = v.value();
+            s.disk_bytes += len;
+            s.block_bytes += len.saturating_sub(dead);
+        }
+        s.disk_bytes += fs::metadata(self.dir.join("index.redb"))?.len();
+        Ok(s)
+    }
+
+    fn compact(&self) -> Result<u64> {
+        let _one = self.compacting.lock().unwrap();
+        let active_id = self.active.lock().unwrap().id;
+        let victims: Vec<(u32, u64)> = {
+            let rt = self.db.begin_read()?;
+            let packs = rt.open_table(PACKS)?;
+            let mut v = Vec::new();
+            for row in packs.iter()? {
+                let (id, val) = row?;
+                let (len, dead) = val.value();
+                let id = id.value();
+                if id != active_id && len > 0 && dead as f64 / len as f64 > COMPACT_DEAD_RATIO {
+                    v.push((id, len));
+                }
+            }
+            v
+        };
+        let mut freed = 0;
+        for (victim, len) in victims {
+            // Live blocks of the victim: scan the index (packs are large and
+            // few, so one pass per victim is cheap next to the copying).
+            let live: Vec<(Vec<u8>, Loc)> = {
+                let rt = self.db.begin_read()?;
+                let t = rt.open_table(BLOCKS)?;
+                let mut v = Vec::new();
+                for row in t.iter()? {
+                    let (k, val) = row?;
+                    let (pack, offset, len) = val.value();
+                    if pack == victim {
+                        v.push((k.value().to_vec(), Loc { pack, offset, len }));
+                    }
+                }
+                v
+            };
+            let mut moved = Vec::with_capacity(live.len());
+            for (mh, loc) in &live {
+                let data = self.read_loc(*loc)?;
+                let mut active = self.active.lock().unwrap();
+                let new = self.append(&mut active, mh, &data)?;
+                moved.push((mh.clone(), new));
+            }
+            {
+                let mut active = self.active.lock().unwrap();
+                active.flush()?;
+                active.file.sync_data()?;
+                let tx = self.db.begin_write()?;
+                {
+                    let mut blocks = tx.open_table(BLOCKS)?;
+                    for (mh, loc) in &moved {
+                        // Skip blocks deleted while we copied them.
+                        if blocks.get(mh.as_slice())?.is_some() {
+                            blocks.insert(mh.as_slice(), (loc.pack, loc.offset, loc.len))?;
+                        }
+                    }
+                    let mut packs = tx.open_table(PACKS)?;
+                    packs.remove(victim)?;
+                    let cur = packs.get(active.id)?.map_or((0, 0), |v| v.value());
+                    packs.insert(active.id, (active.len, cur.1))?;
+                }
+                tx.commit()?;
+            }
+            self.readers.write().unwrap().remove(&victim);
+            fs::remove_file(pack_path(&self.dir, victim))?;
+            freed += len;
+        }
+        sync_dir(&self.dir)?;
+        Ok(freed)
+    }
+}
+
+/// A batch of appends that becomes visible on commit.
+struct PackWriter<'a> {
+    store: &'a PackStore,
+    entries: Vec<(Vec<u8>, Loc)>,
+    seen: HashSet<Vec<u8>>,
+    done: bool,
+}
+
+impl BlockWriter for PackWriter<'_> {
+    fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<()> {
+        if cid.hash().code() == 0x00 {
+            return Ok(());
+        }
+        let mh = cid.hash().to_bytes();
+        if self.seen.contains(&mh) || self.store.locate(cid.hash())?.is_some() {
+            return Ok(());
+        }
+        let loc = {
+            let mut active = self.store.active.lock().unwrap();
+            self.store.append(&mut active, &mh, data)?
+        };
+        self.seen.insert(mh.clone());
+        self.entries.push((mh, loc));
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.done = true;
+        self.store.commit_entries(&self.entries)
+    }
+}
+
+impl Drop for PackWriter<'_> {
+    fn drop(&mut self) {
+        if self.done || self.entries.is_empty() {
+            return;
+        }
+        // Abandoned batch: its bytes stay in the pack unreferenced; count them
+        // as dead so compaction reclaims them.
+        let mut dead: HashMap<u32, u64> = HashMap::new();
+        for (mh, loc) in &self.entries {
+            *dead.entry(loc.pack).or_default() += record_len(mh.len(), loc.len);
+        }
+        let r: Result<()> = (|| {
+            let tx = self.store.db.begin_write()?;
+            {
+                let mut packs = tx.open_table(PACKS)?;
+                for (pack, bytes) in dead {
+                    let (len, d) = packs.get(pack)?.map_or((0, 0), |v| v.value());
+                    packs.insert(pack, (len, d + bytes))?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = r {
+            tracing::warn!("could not record abandoned block batch: {e}");
+        }
+    }
+}

@@ -13,10 +13,10 @@ mod error;
 pub mod gc;
 pub mod packstore;
 pub mod pins;
-// pub mod repo; (enabled once config lands)
+pub mod repo;
 
 pub use blockstore::{BlockWriter, Blockstore, StoreStat};
 pub use error::{Error, Result};
 pub use packstore::PackStore;
 pub use pins::{Pin, PinMode, PinStatus, Pins};
-// pub use repo::Repo;
+pub use repo::Repo;

@@ -12,6 +12,8 @@ pub fn codec_name(code: u64) -> Option<&'static str> {
         codecs::DAG_CBOR => "dag-cbor",
         codecs::DAG_JSON => "dag-json",
         codecs::LIBP2P_KEY => "libp2p-key",
+        codecs::CBOR => "cbor",
+        codecs::JSON => "json",
         _ => return None,
     })
 }
@@ -41,21 +43,10 @@ pub fn links(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>> {
     match cid.codec() {
         codecs::RAW => Ok(Vec::new()),
         codecs::DAG_PB => PbNode::links_of(data),
-        codecs::DAG_CBOR => {
-            let ipld: Ipld =
-                serde_ipld_dagcbor::from_slice(data).map_err(|e| Error::Decode {
-                    codec: "dag-cbor",
-                    reason: e.to_string(),
-                })?;
-            Ok(ipld_links(&ipld))
-        }
-        codecs::DAG_JSON => {
-            let ipld: Ipld =
-                serde_ipld_dagjson::from_slice(data).map_err(|e| Error::Decode {
-                    codec: "dag-json",
-                    reason: e.to_string(),
-                })?;
-            Ok(ipld_links(&ipld))
+        // Same decoders as `dag put/get`, so whatever Kubo-compatible input
+        // `dag put` accepted (or a CAR carried) is also walkable here.
+        codecs::DAG_CBOR | codecs::DAG_JSON | codecs::CBOR | codecs::JSON => {
+            Ok(ipld_links(&crate::dag::decode_codec(cid.codec(), data)?))
         }
         other => Err(Error::UnsupportedCodec(other)),
     }

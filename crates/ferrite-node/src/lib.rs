@@ -1,1 +1,102 @@
-//! placeholder
+//! The Ferrite node: the one Rust API over the repo, the block store, pins,
+//! UnixFS and (later) the network. The CLI and the HTTP API are thin layers
+//! over [`Node`]; nothing above this crate touches the store directly.
+
+mod add;
+mod blocks;
+mod dag;
+mod error;
+mod files;
+mod paths;
+mod pinning;
+mod refs;
+
+pub use add::{AddOptions, AddSource, Added};
+pub use blocks::{BlockPutOptions, BlockRm};
+pub use dag::{DagImport, DagStat};
+pub use error::{Error, Result};
+pub use files::LsEntry;
+pub use paths::IpfsPath;
+pub use pinning::{PinLsEntry, PinLsType, PinVerify};
+pub use refs::RefsOptions;
+
+pub use ferrite_ipld::Cid;
+pub use ferrite_store::{gc::GcReport, PinMode, Repo};
+
+use ferrite_store::Blockstore;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A Ferrite node over an open repo.
+#[derive(Clone)]
+pub struct Node {
+    repo: Arc<Repo>,
+}
+
+/// Repo statistics, as `repo stat` shows them.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RepoStat {
+    /// Number of stored blocks.
+    pub num_objects: u64,
+    /// Bytes used on disk.
+    pub repo_size: u64,
+    /// Configured `Datastore.StorageMax` in bytes.
+    pub storage_max: u64,
+    /// The repo folder.
+    pub repo_path: String,
+    /// Repo format version, `ferrite-repo@N`.
+    pub version: String,
+}
+
+impl Node {
+    /// Opens the repo at `path` (taking its lock).
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Node {
+            repo: Arc::new(Repo::open(path)?),
+        })
+    }
+
+    /// The underlying repo.
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
+    /// `repo stat`.
+    pub fn repo_stat(&self) -> Result<RepoStat> {
+        let s = self.repo.blocks().stat()?;
+        Ok(RepoStat {
+            num_objects: s.blocks,
+            repo_size: s.disk_bytes + dir_size(&self.repo.path().join("pins.redb")),
+            storage_max: self.repo.config().storage_max().unwrap_or(10_000_000_000),
+            repo_path: self.repo.path().display().to_string(),
+            version: format!("ferrite-repo@{}", ferrite_store::repo::REPO_VERSION),
+        })
+    }
+
+    /// `repo verify`: rehashes every block; returns the multihashes of the
+    /// corrupt ones (as CIDv1 raw, the way Kubo names bare multihashes).
+    pub fn repo_verify(&self, progress: &mut dyn FnMut(u64)) -> Result<Vec<Cid>> {
+        Ok(self
+            .repo
+            .blocks()
+            .verify_all(progress)?
+            .into_iter()
+            .map(|mh| Cid::new_v1(ferrite_ipld::codecs::RAW, mh))
+            .collect())
+    }
+
+    /// `repo gc`: removes every block no pin reaches. Waits for running adds.
+    pub fn gc(&self) -> Result<GcReport> {
+        let _g = self.repo.gc_guard();
+        Ok(ferrite_store::gc::collect(
+            self.repo.blocks(),
+            self.repo.pins(),
+            &[],
+        )?)
+    }
+}
+
+fn dir_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}

@@ -61,7 +61,9 @@ impl Engine for Pack {
     }
     fn read(&self, dir: &Path, data: &[(Cid, Vec<u8>)]) -> usize {
         let s = PackStore::open(dir).unwrap();
-        data.iter().map(|(c, _)| s.get(c).unwrap().unwrap().len()).sum()
+        data.iter()
+            .map(|(c, _)| s.get(c).unwrap().unwrap().len())
+            .sum()
     }
 }
 
@@ -77,7 +79,8 @@ impl Engine for Redb {
         {
             let mut t = tx.open_table(T).unwrap();
             for (c, d) in data {
-                t.insert(c.hash().to_bytes().as_slice(), d.as_slice()).unwrap();
+                t.insert(c.hash().to_bytes().as_slice(), d.as_slice())
+                    .unwrap();
             }
         }
         tx.commit().unwrap();
@@ -87,7 +90,14 @@ impl Engine for Redb {
         let rt = db.begin_read().unwrap();
         let t = rt.open_table(T).unwrap();
         data.iter()
-            .map(|(c, _)| t.get(c.hash().to_bytes().as_slice()).unwrap().unwrap().value().to_vec().len())
+            .map(|(c, _)| {
+                t.get(c.hash().to_bytes().as_slice())
+                    .unwrap()
+                    .unwrap()
+                    .value()
+                    .to_vec()
+                    .len()
+            })
             .sum()
     }
 }
@@ -97,7 +107,8 @@ impl Engine for Redb {
 struct FlatFs;
 fn flat_path(dir: &Path, c: &Cid) -> PathBuf {
     let k = c.to_string();
-    dir.join(&k[k.len() - 3..k.len() - 1]).join(format!("{k}.data"))
+    dir.join(&k[k.len() - 3..k.len() - 1])
+        .join(format!("{k}.data"))
 }
 impl Engine for FlatFs {
     fn name(&self) -> &'static str {
@@ -113,7 +124,9 @@ impl Engine for FlatFs {
         }
     }
     fn read(&self, dir: &Path, data: &[(Cid, Vec<u8>)]) -> usize {
-        data.iter().map(|(c, _)| std::fs::read(flat_path(dir, c)).unwrap().len()).sum()
+        data.iter()
+            .map(|(c, _)| std::fs::read(flat_path(dir, c)).unwrap().len())
+            .sum()
     }
 }
 
@@ -149,12 +162,18 @@ impl Engine for Fjall {
                     .with_kv_separation(fjall::KvSeparationOptions::default()),
             )
             .unwrap();
-        data.iter().map(|(c, _)| p.get(c.hash().to_bytes()).unwrap().unwrap().len()).sum()
+        data.iter()
+            .map(|(c, _)| p.get(c.hash().to_bytes()).unwrap().unwrap().len())
+            .sum()
     }
 }
 
 fn main() {
-    let base = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "/tmp/ferrite-engines".into()));
+    let base = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "/tmp/ferrite-engines".into()),
+    );
     let large = blocks(1024, 262144, 262144, 1);
     let small = blocks(10_000, 1024, 4096, 2);
     let large_bytes: usize = large.iter().map(|b| b.1.len()).sum();
@@ -180,7 +199,10 @@ fn main() {
         let n = e.read(&dl, &large);
         assert_eq!(n, large_bytes);
         let r_large = large_bytes as f64 / t.elapsed().as_secs_f64() / 1e6;
-        println!("| {} | {w_large:.0} | {w_small:.0} | {r_large:.0} |", e.name());
+        println!(
+            "| {} | {w_large:.0} | {w_small:.0} | {r_large:.0} |",
+            e.name()
+        );
     }
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -111,7 +111,9 @@ impl Pins {
         let old = {
             let mut t = tx.open_table(PINS)?;
             let key = cid.to_bytes();
-            let old = t.remove(key.as_slice())?.map(|v| PinMode::from_u8(v.value().0));
+            let old = t
+                .remove(key.as_slice())?
+                .map(|v| PinMode::from_u8(v.value().0));
             old
         };
         tx.commit()?;
@@ -185,9 +187,9 @@ impl Pins {
     /// direct one; a CID that is only pinned indirectly is an error.
     pub fn unpin(&self, cid: &Cid, recursive: bool) -> Result<()> {
         match self.get(cid)? {
-            Some(p) if p.mode == PinMode::Recursive && !recursive => Err(Error::Pin(format!(
-                "{cid} is pinned recursively"
-            ))),
+            Some(p) if p.mode == PinMode::Recursive && !recursive => {
+                Err(Error::Pin(format!("{cid} is pinned recursively")))
+            }
             Some(_) => {
                 self.remove(cid)?;
                 Ok(())

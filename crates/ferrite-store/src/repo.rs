@@ -23,7 +23,9 @@ pub fn default_path() -> PathBuf {
     if let Some(p) = std::env::var_os("FERRITE_PATH").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| ".".into());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ".".into());
     home.join(".ferrite")
 }
 
@@ -60,7 +62,10 @@ impl Repo {
         PackStore::open(&path.join("blocks"))?;
         Pins::open(&path.join("pins.redb"))?;
         // The version file goes last: its presence marks a complete init.
-        write_durably(&path.join("version"), format!("{REPO_VERSION}\n").as_bytes())?;
+        write_durably(
+            &path.join("version"),
+            format!("{REPO_VERSION}\n").as_bytes(),
+        )?;
         Ok(())
     }
 
@@ -89,8 +94,7 @@ impl Repo {
                 )))
             }
         }
-        let config =
-            Config::load(&path.join("config")).map_err(|e| Error::Repo(e.to_string()))?;
+        let config = Config::load(&path.join("config")).map_err(|e| Error::Repo(e.to_string()))?;
         Ok(Repo {
             path: path.to_path_buf(),
             config: RwLock::new(config),

@@ -61,7 +61,10 @@ fn uncommitted_writes_vanish_after_a_crash() {
         .filter(|p| p.extension().is_some_and(|x| x == "pack"))
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
-    assert!(pack_bytes < 310_000, "uncommitted tail truncated: {pack_bytes}");
+    assert!(
+        pack_bytes < 310_000,
+        "uncommitted tail truncated: {pack_bytes}"
+    );
     // and the store keeps working after recovery
     let mut w = s.writer().unwrap();
     w.put(&raw(&lost), &lost).unwrap();
@@ -157,7 +160,11 @@ fn recursive_pin_of_incomplete_dag_is_refused() {
     let err = pins.pin(&s, &pcid, PinMode::Recursive, "").unwrap_err();
     assert!(err.to_string().contains(&missing.to_string()), "{err}");
     assert!(pins.get(&pcid).unwrap().is_none());
-    pins.insert(&[Pin { cid: pcid, mode: PinMode::Direct, name: String::new() }])
-        .unwrap();
+    pins.insert(&[Pin {
+        cid: pcid,
+        mode: PinMode::Direct,
+        name: String::new(),
+    }])
+    .unwrap();
     assert_eq!(pins.get(&pcid).unwrap().unwrap().mode, PinMode::Direct);
 }

@@ -5,7 +5,10 @@
 //! [`BlockSink`] and the exporter reads through a [`BlockSource`], so the same
 //! code serves the CLI, the HTTP API and tests with in-memory maps.
 
+pub mod chunker;
+pub mod export;
 pub mod hamt;
+pub mod import;
 pub mod pb;
 
 use bytes::Bytes;

@@ -1,0 +1,94 @@
+//! `block put/get/stat/rm`.
+
+use crate::{Error, Node, Result};
+use bytes::Bytes;
+use ferrite_ipld::{codecs, Cid, HashAlg};
+use ferrite_store::blockstore::put_verified;
+use ferrite_store::{Blockstore, PinMode};
+
+/// Options of `block put`, with Kubo's defaults (CIDv1, raw, sha2-256).
+#[derive(Debug, Clone)]
+pub struct BlockPutOptions {
+    /// Multicodec of the new CID.
+    pub codec: u64,
+    /// Hash function.
+    pub hash: HashAlg,
+    /// Pin the block directly after storing it.
+    pub pin: bool,
+}
+
+impl Default for BlockPutOptions {
+    fn default() -> Self {
+        BlockPutOptions {
+            codec: codecs::RAW,
+            hash: HashAlg::Sha2_256,
+            pin: false,
+        }
+    }
+}
+
+/// Outcome of removing one block.
+#[derive(Debug, Clone)]
+pub struct BlockRm {
+    /// The block.
+    pub cid: Cid,
+    /// Why it was not removed, if it was not.
+    pub error: Option<String>,
+}
+
+impl Node {
+    /// The raw bytes of a block.
+    pub fn block_get(&self, cid: &Cid) -> Result<Bytes> {
+        self.repo.blocks().get(cid)?.ok_or(Error::NotFound(*cid))
+    }
+
+    /// The size of a block.
+    pub fn block_stat(&self, cid: &Cid) -> Result<u64> {
+        self.repo.blocks().size(cid)?.ok_or(Error::NotFound(*cid))
+    }
+
+    /// Stores raw bytes as a block; returns its CID. Data given to a codec
+    /// we decode (dag-pb, dag-cbor, dag-json) must decode.
+    pub fn block_put(&self, data: &[u8], opts: &BlockPutOptions) -> Result<Cid> {
+        if data.len() > 2 << 20 {
+            return Err(Error::Invalid(format!(
+                "produced block is over 2MiB: big blocks can't be exchanged with other peers ({} bytes)",
+                data.len()
+            )));
+        }
+        let cid = Cid::new_v1(opts.codec, opts.hash.digest(data));
+        if opts.codec != codecs::RAW {
+            ferrite_ipld::codec::links(&cid, data)?;
+        }
+        let _g = self.repo.write_guard();
+        let mut w = self.repo.blocks().writer()?;
+        put_verified(w.as_mut(), &cid, data)?;
+        w.commit()?;
+        if opts.pin {
+            self.repo
+                .pins()
+                .pin(self.repo.blocks(), &cid, PinMode::Direct, "")?;
+        }
+        Ok(cid)
+    }
+
+    /// Removes blocks that no pin holds directly or recursively as a root.
+    /// With `force`, missing blocks are not errors.
+    pub fn block_rm(&self, cids: &[Cid], force: bool) -> Result<Vec<BlockRm>> {
+        let _g = self.repo.gc_guard();
+        let pins = self.repo.pins();
+        let mut out = Vec::with_capacity(cids.len());
+        for cid in cids {
+            let error = if let Some(p) = pins.get(cid)? {
+                Some(format!("pinned: {}", p.mode.as_str()))
+            } else if !self.repo.blocks().has(cid)? {
+                (!force).then(|| "ipld: could not find block".to_string())
+            } else {
+                self.repo.blocks().delete(&[*cid.hash()])?;
+                None
+            };
+            out.push(BlockRm { cid: *cid, error });
+        }
+        Ok(out)
+    }
+}

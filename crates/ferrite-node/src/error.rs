@@ -1,0 +1,44 @@
+//! Node errors, worded for users: they end up verbatim on the command line
+//! and in HTTP API error bodies.
+
+use ferrite_ipld::Cid;
+
+/// Errors of node operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A block needed offline is not in the local store.
+    #[error("block {0} not found locally")]
+    NotFound(Cid),
+    /// Bad user input: an invalid CID, path, option or file.
+    #[error("{0}")]
+    Invalid(String),
+    /// A path that does not resolve.
+    #[error("{0}")]
+    NoLink(String),
+    /// Pin rules (not pinned, pinned indirectly …).
+    #[error("{0}")]
+    Pin(String),
+    /// Repo, store and I/O problems.
+    #[error(transparent)]
+    Store(ferrite_store::Error),
+    /// Codec problems.
+    #[error(transparent)]
+    Ipld(#[from] ferrite_ipld::Error),
+    /// Local file problems, with the path in the message.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<ferrite_store::Error> for Error {
+    fn from(e: ferrite_store::Error) -> Self {
+        match e {
+            ferrite_store::Error::NotFound(c) => Error::NotFound(c),
+            ferrite_store::Error::Pin(m) => Error::Pin(m),
+            ferrite_store::Error::Ipld(e) => Error::Ipld(e),
+            other => Error::Store(other),
+        }
+    }
+}
+
+/// Result with node [`Error`]s.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

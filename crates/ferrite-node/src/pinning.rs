@@ -1,0 +1,245 @@
+//! `pin add/rm/ls/verify/update`.
+
+use crate::{Error, IpfsPath, Node, Result};
+use ferrite_ipld::Cid;
+use ferrite_store::dag::walk;
+use ferrite_store::{Blockstore, PinMode, PinStatus};
+
+/// Which pins `pin ls` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinLsType {
+    /// Direct pins.
+    Direct,
+    /// Recursive pins.
+    Recursive,
+    /// Blocks under recursive pins.
+    Indirect,
+    /// All of the above.
+    All,
+}
+
+impl std::str::FromStr for PinLsType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "direct" => PinLsType::Direct,
+            "recursive" => PinLsType::Recursive,
+            "indirect" => PinLsType::Indirect,
+            "all" => PinLsType::All,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "invalid type '{s}', must be one of {{direct, indirect, recursive, all}}"
+                )))
+            }
+        })
+    }
+}
+
+/// One `pin ls` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinLsEntry {
+    /// The pinned CID.
+    pub cid: Cid,
+    /// `direct`, `recursive`, or `indirect through <root>`.
+    pub kind: String,
+    /// The pin's name, if any.
+    pub name: String,
+}
+
+/// One `pin verify` result.
+#[derive(Debug, Clone)]
+pub struct PinVerify {
+    /// The recursive pin's root.
+    pub cid: Cid,
+    /// Blocks that are missing or corrupt, with the reason.
+    pub bad_nodes: Vec<(Cid, String)>,
+}
+
+impl Node {
+    /// Resolves paths to CIDs for pinning.
+    fn resolve_all(&self, paths: &[String]) -> Result<Vec<Cid>> {
+        paths
+            .iter()
+            .map(|p| self.resolve(&IpfsPath::parse(p)?))
+            .collect()
+    }
+
+    /// `pin add`: pins each path (recursively unless `recursive` is false).
+    /// All DAGs must be complete locally; nothing is pinned if one is not.
+    pub fn pin_add(&self, paths: &[String], recursive: bool, name: &str) -> Result<Vec<Cid>> {
+        let cids = self.resolve_all(paths)?;
+        let mode = if recursive {
+            PinMode::Recursive
+        } else {
+            PinMode::Direct
+        };
+        let _g = self.repo.write_guard();
+        let blocks = self.repo.blocks();
+        for cid in &cids {
+            match mode {
+                PinMode::Recursive => walk(blocks, cid, &mut |_, _| Ok(()))?,
+                PinMode::Direct => {
+                    if !blocks.has(cid)? {
+                        return Err(Error::NotFound(*cid));
+                    }
+                }
+            }
+        }
+        let pins: Vec<_> = cids
+            .iter()
+            .map(|c| ferrite_store::Pin {
+                cid: *c,
+                mode,
+                name: name.to_string(),
+            })
+            .collect();
+        self.repo.pins().insert(&pins)?;
+        Ok(cids)
+    }
+
+    /// `pin rm`.
+    pub fn pin_rm(&self, paths: &[String], recursive: bool) -> Result<Vec<Cid>> {
+        let cids = self.resolve_all(paths)?;
+        for c in &cids {
+            self.repo.pins().unpin(c, recursive).map_err(|e| match e {
+                ferrite_store::Error::Pin(m) => Error::Pin(m),
+                other => other.into(),
+            })?;
+        }
+        Ok(cids)
+    }
+
+    /// `pin ls`: with `paths`, the pin status of each (an error if one is not
+    /// pinned); without, every pin of `ty`.
+    pub fn pin_ls(&self, paths: &[String], ty: PinLsType) -> Result<Vec<PinLsEntry>> {
+        let pins = self.repo.pins();
+        let blocks = self.repo.blocks();
+        let mut out = Vec::new();
+        if !paths.is_empty() {
+            for p in paths {
+                let cid = self.resolve(&IpfsPath::parse(p)?)?;
+                let (kind, name) = match pins.status(blocks, &cid)? {
+                    PinStatus::Pinned(m) => {
+                        let name = pins.get(&cid)?.map(|p| p.name).unwrap_or_default();
+                        (m.as_str().to_string(), name)
+                    }
+                    PinStatus::Indirect(root) => {
+                        (format!("indirect through {root}"), String::new())
+                    }
+                    PinStatus::NotPinned => {
+                        return Err(Error::Pin(format!("path '{p}' is not pinned")))
+                    }
+                };
+                let wanted = match ty {
+                    PinLsType::All => true,
+                    PinLsType::Direct => kind == "direct",
+                    PinLsType::Recursive => kind == "recursive",
+                    PinLsType::Indirect => kind.starts_with("indirect"),
+                };
+                if !wanted {
+                    return Err(Error::Pin(format!(
+                        "path '{p}' is not pinned with type {}",
+                        match ty {
+                            PinLsType::Direct => "direct",
+                            PinLsType::Recursive => "recursive",
+                            _ => "indirect",
+                        }
+                    )));
+                }
+                out.push(PinLsEntry { cid, kind, name });
+            }
+            return Ok(out);
+        }
+        for p in pins.list()? {
+            let want = matches!(
+                (ty, p.mode),
+                (PinLsType::All, _)
+                    | (PinLsType::Direct, PinMode::Direct)
+                    | (PinLsType::Recursive, PinMode::Recursive)
+            );
+            if want {
+                out.push(PinLsEntry {
+                    cid: p.cid,
+                    kind: p.mode.as_str().to_string(),
+                    name: p.name,
+                });
+            }
+        }
+        if matches!(ty, PinLsType::Indirect | PinLsType::All) {
+            let direct: std::collections::HashSet<Cid> = out.iter().map(|e| e.cid).collect();
+            for cid in pins.indirect(blocks)?.into_keys() {
+                if !direct.contains(&cid) {
+                    out.push(PinLsEntry {
+                        cid,
+                        kind: "indirect".into(),
+                        name: String::new(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `pin verify`: walks every recursive pin, checking that each block is
+    /// present and hashes to its CID.
+    pub fn pin_verify(&self) -> Result<Vec<PinVerify>> {
+        let blocks = self.repo.blocks();
+        let mut out = Vec::new();
+        for p in self.repo.pins().list()? {
+            let mut bad = Vec::new();
+            let mut stack = vec![p.cid];
+            let mut seen = std::collections::HashSet::new();
+            while let Some(c) = stack.pop() {
+                if !seen.insert(c) {
+                    continue;
+                }
+                match blocks.get(&c)? {
+                    None => bad.push((c, "merkledag: not found".to_string())),
+                    Some(data) => {
+                        if !ferrite_ipld::verify(&c, &data).unwrap_or(false) {
+                            bad.push((c, "data does not match its hash".to_string()));
+                        } else if p.mode == PinMode::Recursive {
+                            match ferrite_ipld::codec::links(&c, &data) {
+                                Ok(l) => stack.extend(l),
+                                Err(e) => bad.push((c, e.to_string())),
+                            }
+                        }
+                    }
+                }
+            }
+            out.push(PinVerify {
+                cid: p.cid,
+                bad_nodes: bad,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `pin update FROM TO`: pins TO recursively and (with `unpin`) drops FROM.
+    pub fn pin_update(&self, from: &str, to: &str, unpin: bool) -> Result<(Cid, Cid)> {
+        let from = self.resolve(&IpfsPath::parse(from)?)?;
+        let to = self.resolve(&IpfsPath::parse(to)?)?;
+        match self.repo.pins().get(&from)? {
+            Some(p) if p.mode == PinMode::Recursive => {}
+            _ => {
+                return Err(Error::Pin(
+                    "'from' cid was not recursively pinned already".into(),
+                ))
+            }
+        }
+        let _g = self.repo.write_guard();
+        let name = self
+            .repo
+            .pins()
+            .get(&from)?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        self.repo
+            .pins()
+            .pin(self.repo.blocks(), &to, PinMode::Recursive, &name)?;
+        if unpin && from != to {
+            self.repo.pins().remove(&from)?;
+        }
+        Ok((from, to))
+    }
+}

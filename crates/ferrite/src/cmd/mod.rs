@@ -1,0 +1,35 @@
+//! One module per command group.
+
+pub mod add;
+pub mod block;
+pub mod cid;
+pub mod config;
+pub mod dag;
+pub mod files;
+pub mod init;
+pub mod pin;
+pub mod refs;
+pub mod repo;
+pub mod version;
+
+use ferrite_node::{Cid, Node};
+use std::path::Path;
+
+/// Opens the node over the repo at `repo`.
+pub fn open(repo: &Path) -> anyhow::Result<Node> {
+    Ok(Node::open(repo)?)
+}
+
+/// Parses a CID argument with a message naming it.
+pub fn parse_cid(s: &str) -> anyhow::Result<Cid> {
+    Ok(ferrite_ipld::parse_cid(s)?)
+}
+
+/// Parses Kubo-style booleans given as `--flag=VALUE`.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "true" | "1" | "yes" | "" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("{s:?} is not a boolean (true/false)")),
+    }
+}

@@ -1,0 +1,71 @@
+//! `ferrite refs [-r] [-u] [-e] [--format] PATH…` and `refs local`.
+
+use clap::Parser;
+use ferrite_node::RefsOptions;
+use std::io::Write;
+use std::path::Path;
+
+/// Arguments of `refs`.
+#[derive(Parser)]
+pub struct Args {
+    /// Paths to list the links of; `local` lists every stored block.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Recursively list links of child nodes.
+    #[arg(short, long)]
+    recursive: bool,
+    /// Omit duplicate refs.
+    #[arg(short, long)]
+    unique: bool,
+    /// Print edges as `<src> -> <dst>`.
+    #[arg(short, long)]
+    edges: bool,
+    /// Output format: `<src>`, `<dst>` and `<linkname>` are replaced.
+    #[arg(long, default_value = "<dst>")]
+    format: String,
+    /// Only recurse this deep (-1: unlimited).
+    #[arg(long = "max-depth", default_value_t = -1, allow_hyphen_values = true)]
+    max_depth: i64,
+}
+
+/// Runs `refs`.
+pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
+    let node = super::open(repo)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if a.paths.len() == 1 && a.paths[0] == "local" {
+        let mut err = None;
+        node.refs_local(&mut |c| match writeln!(out, "{c}") {
+            Ok(()) => true,
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        })?;
+        return match err {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        };
+    }
+    if a.edges && a.format != "<dst>" {
+        anyhow::bail!("using format argument with edges is not allowed");
+    }
+    let format = if a.edges {
+        "<src> -> <dst>".to_string()
+    } else {
+        a.format
+    };
+    let opts = RefsOptions {
+        recursive: a.recursive || a.max_depth > 1,
+        unique: a.unique,
+        max_depth: (a.max_depth >= 0).then_some(a.max_depth),
+    };
+    node.refs(&a.paths, &opts, &mut |r| {
+        let line = format
+            .replace("<src>", &r.src.to_string())
+            .replace("<dst>", &r.dst.to_string())
+            .replace("<linkname>", &r.name);
+        writeln!(out, "{line}")?;
+        Ok(())
+    })?;
+    Ok(())
+}

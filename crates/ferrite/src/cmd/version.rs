@@ -1,0 +1,31 @@
+//! `ferrite version`.
+
+/// Arguments of `version`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only print the version number.
+    #[arg(short = 'n', long)]
+    number: bool,
+    /// Print all version details.
+    #[arg(long)]
+    all: bool,
+}
+
+/// Prints the version like `ipfs version`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let v = env!("CARGO_PKG_VERSION");
+    if a.number {
+        println!("{v}");
+    } else if a.all {
+        println!("ferrite version: {v}");
+        println!("Repo version: {}", ferrite_store::repo::REPO_VERSION);
+        println!(
+            "System version: {}/{}",
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        );
+    } else {
+        println!("ferrite version {v}");
+    }
+    Ok(())
+}

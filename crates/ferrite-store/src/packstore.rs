@@ -390,7 +390,21 @@ impl Blockstore for PackStore {
 
     fn compact(&self) -> Result<u64> {
         let _one = self.compacting.lock().unwrap();
-        let active_id = self.active.lock().unwrap().id;
+        let active_id = {
+            // A mostly dead active pack (typical right after GC) is retired
+            // so that it can be compacted like any other.
+            let mut active = self.active.lock().unwrap();
+            let dead = {
+                let rt = self.db.begin_read()?;
+                let packs = rt.open_table(PACKS)?;
+                let v = packs.get(active.id)?.map_or(0, |v| v.value().1);
+                v
+            };
+            if active.len > 0 && dead as f64 / active.len as f64 > COMPACT_DEAD_RATIO {
+                self.rotate(&mut active)?;
+            }
+            active.id
+        };
         let victims: Vec<(u32, u64)> = {
             let rt = self.db.begin_read()?;
             let packs = rt.open_table(PACKS)?;

@@ -194,6 +194,57 @@ fn trickle_layers_follow_boxo() {
     assert_eq!(r.file_size, data.len() as u64);
 }
 
+/// boxo's `VerifyTrickleDagStructure` rule: the first `direct` links of a
+/// node are leaves, link `i` after them is a subtree of depth
+/// `(i - direct) / 4 + 1`, which must stay below the node's own depth.
+/// Returns the node's depth.
+fn check_trickle(
+    store: &HashMap<Cid, Bytes>,
+    cid: &Cid,
+    limit: Option<usize>,
+    direct: usize,
+) -> usize {
+    let node = PbNode::decode(&store[cid]).unwrap();
+    let data = UnixFsData::decode(node.data.as_deref().unwrap()).unwrap();
+    assert_eq!(data.kind, DataType::File);
+    assert!(data.data.is_none(), "branch nodes carry no data");
+    let mut depth = 1;
+    for (i, l) in node.links.iter().enumerate() {
+        if i < direct {
+            assert_eq!(l.cid.codec(), codecs::RAW, "link {i} must be a leaf");
+            continue;
+        }
+        let want = (i - direct) / 4 + 1;
+        if let Some(limit) = limit {
+            assert!(want < limit, "child dag too deep");
+        }
+        let got = check_trickle(store, &l.cid, Some(want), direct);
+        assert!(got <= want);
+        depth = depth.max(want + 1);
+    }
+    depth
+}
+
+#[test]
+fn trickle_structure_passes_boxo_verifier() {
+    for leaves in [1usize, 4, 5, 23, 100, 537] {
+        let opts = ImportOptions {
+            trickle: true,
+            chunker: ChunkerSpec::Size(3),
+            max_links: 4,
+            raw_leaves: Some(true),
+            ..Default::default()
+        };
+        let data: Vec<u8> = (0..leaves * 3).map(|i| i as u8).collect();
+        let (r, store) = add(&data, &opts);
+        check_trickle(&store, &r.cid, None, 4);
+        let mut depths = Vec::new();
+        leaf_depths(&store, &r.cid, 0, &mut depths);
+        assert_eq!(depths.len(), leaves);
+        assert_eq!(r.file_size, data.len() as u64);
+    }
+}
+
 #[test]
 fn balanced_tree_is_full_before_growing() {
     let opts = ImportOptions {

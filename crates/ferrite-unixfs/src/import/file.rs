@@ -316,6 +316,24 @@ mod tests {
     }
 
     #[test]
+    fn reader_errors_surface() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let e = import_file(
+            Broken,
+            &ImportOptions::default(),
+            &mut HashMap::new(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "disk on fire");
+    }
+
+    #[test]
     fn progress_reports_cumulative_bytes() {
         let data = vec![7u8; 1000];
         let opts = ImportOptions {

@@ -138,6 +138,12 @@ impl ImportOptions {
         self.raw_leaves.unwrap_or(self.effective_cid_version() == 1)
     }
 
+    /// Checks the options as Kubo does (CID version, hash, links, inline
+    /// limit, fanout), so callers can refuse a command before reading input.
+    pub fn validate(&self) -> Result<(), ImportError> {
+        self.settings().map(|_| ())
+    }
+
     /// Checks the options as Kubo does and fixes the derived settings.
     pub(crate) fn settings(&self) -> Result<Settings, ImportError> {
         let bad = |m: String| Err(ImportError::Options(m));

@@ -15,10 +15,11 @@ use crate::BlockSink;
 use bytes::Bytes;
 use ferrite_ipld::dagpb::PbNode;
 use ferrite_ipld::{codecs, Cid};
+use std::cell::Cell;
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// `ipfs add` flags on top of the [`ImportOptions`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,23 +144,26 @@ struct Adder<'o, 's, 'e> {
     on_event: &'e mut dyn FnMut(AddEvent<'_>),
 }
 
-/// Kubo's name for an argument: the base name of the cleaned path, with `.`
-/// meaning the current directory.
-fn arg_name(path: &Path) -> Result<String, ImportError> {
-    let resolved;
-    let p = if path.file_name().is_none() {
-        resolved = std::path::absolute(path)
-            .map_err(|e| io_err("resolve", path, e))?
-            .components()
-            .collect::<PathBuf>();
-        resolved.as_path()
-    } else {
-        path
-    };
-    match p.file_name() {
-        Some(n) => utf8_name(n, path),
-        None => Ok("/".to_owned()),
+/// Kubo's name for an argument: Go's `path.Base(filepath.Clean(arg))`,
+/// except that a bare `.` is first replaced by the current directory with
+/// its symlinks resolved (go-ipfs-cmds `appendFile`). Returns the path to
+/// read and the name.
+fn arg_name(path: &Path) -> Result<(PathBuf, String), ImportError> {
+    if path.as_os_str() == "." {
+        let cwd = fs::canonicalize(path).map_err(|e| io_err("resolve", path, e))?;
+        let name = match cwd.file_name() {
+            Some(n) => utf8_name(n, &cwd)?,
+            None => "/".to_owned(),
+        };
+        return Ok((cwd, name));
     }
+    let name = match path.components().next_back() {
+        Some(Component::Normal(n)) => utf8_name(n, path)?,
+        Some(Component::ParentDir) => "..".to_owned(),
+        Some(Component::CurDir) | None => ".".to_owned(),
+        Some(Component::RootDir) | Some(Component::Prefix(_)) => "/".to_owned(),
+    };
+    Ok((path.to_owned(), name))
 }
 
 fn utf8_name(name: &OsStr, path: &Path) -> Result<String, ImportError> {
@@ -183,7 +187,7 @@ fn io_err(op: &'static str, path: &Path, source: std::io::Error) -> ImportError 
 fn join(prefix: &str, name: &str) -> String {
     if name.is_empty() {
         prefix.to_owned()
-    } else if prefix.is_empty() {
+    } else if prefix.is_empty() || prefix == "." {
         name.to_owned()
     } else {
         format!("{prefix}/{name}")
@@ -229,7 +233,7 @@ impl Adder<'_, '_, '_> {
                 })
             }
             AddInput::Path(path) => {
-                let name = arg_name(&path)?;
+                let (path, name) = arg_name(&path)?;
                 let e = match self.top_kind(&path)? {
                     Kind::Dir => {
                         let mut tree = DirTree::new();
@@ -259,7 +263,7 @@ impl Adder<'_, '_, '_> {
                 self.emit_added(&name, &e.cid, e.tsize);
             }
             AddInput::Path(path) => {
-                let name = arg_name(&path)?;
+                let (path, name) = arg_name(&path)?;
                 let e = match self.top_kind(&path)? {
                     Kind::Dir => {
                         tree.mkdir(&name)?;
@@ -342,14 +346,20 @@ impl Adder<'_, '_, '_> {
     fn add_file(&mut self, path: &Path, display: &str) -> Result<DirEntry, ImportError> {
         let file = File::open(path).map_err(|e| io_err("open", path, e))?;
         let on_event = &mut *self.on_event;
-        let r = import_file(file, &self.opts.import, self.sink, &mut |bytes| {
+        let read_failed = Cell::new(false);
+        let reader = NoteReadError {
+            inner: file,
+            failed: &read_failed,
+        };
+        let r = import_file(reader, &self.opts.import, self.sink, &mut |bytes| {
             on_event(AddEvent::Progress {
                 name: display,
                 bytes,
             })
         })
         .map_err(|e| match e {
-            ImportError::Io(source) => io_err("read", path, source),
+            // Name the file only for its own read errors, not the store's.
+            ImportError::Io(source) if read_failed.get() => io_err("read", path, source),
             other => other,
         })?;
         Ok(DirEntry {
@@ -394,6 +404,19 @@ impl Adder<'_, '_, '_> {
     }
 }
 
+/// A reader that remembers whether it failed, to tell read errors from
+/// sink errors.
+struct NoteReadError<'a, R> {
+    inner: R,
+    failed: &'a Cell<bool>,
+}
+
+impl<R: Read> Read for NoteReadError<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| self.failed.set(true))
+    }
+}
+
 /// Go's `os.FileMode.String()` for the file types `ipfs add` refuses,
 /// e.g. `prw-r--r--` for a named pipe (it appears in Kubo's error).
 fn go_mode_string(meta: &Metadata) -> String {
@@ -435,5 +458,32 @@ fn go_mode_string(meta: &Metadata) -> String {
     #[cfg(not(unix))]
     {
         format!("{:?}", meta.file_type())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argument_names_follow_go_path_base() {
+        let name = |p: &str| arg_name(Path::new(p)).unwrap().1;
+        assert_eq!(name("a/b/"), "b");
+        assert_eq!(name("a/b/."), "b");
+        assert_eq!(name("a/.."), "..");
+        assert_eq!(name("/"), "/");
+        assert_eq!(name("./"), ".");
+        let cwd = std::env::current_dir().unwrap().canonicalize().unwrap();
+        let (path, n) = arg_name(Path::new(".")).unwrap();
+        assert_eq!(path, cwd);
+        assert_eq!(n, cwd.file_name().unwrap().to_str().unwrap());
+    }
+
+    #[test]
+    fn joins_like_go() {
+        assert_eq!(join("", "a"), "a");
+        assert_eq!(join("d", ""), "d");
+        assert_eq!(join(".", "a"), "a");
+        assert_eq!(join("d", "a"), "d/a");
     }
 }

@@ -66,8 +66,7 @@ impl PbLink {
                 }
                 (2, Field::Bytes(b)) => {
                     name = Some(
-                        String::from_utf8(b.to_vec())
-                            .map_err(|_| err("link name is not utf-8"))?,
+                        String::from_utf8(b.to_vec()).map_err(|_| err("link name is not utf-8"))?,
                     )
                 }
                 (3, Field::Varint(v)) => tsize = Some(v),
@@ -172,7 +171,10 @@ mod tests {
         let back = PbNode::decode(&node.encode()).unwrap();
         assert_eq!(back, node);
         assert_eq!(back.links[0].name.as_deref(), Some(""));
-        assert_eq!(PbNode::links_of(&node.encode()).unwrap(), vec![child, child]);
+        assert_eq!(
+            PbNode::links_of(&node.encode()).unwrap(),
+            vec![child, child]
+        );
     }
 
     #[test]

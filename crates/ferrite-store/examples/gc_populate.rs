@@ -17,7 +17,10 @@ use std::path::PathBuf;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let path = PathBuf::from(args.next().expect("usage: gc_populate REPO [PINS] [CHILDREN]"));
+    let path = PathBuf::from(
+        args.next()
+            .expect("usage: gc_populate REPO [PINS] [CHILDREN]"),
+    );
     let pins: u64 = args.next().map_or(100_000, |s| s.parse().unwrap());
     let children: u64 = args.next().map_or(4, |s| s.parse().unwrap());
     Repo::init(&path, &Config::init(&["test"]).unwrap()).unwrap();
@@ -28,7 +31,10 @@ fn main() {
         n += 1;
         let mut data = i.to_le_bytes().to_vec();
         data.resize(100, (i % 251) as u8);
-        (Cid::new_v1(codecs::RAW, HashAlg::Sha2_256.digest(&data)), data)
+        (
+            Cid::new_v1(codecs::RAW, HashAlg::Sha2_256.digest(&data)),
+            data,
+        )
     };
     let mut next = 0u64;
     for batch in 0..pins.div_ceil(10_000) {
@@ -42,10 +48,18 @@ fn main() {
                 w.put(&c, &d).unwrap();
                 links.push(PbLink::new(c, format!("f{next}"), d.len() as u64));
             }
-            let dir = PbNode { links, data: Some(vec![8, 1]) }.encode();
+            let dir = PbNode {
+                links,
+                data: Some(vec![8, 1]),
+            }
+            .encode();
             let root = Cid::new_v0(HashAlg::Sha2_256.digest(&dir)).unwrap();
             w.put(&root, &dir).unwrap();
-            roots.push(Pin { cid: root, mode: PinMode::Recursive, name: String::new() });
+            roots.push(Pin {
+                cid: root,
+                mode: PinMode::Recursive,
+                name: String::new(),
+            });
             // garbage of the same volume
             for _ in 0..=children {
                 let (c, d) = block(next);

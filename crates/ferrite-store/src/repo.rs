@@ -57,7 +57,7 @@ impl Repo {
             .map_err(|e| Error::Repo(format!("cannot create repo at {}: {e}", path.display())))?;
         let _lock = lock(path)?;
         config
-            .save(&path.join("config"))
+            .save(path.join("config"))
             .map_err(|e| Error::Repo(e.to_string()))?;
         PackStore::open(&path.join("blocks"))?;
         Pins::open(&path.join("pins.redb"))?;
@@ -94,7 +94,7 @@ impl Repo {
                 )))
             }
         }
-        let config = Config::load(&path.join("config")).map_err(|e| Error::Repo(e.to_string()))?;
+        let config = Config::load(path.join("config")).map_err(|e| Error::Repo(e.to_string()))?;
         Ok(Repo {
             path: path.to_path_buf(),
             config: RwLock::new(config),
@@ -128,7 +128,7 @@ impl Repo {
     /// Replaces the configuration, durably.
     pub fn set_config(&self, config: Config) -> Result<()> {
         config
-            .save(&self.path.join("config"))
+            .save(self.path.join("config"))
             .map_err(|e| Error::Repo(e.to_string()))?;
         *self.config.write().unwrap() = config;
         Ok(())

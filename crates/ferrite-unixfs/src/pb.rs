@@ -167,7 +167,10 @@ mod tests {
 
     #[test]
     fn directory_encodes_as_0801() {
-        assert_eq!(UnixFsData::new(DataType::Directory).encode(), vec![0x08, 0x01]);
+        assert_eq!(
+            UnixFsData::new(DataType::Directory).encode(),
+            vec![0x08, 0x01]
+        );
     }
 
     #[test]

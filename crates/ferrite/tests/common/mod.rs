@@ -1,5 +1,5 @@
 //! Helpers for CLI tests: a fresh repo per test and a runner for the binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::new_without_default)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -25,7 +25,7 @@ pub enum Error {
     #[error(transparent)]
     Ipld(#[from] ferrite_ipld::Error),
     /// Local file problems, with the path in the message.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

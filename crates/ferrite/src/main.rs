@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Initialize a repo: identity, config, empty store.
     Init(cmd::init::Args),
+    /// Run the node: RPC API (Addresses.API) and gateway (Addresses.Gateway).
+    Daemon(cmd::daemon::Args),
     /// Add files and folders to the repo.
     Add(cmd::add::Args),
     /// Print the contents of a file.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(ferrite_store::repo::default_path);
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(&repo, a),
+        Command::Daemon(a) => cmd::daemon::run(&repo, a),
         Command::Add(a) => cmd::add::run(&repo, a),
         Command::Cat(a) => cmd::files::cat(&repo, a),
         Command::Get(a) => cmd::files::get(&repo, a),

@@ -4,6 +4,7 @@ pub mod add;
 pub mod block;
 pub mod cid;
 pub mod config;
+pub mod daemon;
 pub mod dag;
 pub mod files;
 pub mod init;

@@ -1,0 +1,30 @@
+//! Ferrite's HTTP interfaces over a [`ferrite_node::Node`]:
+//!
+//! - [`rpc`]: the Kubo-compatible RPC API (`/api/v0/…`, port 5001), following
+//!   go-ipfs-cmds conventions so Kubo's clients work unchanged;
+//! - [`gateway`]: the IPFS HTTP gateway (`/ipfs/…`, port 8080), path and
+//!   trustless (`application/vnd.ipld.raw` / `.car`).
+//!
+//! The node's API is synchronous; handlers run it on tokio's blocking pool and
+//! stream its output through [`body`], so a slow client never holds a core
+//! and a client that disconnects stops the work.
+
+pub mod addr;
+pub mod body;
+pub mod gateway;
+pub mod rpc;
+
+use std::future::Future;
+use std::io;
+use tokio::net::TcpListener;
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,122 @@
+//! `ferrite daemon`: the long-running node serving the RPC API and the gateway.
+
+use ferrite_http::rpc::Api;
+use ferrite_node::Node;
+use ferrite_store::config::Config;
+use ferrite_store::Repo;
+use std::path::Path;
+
+/// Arguments of `daemon`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Initialise the repo first if there is none.
+    #[arg(long)]
+    init: bool,
+    /// Profiles for `--init`, comma separated.
+    #[arg(long = "init-profile", value_delimiter = ',')]
+    init_profile: Vec<String>,
+    /// Do not connect to the network (this build has no network yet; accepted
+    /// for Kubo compatibility).
+    #[arg(long)]
+    offline: bool,
+}
+
+/// Runs the daemon until SIGINT, SIGTERM or `/api/v0/shutdown`.
+pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRITE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    if a.init && !Repo::is_initialized(repo) {
+        println!("initializing ferrite node at {}", repo.display());
+        Repo::init(repo, &Config::init(&a.init_profile)?)?;
+    }
+    let _ = a.offline;
+    let node = Node::open(repo)?;
+    let cfg = node.repo().config();
+    let api_addrs = cfg.api_addresses()?;
+    let gw_addrs = cfg.gateway_addresses()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(repo, node, api_addrs, gw_addrs))
+}
+
+async fn serve(
+    repo: &Path,
+    node: Node,
+    api_addrs: Vec<String>,
+    gw_addrs: Vec<String>,
+) -> anyhow::Result<()> {
+    println!("Initializing daemon...");
+    println!("ferrite version: {}", env!("CARGO_PKG_VERSION"));
+    println!("Repo path: {}", repo.display());
+    let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    let mut api_file = None;
+    for ma in &api_addrs {
+        let listener = tokio::net::TcpListener::bind(
+            ferrite_http::addr::to_socket(ma).map_err(anyhow::Error::msg)?,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {ma} (Addresses.API): {e}"))?;
+        let bound = ferrite_http::addr::from_socket(&listener.local_addr()?);
+        println!("RPC API server listening on {bound}");
+        api_file.get_or_insert(bound);
+        let router = ferrite_http::rpc::router(Api {
+            node: node.clone(),
+            shutdown: stop_tx.clone(),
+        });
+        let mut rx = done_rx.clone();
+        servers.push(tokio::spawn(ferrite_http::serve(
+            listener,
+            router,
+            async move {
+                let _ = rx.wait_for(|d| *d).await;
+            },
+        )));
+    }
+    for ma in &gw_addrs {
+        let listener = tokio::net::TcpListener::bind(
+            ferrite_http::addr::to_socket(ma).map_err(anyhow::Error::msg)?,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {ma} (Addresses.Gateway): {e}"))?;
+        println!(
+            "Gateway server listening on {}",
+            ferrite_http::addr::from_socket(&listener.local_addr()?)
+        );
+        let router = ferrite_http::gateway::router(node.clone());
+        let mut rx = done_rx.clone();
+        servers.push(tokio::spawn(ferrite_http::serve(
+            listener,
+            router,
+            async move {
+                let _ = rx.wait_for(|d| *d).await;
+            },
+        )));
+    }
+    // `$FERRITE_PATH/api` tells CLI commands where the running daemon is.
+    let api_path = repo.join("api");
+    if let Some(ma) = &api_file {
+        ferrite_store::repo::write_durably(&api_path, ma.as_bytes())?;
+    }
+    println!("Daemon is ready");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("\nReceived interrupt signal, shutting down..."),
+        _ = term.recv() => println!("Received terminate signal, shutting down..."),
+        _ = stop_rx.recv() => println!("Received shutdown request, shutting down..."),
+    }
+    let _ = std::fs::remove_file(&api_path);
+    let _ = done_tx.send(true);
+    for s in servers {
+        // Give in-flight requests a moment, but never hang on a stuck client.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;
+    }
+    Ok(())
+}

@@ -1,8 +1,15 @@
 //! `version`, `id`, `cat` (a first set; the rest live in their own modules).
 
-use super::{blocking, json, raw_stream, ApiError, Reply, Req};
+use super::{blocking, json, raw_stream, ApiError, Command, Reply, Req};
 use crate::body::blocking_stream;
 use ferrite_node::{IpfsPath, Node};
+
+/// `version`, `id`, and `cat` (until the files module takes it).
+pub(super) const COMMANDS: &[Command] = &[
+    ("version", |n, r| Box::pin(version(n, r))),
+    ("id", |n, r| Box::pin(id(n, r))),
+    ("cat", |n, r| Box::pin(cat(n, r))),
+];
 
 /// `/api/v0/version`.
 pub async fn version(_node: Node, _req: Req) -> Reply {

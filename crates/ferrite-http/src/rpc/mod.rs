@@ -11,8 +11,18 @@
 //!
 //! Each command group lives in its own module; [`commands`] is the table.
 
+mod add;
+mod block;
+mod cid;
 mod cmds;
+mod config;
+mod dag;
+mod files;
 mod misc;
+mod pin;
+mod refs;
+mod repo;
+pub mod security;
 
 pub use cmds::{ApiError, Req};
 
@@ -40,13 +50,25 @@ pub struct Api {
     pub shutdown: tokio::sync::mpsc::Sender<()>,
 }
 
-/// Every command, by path below `/api/v0/`.
-pub fn commands() -> &'static [(&'static str, Handler)] {
-    &[
-        ("version", |n, r| Box::pin(misc::version(n, r))),
-        ("id", |n, r| Box::pin(misc::id(n, r))),
-        ("cat", |n, r| Box::pin(misc::cat(n, r))),
+/// One command: its path below `/api/v0/` and its handler.
+pub type Command = (&'static str, Handler);
+
+/// Every command. Each module lists its own in a `COMMANDS` slice.
+pub fn commands() -> impl Iterator<Item = &'static Command> {
+    [
+        add::COMMANDS,
+        block::COMMANDS,
+        cid::COMMANDS,
+        config::COMMANDS,
+        dag::COMMANDS,
+        files::COMMANDS,
+        misc::COMMANDS,
+        pin::COMMANDS,
+        refs::COMMANDS,
+        repo::COMMANDS,
     ]
+    .into_iter()
+    .flatten()
 }
 
 /// The API router.
@@ -67,7 +89,7 @@ async fn dispatch(State(api): State<Api>, req: Request) -> Response {
         let _ = api.shutdown.send(()).await;
         return StatusCode::OK.into_response();
     }
-    let Some((_, handler)) = commands().iter().find(|(p, _)| *p == path) else {
+    let Some((_, handler)) = commands().find(|(p, _)| *p == path) else {
         return (StatusCode::NOT_FOUND, "404 page not found").into_response();
     };
     if req.method() != Method::POST {

@@ -1,0 +1,6 @@
+//! `add` (multipart uploads).
+
+use super::Command;
+
+/// The commands of this module.
+pub(super) const COMMANDS: &[Command] = &[];

@@ -1,0 +1,6 @@
+//! `config`, `config/show|replace|profile/apply`.
+
+use super::Command;
+
+/// The commands of this module.
+pub(super) const COMMANDS: &[Command] = &[];

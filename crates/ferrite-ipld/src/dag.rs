@@ -531,6 +531,7 @@ pub fn walk_node<'a>(node: &'a Ipld, segments: &[String]) -> Result<Walk<'a>> {
 }
 
 /// The few UnixFS `Data` fields path resolution needs.
+// Not ferrite_unixfs::pb's decoder: it sits above this crate, and odd Data here means "not UnixFS".
 struct UnixFsHeader {
     kind: u64,
     has_data: bool,
@@ -556,6 +557,9 @@ fn unixfs_header(data: &[u8]) -> Option<UnixFsHeader> {
             (5, Field::Varint(v)) => h.hash_type = Some(v),
             (6, Field::Varint(v)) => h.fanout = Some(v),
             (1 | 2 | 5 | 6, _) => return None,
+            // Kept from before the reader knew fixed32/64: such a field makes
+            // the Data "not UnixFS" (go-unixfsnode would skip it).
+            (_, Field::Fixed32(_) | Field::Fixed64(_)) => return None,
             _ => {}
         }
     }

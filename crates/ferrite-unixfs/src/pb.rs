@@ -1,5 +1,6 @@
 //! The UnixFS `Data` protobuf message carried in a dag-pb node's Data field.
 
+use bytes::Bytes;
 use ferrite_ipld::proto::{self, Field, Reader};
 
 /// UnixFS node types.
@@ -34,12 +35,17 @@ impl DataType {
 }
 
 /// The UnixFS Data message.
+///
+/// `D` holds the `Data` field: a `Vec<u8>` (the default) when building a
+/// node or after [`decode`](UnixFsData::decode), or a [`Bytes`] slice of the
+/// block after [`decode_bytes`](UnixFsData::decode_bytes), which the exporter
+/// uses so file bytes are never copied out of the block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnixFsData {
+pub struct UnixFsData<D = Vec<u8>> {
     /// Node type.
     pub kind: DataType,
     /// Inline file bytes (leaves), symlink target or HAMT bitfield.
-    pub data: Option<Vec<u8>>,
+    pub data: Option<D>,
     /// Total file size, for files and raw nodes.
     pub filesize: Option<u64>,
     /// Size of each child's file data, in link order.
@@ -50,13 +56,36 @@ pub struct UnixFsData {
     pub fanout: Option<u64>,
     /// Unix permission bits.
     pub mode: Option<u32>,
-    /// Modification time: seconds and optional nanoseconds.
-    pub mtime: Option<(i64, Option<u32>)>,
+    /// Modification time: seconds and nanoseconds (0 when not stored).
+    pub mtime: Option<(i64, u32)>,
 }
 
 impl UnixFsData {
     /// An empty message of the given type.
     pub fn new(kind: DataType) -> Self {
+        Self::empty(kind)
+    }
+
+    /// Decodes a UnixFS Data message, copying its `Data` field; see
+    /// [`decode_bytes`](UnixFsData::decode_bytes) for the rules.
+    pub fn decode(buf: &[u8]) -> Result<Self, String> {
+        Self::decode_with(buf, <[u8]>::to_vec)
+    }
+}
+
+impl UnixFsData<Bytes> {
+    /// Decodes a UnixFS Data message with its `Data` field left as a slice
+    /// of `buf`. Unknown fields are skipped, as protobuf readers do (other
+    /// implementations may add some); a known field with the wrong wire
+    /// type, a missing or unknown Type, or mtime nanoseconds of a second or
+    /// more are errors. Packed blocksizes are accepted.
+    pub fn decode_bytes(buf: &Bytes) -> Result<Self, String> {
+        Self::decode_with(buf, |b| buf.slice_ref(b))
+    }
+}
+
+impl<D> UnixFsData<D> {
+    fn empty(kind: DataType) -> Self {
         UnixFsData {
             kind,
             data: None,
@@ -69,11 +98,47 @@ impl UnixFsData {
         }
     }
 
-    /// Encodes in field order; blocksizes are written unpacked, as Kubo does.
+    /// The one decoder; `wrap` turns the `Data` field's bytes into a `D`.
+    fn decode_with<'a>(buf: &'a [u8], wrap: impl Fn(&'a [u8]) -> D) -> Result<Self, String> {
+        let mut r = Reader::new(buf);
+        let mut kind = None;
+        let mut d = Self::empty(DataType::Raw);
+        while let Some((field, value)) = r.next_field()? {
+            match (field, value) {
+                (1, Field::Varint(v)) => {
+                    kind = Some(DataType::from_u64(v).ok_or(format!("unknown UnixFS type {v}"))?)
+                }
+                (2, Field::Bytes(b)) => d.data = Some(wrap(b)),
+                (3, Field::Varint(v)) => d.filesize = Some(v),
+                (4, Field::Varint(v)) => d.blocksizes.push(v),
+                (4, Field::Bytes(packed)) => {
+                    // packed encoding, as some other implementations write it
+                    let mut p = Reader::new(packed);
+                    while !p.is_empty() {
+                        d.blocksizes.push(p.varint()?);
+                    }
+                }
+                (5, Field::Varint(v)) => d.hash_type = Some(v),
+                (6, Field::Varint(v)) => d.fanout = Some(v),
+                (7, Field::Varint(v)) => d.mode = Some(v as u32),
+                (8, Field::Bytes(b)) => d.mtime = Some(decode_mtime(b)?),
+                (1..=8, _) => return Err(format!("wrong wire type for field {field}")),
+                _ => {} // unknown field: skip
+            }
+        }
+        d.kind = kind.ok_or("missing Type")?;
+        Ok(d)
+    }
+}
+
+impl<D: AsRef<[u8]>> UnixFsData<D> {
+    /// Encodes in field order; blocksizes are written unpacked and mtime
+    /// nanoseconds only when non-zero, as Kubo does.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.data.as_ref().map_or(0, |d| d.len() + 5));
+        let data = self.data.as_ref().map(AsRef::as_ref);
+        let mut out = Vec::with_capacity(16 + data.map_or(0, |d| d.len() + 5));
         proto::put_uint(&mut out, 1, self.kind as u64);
-        if let Some(d) = &self.data {
+        if let Some(d) = data {
             proto::put_bytes(&mut out, 2, d);
         }
         if let Some(s) = self.filesize {
@@ -94,71 +159,37 @@ impl UnixFsData {
         if let Some((secs, nanos)) = self.mtime {
             let mut t = Vec::new();
             proto::put_uint(&mut t, 1, secs as u64);
-            if let Some(n) = nanos {
-                // fixed32 nanoseconds
-                proto::put_key(&mut t, 2, 5);
-                t.extend_from_slice(&n.to_le_bytes());
+            if nanos != 0 {
+                proto::put_fixed32(&mut t, 2, nanos);
             }
             proto::put_bytes(&mut out, 8, &t);
         }
         out
     }
 
-    /// Decodes a UnixFS Data message.
-    pub fn decode(buf: &[u8]) -> Result<Self, String> {
-        let mut r = Reader::new(buf);
-        let mut kind = None;
-        let mut d = UnixFsData::new(DataType::Raw);
-        while let Some((field, value)) = r.next_field()? {
-            match (field, value) {
-                (1, Field::Varint(v)) => {
-                    kind = Some(DataType::from_u64(v).ok_or(format!("unknown unixfs type {v}"))?)
-                }
-                (2, Field::Bytes(b)) => d.data = Some(b.to_vec()),
-                (3, Field::Varint(v)) => d.filesize = Some(v),
-                (4, Field::Varint(v)) => d.blocksizes.push(v),
-                (4, Field::Bytes(mut packed)) => {
-                    // accept packed blocksizes from other implementations
-                    while !packed.is_empty() {
-                        let (v, rest) = unsigned_varint(packed)?;
-                        d.blocksizes.push(v);
-                        packed = rest;
-                    }
-                }
-                (5, Field::Varint(v)) => d.hash_type = Some(v),
-                (6, Field::Varint(v)) => d.fanout = Some(v),
-                (7, Field::Varint(v)) => d.mode = Some(v as u32),
-                (8, Field::Bytes(b)) => {
-                    // only seconds are needed to read; nanos are fixed32 which
-                    // our reader does not parse, so take the seconds field.
-                    let mut tr = Reader::new(b);
-                    if let Ok(Some((1, Field::Varint(s)))) = tr.next_field() {
-                        d.mtime = Some((s as i64, None));
-                    }
-                }
-                (f, _) => return Err(format!("unexpected field {f} in unixfs data")),
-            }
-        }
-        d.kind = kind.ok_or("unixfs data without type")?;
-        Ok(d)
-    }
-
     /// The file size this node stands for: `filesize` if set, else inline data length.
     pub fn file_size(&self) -> u64 {
         self.filesize
-            .unwrap_or_else(|| self.data.as_ref().map_or(0, |d| d.len() as u64))
+            .unwrap_or_else(|| self.data.as_ref().map_or(0, |d| d.as_ref().len() as u64))
     }
 }
 
-fn unsigned_varint(buf: &[u8]) -> Result<(u64, &[u8]), String> {
-    let mut v = 0u64;
-    for (i, &b) in buf.iter().enumerate().take(10) {
-        v |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok((v, &buf[i + 1..]));
+/// `UnixTime { int64 Seconds = 1; fixed32 FractionalNanoseconds = 2; }`;
+/// absent fields are 0 and unknown or mistyped ones are skipped.
+fn decode_mtime(b: &[u8]) -> Result<(i64, u32), String> {
+    let mut r = Reader::new(b);
+    let (mut secs, mut nanos) = (0i64, 0u32);
+    while let Some((field, value)) = r.next_field()? {
+        match (field, value) {
+            (1, Field::Varint(v)) => secs = v as i64,
+            (2, Field::Fixed32(n)) => nanos = n,
+            _ => {}
         }
     }
-    Err("bad packed varint".into())
+    if nanos >= 1_000_000_000 {
+        return Err(format!("mtime nanoseconds out of range: {nanos}"));
+    }
+    Ok((secs, nanos))
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ impl Dag {
         d.filesize = Some(size);
         d.blocksizes = kids.iter().map(|k| k.size).collect();
         d.mode = mode;
-        d.mtime = mtime.map(|s| (s, None));
+        d.mtime = mtime.map(|s| (s, 0));
         let links = kids
             .iter()
             .map(|k| PbLink::new(k.cid, "", k.tsize))
@@ -223,7 +223,7 @@ impl Dag {
     ) -> Child {
         let mut d = UnixFsData::new(DataType::Directory);
         d.mode = mode;
-        d.mtime = mtime.map(|s| (s, None));
+        d.mtime = mtime.map(|s| (s, 0));
         let links = entries
             .iter()
             .map(|(n, c)| PbLink::new(c.cid, *n, c.tsize))

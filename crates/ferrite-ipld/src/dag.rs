@@ -13,6 +13,7 @@
 
 use crate::cidfmt;
 use crate::dagpb::{PbLink, PbNode};
+use crate::hamt::{bucket_prefix, hash_bits, hash_name, prefix_len, HASH_MURMUR3, MAX_FANOUT};
 use crate::proto::{Field, Reader};
 use crate::{codecs, json, Cid, Error, HashAlg, Result};
 use bytes::Bytes;
@@ -582,11 +583,8 @@ enum Reified {
 const FILE_LOOKUP: &str = "func called on wrong kind: \"LookupBySegment\" called on a bytes node, \
                            but only makes sense on map or list";
 
-const HAMT_MURMUR3: u64 = 0x22;
-const HAMT_MAX_FANOUT: u64 = 1024;
-
 fn hamt_fanout(h: &UnixFsHeader) -> Result<u64> {
-    if h.hash_type != Some(HAMT_MURMUR3) {
+    if h.hash_type != Some(HASH_MURMUR3) {
         return Err(Error::Path(
             "only murmur3 supported as hash function".into(),
         ));
@@ -597,7 +595,7 @@ fn hamt_fanout(h: &UnixFsHeader) -> Result<u64> {
     let Some(f) = h.fanout else {
         return Err(Error::Path("'Fanout' field not present".into()));
     };
-    if f == 0 || !f.is_power_of_two() || f > HAMT_MAX_FANOUT {
+    if f == 0 || !f.is_power_of_two() || f > MAX_FANOUT {
         return Err(Error::Path("hamt size should be a power of two".into()));
     }
     Ok(f)
@@ -625,20 +623,6 @@ fn reify(node: &Ipld) -> Result<Reified> {
     })
 }
 
-/// The 64-bit murmur3 hash HAMT directories key names by (the first 8
-/// bytes of murmur3-x64-128, as Go's `murmur3.New64().Sum` gives them).
-fn hamt_hash(name: &str) -> [u8; 8] {
-    let h = fastmurmur3::murmur3_x64_128(name.as_bytes(), 0);
-    (h as u64).to_be_bytes()
-}
-
-/// Reads `n` bits from `hash` at bit offset `at`, most significant first.
-fn hash_bits(hash: &[u8; 8], at: usize, n: usize) -> usize {
-    (at..at + n).fold(0, |v, i| {
-        (v << 1) | ((hash[i / 8] >> (7 - i % 8)) & 1) as usize
-    })
-}
-
 enum HamtStep {
     Found(Cid),
     Descend(Cid),
@@ -659,10 +643,9 @@ fn hamt_step(
     if *consumed + bits > 64 {
         return Err(Error::Path("sharded directory too deep".into()));
     }
-    let idx = hash_bits(hash, *consumed, bits);
+    let prefix = bucket_prefix(hash_bits(hash, *consumed, bits), fanout);
     *consumed += bits;
-    let pad = format!("{:X}", fanout - 1).len();
-    let prefix = format!("{idx:0pad$X}");
+    let pad = prefix_len(fanout);
     let Some(link) = shard
         .links
         .iter()
@@ -855,7 +838,7 @@ impl PathResolver {
                         None => Outcome::Missing(self.no_link(&seg).to_string()),
                     },
                     Reified::Hamt(pb, fanout) => {
-                        let hash = hamt_hash(&seg);
+                        let hash = hash_name(seg.as_bytes());
                         let mut consumed = 0;
                         match hamt_step(pb, *fanout, &seg, &hash, &mut consumed)? {
                             HamtStep::Found(c) => Outcome::Link(c),

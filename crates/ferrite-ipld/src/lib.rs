@@ -10,6 +10,7 @@ pub mod cidfmt;
 pub mod codec;
 pub mod dag;
 pub mod dagpb;
+pub mod hamt;
 pub mod hash;
 mod json;
 pub mod proto;

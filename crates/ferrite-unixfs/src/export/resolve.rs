@@ -2,14 +2,10 @@
 
 use super::node::{load_node, Link, Meta, Node};
 use super::{ExportError, Result};
-use crate::hamt::{bucket_prefix, hash_bits, hash_name, prefix_len, HASH_MURMUR3};
+use crate::hamt::{bucket_prefix, hash_bits, hash_name, prefix_len, HASH_MURMUR3, MAX_FANOUT};
 use crate::pb::DataType;
 use crate::BlockSource;
 use ferrite_ipld::{codecs, Cid};
-
-/// Largest HAMT fanout accepted; the UnixFS spec caps it at 1024 so a shard
-/// cannot demand an absurd bitfield or prefix.
-const MAX_FANOUT: u64 = 1024;
 
 /// A UnixFS modification time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,11 +7,14 @@
 
 use crate::{Error, Node, Result};
 use bytes::Bytes;
+use ferrite_ipld::dagpb::PbNode;
 use ferrite_ipld::Cid;
+use ferrite_ipld::{codecs, HashAlg};
 use ferrite_store::{BlockWriter, Blockstore, Pin, PinMode};
 use ferrite_unixfs::import::{
-    self, AddEvent, AddInput, HamtSizeEstimation, ImportError, ImportOptions,
+    self, AddEvent, AddInput, DirEntry, DirTree, HamtSizeEstimation, ImportError, ImportOptions,
 };
+use ferrite_unixfs::pb::{DataType, UnixFsData};
 use ferrite_unixfs::BlockSink;
 use std::collections::HashMap;
 use std::io::Read;
@@ -188,5 +191,447 @@ impl Node {
             self.repo.pins().insert(&pins)?;
         }
         Ok(added)
+    }
+}
+
+/// One entry of a streamed upload (an HTTP multipart part), in the order it
+/// arrives. Folders may be announced by a [`AddEntryKind::Dir`] entry or be
+/// implied by their contents' paths, as go-ipfs-cmds clients send them.
+pub struct AddEntry {
+    /// Slash-separated relative path (`""` for an unnamed top-level file,
+    /// which is then reported under its CID, like stdin).
+    pub path: String,
+    /// What it is.
+    pub kind: AddEntryKind,
+}
+
+/// The kind of an [`AddEntry`].
+pub enum AddEntryKind {
+    /// A folder.
+    Dir,
+    /// A file, read to its end before the next entry is asked for.
+    File(Box<dyn Read + Send>),
+    /// A symbolic link to the target.
+    Symlink(String),
+}
+
+/// Progress of one file of [`Node::add_entries`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileProgress<'a> {
+    /// The file's name as `added` reports it.
+    pub name: &'a str,
+    /// Bytes read so far.
+    pub bytes: u64,
+    /// Whether the file has been read to its end (`bytes` is its size).
+    pub done: bool,
+}
+
+/// Go's `path.Clean("/" + p)` split into components: empty and `.` parts
+/// dropped, `..` climbing but never above the root.
+fn clean_components(p: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The top-level entry an upload is currently inside (without wrapping,
+/// each top-level entry is a separate import with its own root, as Kubo's
+/// `add` iterates over the request's top-level files).
+enum Top {
+    /// A folder being filled; `name` may be `""` (a folder part named `/`
+    /// takes every following part).
+    Dir { name: String, tree: DirTree },
+    /// A file or symlink: parts below its name are skipped, as boxo does.
+    Leaf { name: String },
+}
+
+/// Imports [`AddEntry`]s into a sink, collecting `added` rows and roots.
+struct EntryImporter<'a> {
+    opts: &'a ImportOptions,
+    sink: &'a mut dyn BlockSink,
+    progress: &'a mut dyn FnMut(FileProgress<'_>),
+    added: Vec<Added>,
+    roots: Vec<Cid>,
+}
+
+impl EntryImporter<'_> {
+    /// Imports a file or symlink; `display` is its reported name.
+    fn leaf(&mut self, kind: AddEntryKind, display: &str) -> Result<Option<DirEntry>> {
+        match kind {
+            AddEntryKind::Dir => Ok(None),
+            AddEntryKind::File(reader) => {
+                let progress = &mut *self.progress;
+                let r = import::import_file(reader, self.opts, self.sink, &mut |bytes| {
+                    progress(FileProgress {
+                        name: display,
+                        bytes,
+                        done: false,
+                    })
+                })?;
+                (self.progress)(FileProgress {
+                    name: display,
+                    bytes: r.file_size,
+                    done: true,
+                });
+                Ok(Some(DirEntry {
+                    cid: r.cid,
+                    tsize: r.size,
+                }))
+            }
+            AddEntryKind::Symlink(target) => Ok(Some(symlink(&target, self.opts, self.sink)?)),
+        }
+    }
+
+    /// An entry at `rel` inside a folder tree reported under `prefix`.
+    fn put_in_tree(
+        &mut self,
+        tree: &mut DirTree,
+        prefix: &str,
+        rel: &str,
+        kind: AddEntryKind,
+    ) -> Result<()> {
+        if let AddEntryKind::Dir = kind {
+            tree.mkdir(rel)?;
+            return Ok(());
+        }
+        let display = join(prefix, rel);
+        if let Some(e) = self.leaf(kind, &display)? {
+            tree.put(rel, e)?;
+            self.report(display, e);
+        }
+        Ok(())
+    }
+
+    fn report(&mut self, name: String, e: DirEntry) {
+        self.added.push(Added {
+            name,
+            cid: e.cid,
+            size: e.tsize,
+        });
+    }
+
+    /// Builds a folder tree, reporting its folders (root last) under `name`.
+    fn finish_tree(&mut self, tree: DirTree, name: &str) -> Result<()> {
+        let added = &mut self.added;
+        let built = tree.finish(self.opts, self.sink, &mut |path, cid, size| {
+            added.push(Added {
+                name: join(name, path),
+                cid: *cid,
+                size,
+            })
+        })?;
+        self.roots.push(built.cid);
+        Ok(())
+    }
+
+    fn finish_top(&mut self, top: Option<Top>) -> Result<()> {
+        if let Some(Top::Dir { name, tree }) = top {
+            self.finish_tree(tree, &name)?;
+        }
+        Ok(())
+    }
+}
+
+/// Go's `path.Join` of a prefix and a relative path.
+fn join(prefix: &str, rel: &str) -> String {
+    match (prefix.is_empty(), rel.is_empty()) {
+        (true, _) => rel.to_owned(),
+        (false, true) => prefix.to_owned(),
+        (false, false) => format!("{prefix}/{rel}"),
+    }
+}
+
+/// A UnixFS symlink node, CID'd as the importer CIDs its blocks (identity
+/// when inlined, CIDv0 dag-pb unless v1).
+fn symlink(target: &str, opts: &ImportOptions, sink: &mut dyn BlockSink) -> Result<DirEntry> {
+    let mut data = UnixFsData::new(DataType::Symlink);
+    data.data = Some(target.as_bytes().to_vec());
+    let block = Bytes::from(
+        PbNode {
+            links: Vec::new(),
+            data: Some(data.encode()),
+        }
+        .encode(),
+    );
+    let tsize = block.len() as u64;
+    let inline = opts.inline && block.len() <= opts.inline_limit;
+    let cid = if opts.hash == HashAlg::Identity || inline {
+        Cid::new_v1(codecs::DAG_PB, HashAlg::Identity.digest(&block))
+    } else {
+        let mh = opts.hash.digest(&block);
+        let cid = if opts.effective_cid_version() == 0 {
+            Cid::new_v0(mh).map_err(|e| Error::Invalid(e.to_string()))?
+        } else {
+            Cid::new_v1(codecs::DAG_PB, mh)
+        };
+        sink.put(&cid, block)?;
+        cid
+    };
+    Ok(DirEntry { cid, tsize })
+}
+
+impl Node {
+    /// Adds a stream of entries as they arrive (an HTTP multipart upload),
+    /// with the semantics of Kubo's `add` over its RPC API: each top-level
+    /// entry is imported on its own (unless `opts.wrap`), folders are built
+    /// after their contents, and `added` rows come in Kubo's order.
+    ///
+    /// Crash-safety is [`Node::add`]'s: blocks are committed, then roots
+    /// pinned, then the rows returned; an error from `entries` (a client that
+    /// went away) leaves nothing committed or pinned. `opts.recursive` and
+    /// `opts.hidden` do not apply: the sender already chose what to send.
+    pub fn add_entries(
+        &self,
+        entries: &mut dyn Iterator<Item = Result<AddEntry>>,
+        opts: &AddOptions,
+        progress: &mut dyn FnMut(FileProgress<'_>),
+    ) -> Result<Vec<Added>> {
+        opts.import.validate()?;
+        if opts.only_hash {
+            let (added, _) = self.import_entries(entries, opts, &mut NullSink, progress)?;
+            return Ok(added);
+        }
+        let _guard = self.repo.write_guard();
+        let mut sink = StoreSink(self.repo.blocks().writer()?);
+        let (added, roots) = self.import_entries(entries, opts, &mut sink, progress)?;
+        sink.0.commit()?;
+        if opts.pin {
+            let pins: Vec<Pin> = roots
+                .iter()
+                .map(|cid| Pin {
+                    cid: *cid,
+                    mode: PinMode::Recursive,
+                    name: opts.pin_name.clone(),
+                })
+                .collect();
+            self.repo.pins().insert(&pins)?;
+        }
+        Ok(added)
+    }
+
+    fn import_entries(
+        &self,
+        entries: &mut dyn Iterator<Item = Result<AddEntry>>,
+        opts: &AddOptions,
+        sink: &mut dyn BlockSink,
+        progress: &mut dyn FnMut(FileProgress<'_>),
+    ) -> Result<(Vec<Added>, Vec<Cid>)> {
+        let mut imp = EntryImporter {
+            opts: &opts.import,
+            sink,
+            progress,
+            added: Vec::new(),
+            roots: Vec::new(),
+        };
+        let mut seen = false;
+        if opts.wrap {
+            // Kubo wraps the whole request as one folder named "".
+            let mut tree = DirTree::new();
+            for entry in entries {
+                let AddEntry { path, kind } = entry?;
+                seen = true;
+                let comps = clean_components(&path);
+                if comps.is_empty() {
+                    // An unnamed file goes in under its CID, as Kubo's MFS
+                    // adder names it.
+                    if let Some(e) = imp.leaf(kind, "")? {
+                        let name = e.cid.to_string();
+                        tree.put(&name, e)?;
+                        imp.report(name, e);
+                    }
+                    continue;
+                }
+                imp.put_in_tree(&mut tree, "", &comps.join("/"), kind)?;
+            }
+            if !seen {
+                return Err(Error::Invalid("expected a file argument".into()));
+            }
+            imp.finish_tree(tree, "")?;
+            return Ok((imp.added, imp.roots));
+        }
+        let mut top: Option<Top> = None;
+        for entry in entries {
+            let AddEntry { path, kind } = entry?;
+            seen = true;
+            let comps = clean_components(&path);
+            match &mut top {
+                Some(Top::Dir { name, tree }) if name.is_empty() || is_under(&comps, name) => {
+                    let skip = usize::from(!name.is_empty());
+                    if comps.len() > skip {
+                        let rel = comps[skip..].join("/");
+                        let prefix = name.clone();
+                        imp.put_in_tree(tree, &prefix, &rel, kind)?;
+                    }
+                    continue;
+                }
+                Some(Top::Leaf { name }) if is_under(&comps, name) => {
+                    // boxo skips parts below a file; their bytes are drained
+                    // so the stream can go on.
+                    if let AddEntryKind::File(mut r) = kind {
+                        std::io::copy(&mut r, &mut std::io::sink())?;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            imp.finish_top(top.take())?;
+            let name = comps.first().copied().unwrap_or("").to_owned();
+            if comps.len() > 1 {
+                // A path below a folder that was never announced.
+                let mut tree = DirTree::new();
+                imp.put_in_tree(&mut tree, &name, &comps[1..].join("/"), kind)?;
+                top = Some(Top::Dir { name, tree });
+                continue;
+            }
+            match kind {
+                AddEntryKind::Dir => {
+                    top = Some(Top::Dir {
+                        name,
+                        tree: DirTree::new(),
+                    })
+                }
+                kind => {
+                    if let Some(e) = imp.leaf(kind, &name)? {
+                        let shown = if name.is_empty() {
+                            e.cid.to_string()
+                        } else {
+                            name.clone()
+                        };
+                        imp.report(shown, e);
+                        imp.roots.push(e.cid);
+                    }
+                    top = Some(Top::Leaf { name });
+                }
+            }
+        }
+        if !seen {
+            return Err(Error::Invalid("expected a file argument".into()));
+        }
+        imp.finish_top(top)?;
+        Ok((imp.added, imp.roots))
+    }
+}
+
+/// Whether `comps` names something strictly below the top-level `name`.
+fn is_under(comps: &[&str], name: &str) -> bool {
+    comps.len() > 1 && comps[0] == name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrite_store::config::Config;
+
+    fn node() -> (tempfile::TempDir, Node) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        Repo::init(&repo, &Config::init(&["test"]).unwrap()).unwrap();
+        let node = Node::open(&repo).unwrap();
+        (dir, node)
+    }
+
+    fn file(path: &str, data: &'static [u8]) -> Result<AddEntry> {
+        Ok(AddEntry {
+            path: path.into(),
+            kind: AddEntryKind::File(Box::new(data)),
+        })
+    }
+
+    fn dir(path: &str) -> Result<AddEntry> {
+        Ok(AddEntry {
+            path: path.into(),
+            kind: AddEntryKind::Dir,
+        })
+    }
+
+    fn opts(node: &Node) -> AddOptions {
+        AddOptions {
+            import: node.import_defaults().unwrap(),
+            pin: true,
+            ..Default::default()
+        }
+    }
+
+    use ferrite_store::Repo;
+
+    #[test]
+    fn entries_follow_boxo_part_rules() {
+        let (tmp, node) = node();
+        let entries = vec![
+            file("a/x", b"x\n"),
+            file("/a//y", b"y\n"),
+            file("b", b"b\n"),
+            file("b/ignored", b"under a file\n"),
+            dir("c"),
+            file("c/../c/w", b"w\n"),
+        ];
+        let mut seen = Vec::new();
+        let added = node
+            .add_entries(&mut entries.into_iter(), &opts(&node), &mut |p| {
+                if p.done {
+                    seen.push((p.name.to_owned(), p.bytes));
+                }
+            })
+            .unwrap();
+        let names: Vec<&str> = added.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["a/x", "a/y", "a", "b", "c/w", "c"]);
+        assert_eq!(seen[0], ("a/x".to_owned(), 2));
+        assert_eq!(seen.len(), 4, "the skipped part is drained, not imported");
+        // "a" is the folder `add -r` makes of the same files.
+        let disk = tmp.path().join("a");
+        std::fs::create_dir(&disk).unwrap();
+        std::fs::write(disk.join("x"), b"x\n").unwrap();
+        std::fs::write(disk.join("y"), b"y\n").unwrap();
+        let mut o = opts(&node);
+        o.recursive = true;
+        o.only_hash = true;
+        let cli = node
+            .add(AddSource::Paths(vec![disk]), &o, &mut |_| {})
+            .unwrap();
+        assert_eq!(cli.last().unwrap().cid, added[2].cid);
+        let pins = node.pin_ls(&[], crate::PinLsType::Recursive).unwrap();
+        assert_eq!(pins.len(), 3);
+    }
+
+    #[test]
+    fn wrapped_unnamed_file_is_named_by_its_cid() {
+        let (_tmp, node) = node();
+        let mut o = opts(&node);
+        o.wrap = true;
+        let added = node
+            .add_entries(&mut vec![file("", b"stdin")].into_iter(), &o, &mut |_| {})
+            .unwrap();
+        assert_eq!(added.len(), 2);
+        assert_eq!(added[0].name, added[0].cid.to_string());
+        assert_eq!(added[1].name, "");
+        let empty: Vec<Result<AddEntry>> = Vec::new();
+        assert!(node
+            .add_entries(&mut empty.into_iter(), &o, &mut |_| {})
+            .is_err());
+    }
+
+    #[test]
+    fn a_failing_stream_commits_and_pins_nothing() {
+        let (_tmp, node) = node();
+        let entries = vec![
+            dir("d"),
+            file("d/ok", b"fine\n"),
+            Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "client went away",
+            ))),
+        ];
+        let r = node.add_entries(&mut entries.into_iter(), &opts(&node), &mut |_| {});
+        assert!(r.is_err());
+        assert!(node.pin_ls(&[], crate::PinLsType::All).unwrap().is_empty());
+        assert_eq!(node.repo_stat().unwrap().num_objects, 0);
     }
 }

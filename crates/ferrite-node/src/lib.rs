@@ -7,15 +7,17 @@ mod blocks;
 mod dag;
 mod error;
 mod files;
+mod gateway;
 mod paths;
 mod pinning;
 mod refs;
 
-pub use add::{AddOptions, AddSource, Added};
+pub use add::{AddEntry, AddEntryKind, AddOptions, AddSource, Added, FileProgress};
 pub use blocks::{BlockPutOptions, BlockRm};
 pub use dag::{DagImport, DagStat};
 pub use error::{Error, Result};
 pub use files::LsEntry;
+pub use gateway::{CarOptions, CarPlan, DagScope, EntityBytes, Resolved};
 pub use paths::IpfsPath;
 pub use pinning::{PinLsEntry, PinLsType, PinVerify};
 pub use refs::RefsOptions;

@@ -180,12 +180,15 @@ impl Node {
         Ok(out)
     }
 
-    /// `pin verify`: walks every recursive pin, checking that each block is
-    /// present and hashes to its CID.
+    /// `pin verify`: walks every recursive pin (direct pins are not verified,
+    /// as in Kubo), checking that each block is present and hashes to its CID.
     pub fn pin_verify(&self) -> Result<Vec<PinVerify>> {
         let blocks = self.repo.blocks();
         let mut out = Vec::new();
         for p in self.repo.pins().list()? {
+            if p.mode != PinMode::Recursive {
+                continue;
+            }
             let mut bad = Vec::new();
             let mut stack = vec![p.cid];
             let mut seen = std::collections::HashSet::new();
@@ -198,7 +201,7 @@ impl Node {
                     Some(data) => {
                         if !ferrite_ipld::verify(&c, &data).unwrap_or(false) {
                             bad.push((c, "data does not match its hash".to_string()));
-                        } else if p.mode == PinMode::Recursive {
+                        } else {
                             match ferrite_ipld::codec::links(&c, &data) {
                                 Ok(l) => stack.extend(l),
                                 Err(e) => bad.push((c, e.to_string())),

@@ -1,6 +1,316 @@
-//! `block/*`.
+//! `block/put`, `block/get`, `block/stat`, `block/rm` with Kubo's shapes:
+//! `{"Key","Size"}` per stored block, raw bytes as
+//! `application/vnd.ipld.raw`, and `{"Hash","Error"}` lines for removals.
 
-use super::Command;
+use super::{blocking, json, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request};
+use bytes::Bytes;
+use ferrite_ipld::{codecs, Cid, HashAlg};
+use ferrite_node::{IpfsPath, Node};
+use ferrite_store::blockstore::put_verified;
+use ferrite_store::{Blockstore, Pin, PinMode};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[];
+pub(super) const COMMANDS: &[Command] = &[
+    ("block/put", |n, r| Box::pin(put(n, r))),
+    ("block/get", |n, r| Box::pin(get(n, r))),
+    ("block/stat", |n, r| Box::pin(stat(n, r))),
+    ("block/rm", |n, r| Box::pin(rm(n, r))),
+];
+
+/// Bitswap's block size limit; bigger blocks need `allow-big-block`.
+const SOFT_BLOCK_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Opens a `multipart/form-data` body, or fails as go-ipfs-cmds does when
+/// the command's required file argument `name` has no body.
+pub(super) async fn multipart(request: Request, name: &str) -> Result<Multipart, ApiError> {
+    let is_multipart = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(ApiError::client(format!(
+            "file argument '{name}' is required"
+        )));
+    }
+    Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::client(e.body_text()))
+}
+
+/// Reads every file part of a `multipart/form-data` body into memory, in
+/// order (for inputs bounded by the block size). Folder parts
+/// (`application/x-directory`) carry no data and are skipped.
+pub(super) async fn file_parts(request: Request, name: &str) -> Result<Vec<Bytes>, ApiError> {
+    let mut mp = multipart(request, name).await?;
+    let body_err = |e: axum::extract::multipart::MultipartError| {
+        ApiError::client(format!("reading multipart body: {}", e.body_text()))
+    };
+    let mut out = Vec::new();
+    while let Some(field) = mp.next_field().await.map_err(body_err)? {
+        if field.content_type() == Some("application/x-directory") {
+            continue;
+        }
+        out.push(field.bytes().await.map_err(body_err)?);
+    }
+    if out.is_empty() {
+        return Err(ApiError::client(format!(
+            "file argument '{name}' is required"
+        )));
+    }
+    Ok(out)
+}
+
+/// Parses a CID argument (`CID` or `/ipfs/CID`, as Kubo's `PathOrCidPath`).
+pub(super) fn parse_cid_arg(s: &str) -> Result<Cid, ApiError> {
+    let p = IpfsPath::parse(s).map_err(|e| ApiError::internal(e.to_string()))?;
+    if !p.segments.is_empty() {
+        return Err(ApiError::internal(format!(
+            "{s:?}: expected a CID, not a path below one"
+        )));
+    }
+    Ok(p.root)
+}
+
+/// How a command prints CIDs: Kubo's `cid-base` and
+/// `upgrade-cidv0-in-output` options (a `cid-base` upgrades CIDv0 to v1
+/// unless told otherwise; without it CIDs keep their own version, v1 in
+/// base32).
+#[derive(Clone, Copy)]
+pub(super) struct CidEnc {
+    base: Option<ferrite_ipld::multibase::Base>,
+    upgrade: bool,
+}
+
+impl CidEnc {
+    /// Reads the options of `req`.
+    pub(super) fn from_req(req: &Req) -> Result<CidEnc, ApiError> {
+        let base = match req.opt("cid-base").filter(|b| !b.is_empty()) {
+            Some(b) => Some(
+                ferrite_ipld::cidfmt::multibase_from_name(b)
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let upgrade = req.bool("upgrade-cidv0-in-output", base.is_some())?;
+        Ok(CidEnc { base, upgrade })
+    }
+
+    /// The CID as text.
+    pub(super) fn encode(&self, c: &Cid) -> String {
+        let c = if self.upgrade && c.version() == ferrite_ipld::cid::Version::V0 {
+            Cid::new_v1(codecs::DAG_PB, *c.hash())
+        } else {
+            *c
+        };
+        match (c.version(), self.base) {
+            (ferrite_ipld::cid::Version::V1, Some(b)) => {
+                ferrite_ipld::cidfmt::encode_cid(&c, b).unwrap_or_else(|_| c.to_string())
+            }
+            _ => c.to_string(),
+        }
+    }
+}
+
+/// The hash `block/put` and `dag/put` use when none is given:
+/// `Import.HashFunction`, else sha2-256 (Kubo's rule).
+pub(super) fn default_hash(node: &Node) -> String {
+    node.repo()
+        .config()
+        .import()
+        .map(|i| i.effective_hash().name().to_string())
+        .unwrap_or_else(|_| "sha2-256".into())
+}
+
+/// How `block/put` makes CIDs.
+struct PutSpec {
+    /// CIDv0 (`format=v0`): dag-pb with a 32-byte sha2-256.
+    v0: bool,
+    codec: u64,
+    hash: HashAlg,
+    /// Digest length (`mhlen`); -1 or the hash's own length.
+    mhlen: i64,
+}
+
+impl PutSpec {
+    fn cid(&self, data: &[u8]) -> Result<Cid, ApiError> {
+        let mh = self.hash.digest(data);
+        let full = mh.digest().len();
+        if self.mhlen >= 0 && self.mhlen as usize != full {
+            // The store verifies every block against its full digest (and
+            // `repo verify` rehashes), so truncated multihashes are refused.
+            return Err(ApiError::internal(if self.mhlen as usize > full {
+                format!(
+                    "requested length was too large for digest of type: {}",
+                    self.hash.name()
+                )
+            } else {
+                format!(
+                    "mhlen {} is not supported: {} digests are stored at their full length ({full})",
+                    self.mhlen,
+                    self.hash.name()
+                )
+            }));
+        }
+        if self.v0 {
+            return Cid::new_v0(mh).map_err(|_| {
+                ApiError::internal("CIDv0 needs a full-length sha2-256 multihash".to_string())
+            });
+        }
+        Ok(Cid::new_v1(self.codec, mh))
+    }
+}
+
+/// `/api/v0/block/put` (multipart file parts) → one `{"Key","Size"}` line per block.
+pub async fn put(node: Node, req: Req) -> Reply {
+    let cid_codec = req.opt("cid-codec").unwrap_or("").to_string();
+    let format = req.opt("format").unwrap_or("").to_string();
+    let mhlen = req.i64("mhlen")?.unwrap_or(-1);
+    let pin = req.bool("pin", false)?;
+    let allow_big = req.bool("allow-big-block", false)?;
+    let enc = CidEnc::from_req(&req)?;
+    let hash_name = match req.opt("mhtype").filter(|s| !s.is_empty()) {
+        Some(h) => h.to_string(),
+        None => default_hash(&node),
+    };
+    let hash = HashAlg::from_name(&hash_name)
+        .map_err(|_| ApiError::internal(format!("unrecognized multihash function: {hash_name}")))?;
+    let (v0, codec) = if !format.is_empty() {
+        if !cid_codec.is_empty() && cid_codec != "raw" {
+            return Err(ApiError::internal(
+                "unable to use \"format\" (deprecated) and a custom \"cid-codec\" at the same time",
+            ));
+        }
+        match format.as_str() {
+            "v0" | "protobuf" => (true, codecs::DAG_PB),
+            "cbor" => (false, codecs::DAG_CBOR),
+            other => (
+                false,
+                ferrite_ipld::codec::codec_from_name(other)
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            ),
+        }
+    } else {
+        let name = if cid_codec.is_empty() {
+            "raw"
+        } else {
+            &cid_codec
+        };
+        (
+            false,
+            ferrite_ipld::codec::codec_from_name(name)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        )
+    };
+    if v0 && hash != HashAlg::Sha2_256 {
+        return Err(ApiError::internal(
+            "CIDv0 only supports sha2-256 (format=v0)",
+        ));
+    }
+    let spec = PutSpec {
+        v0,
+        codec,
+        hash,
+        mhlen,
+    };
+    let parts = file_parts(req.request, "data").await?;
+    let out = blocking(move || {
+        let mut lines = Vec::new();
+        for data in parts {
+            // Kubo checks the size after hashing; the outcome is the same.
+            if !allow_big && data.len() > SOFT_BLOCK_LIMIT {
+                return Err(ApiError::internal(
+                    "produced block is over 2MiB: big blocks can't be exchanged with other peers. \
+                     consider using UnixFS for automatic chunking of bigger files, or pass \
+                     --allow-big-block to override",
+                ));
+            }
+            let cid = spec.cid(&data)?;
+            store_block(&node, &cid, &data, pin)?;
+            let mut l = serde_json::to_vec(&serde_json::json!({
+                "Key": enc.encode(&cid),
+                "Size": data.len(),
+            }))
+            .expect("json");
+            l.push(b'\n');
+            lines.extend_from_slice(&l);
+        }
+        Ok(lines)
+    })
+    .await?;
+    Ok(ndjson_stream(Body::from(out)))
+}
+
+/// Stores one block (checking that linking codecs decode, so GC can walk
+/// it) and optionally pins it recursively, as Kubo's `block put --pin`.
+fn store_block(node: &Node, cid: &Cid, data: &[u8], pin: bool) -> Result<(), ApiError> {
+    let internal = |e: ferrite_store::Error| ApiError::internal(e.to_string());
+    if cid.codec() != codecs::RAW {
+        ferrite_ipld::codec::links(cid, data).map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    let repo = node.repo();
+    let _g = repo.write_guard();
+    let mut w = repo.blocks().writer().map_err(internal)?;
+    put_verified(w.as_mut(), cid, data).map_err(internal)?;
+    w.commit().map_err(internal)?;
+    if pin {
+        repo.pins()
+            .insert(&[Pin {
+                cid: *cid,
+                mode: PinMode::Recursive,
+                name: String::new(),
+            }])
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// `/api/v0/block/get?arg=CID` → the raw block.
+pub async fn get(node: Node, req: Req) -> Reply {
+    let cid = parse_cid_arg(req.arg(0, "cid")?)?;
+    let data = blocking(move || Ok(node.block_get(&cid)?)).await?;
+    let len = data.len() as u64;
+    Ok(raw_stream(
+        Body::from(data),
+        "application/vnd.ipld.raw",
+        Some(len),
+    ))
+}
+
+/// `/api/v0/block/stat?arg=CID` → `{"Key","Size"}`.
+pub async fn stat(node: Node, req: Req) -> Reply {
+    let cid = parse_cid_arg(req.arg(0, "cid")?)?;
+    let enc = CidEnc::from_req(&req)?;
+    let size = blocking(move || Ok(node.block_stat(&cid)?)).await?;
+    Ok(json(
+        &serde_json::json!({"Key": enc.encode(&cid), "Size": size}),
+    ))
+}
+
+/// `/api/v0/block/rm?arg=CID…` → `{"Hash","Error"}` lines (empty fields
+/// omitted, as Kubo); `quiet` leaves out the successes.
+pub async fn rm(node: Node, req: Req) -> Reply {
+    req.arg(0, "cid")?;
+    let force = req.bool("force", false)?;
+    let quiet = req.bool("quiet", false)?;
+    let enc = CidEnc::from_req(&req)?;
+    let cids = req
+        .args
+        .iter()
+        .map(|a| parse_cid_arg(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = blocking(move || Ok(node.block_rm(&cids, force)?)).await?;
+    let mut out = Vec::new();
+    for r in results {
+        let v = match r.error {
+            None if quiet => continue,
+            None => serde_json::json!({"Hash": enc.encode(&r.cid)}),
+            Some(e) => serde_json::json!({"Hash": enc.encode(&r.cid), "Error": e}),
+        };
+        out.extend_from_slice(&serde_json::to_vec(&v).expect("json"));
+        out.push(b'\n');
+    }
+    Ok(ndjson_stream(Body::from(out)))
+}

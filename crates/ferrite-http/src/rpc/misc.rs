@@ -1,14 +1,12 @@
-//! `version`, `id`, `cat` (a first set; the rest live in their own modules).
+//! `version` and `id` (`shutdown` is handled by the dispatcher).
 
-use super::{blocking, json, raw_stream, ApiError, Command, Reply, Req};
-use crate::body::blocking_stream;
-use ferrite_node::{IpfsPath, Node};
+use super::{json, ApiError, Command, Reply, Req};
+use ferrite_node::Node;
 
-/// `version`, `id`, and `cat` (until the files module takes it).
+/// `version` and `id`.
 pub(super) const COMMANDS: &[Command] = &[
     ("version", |n, r| Box::pin(version(n, r))),
     ("id", |n, r| Box::pin(id(n, r))),
-    ("cat", |n, r| Box::pin(cat(n, r))),
 ];
 
 /// `/api/v0/version`.
@@ -22,12 +20,19 @@ pub async fn version(_node: Node, _req: Req) -> Reply {
     })))
 }
 
-/// `/api/v0/id`.
-pub async fn id(node: Node, _req: Req) -> Reply {
+/// `/api/v0/id[?arg=PEER][&format=…][&peerid-base=…]` → `{"ID","PublicKey",
+/// "Addresses","AgentVersion","Protocols"}` for this node (other peers need
+/// the network, which this build does not have yet).
+pub async fn id(node: Node, req: Req) -> Reply {
     let cfg = node.repo().config();
     let id = cfg
         .peer_id()
         .map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(other) = req.args.first().filter(|a| **a != id) {
+        return Err(ApiError::internal(format!(
+            "cannot look up peer {other}: this node has no network yet"
+        )));
+    }
     let public_key = cfg
         .keypair()
         .map(|k| {
@@ -35,36 +40,42 @@ pub async fn id(node: Node, _req: Req) -> Reply {
             base64::engine::general_purpose::STANDARD.encode(k.public().encode_protobuf())
         })
         .unwrap_or_default();
+    let shown_id = match req.opt("peerid-base").unwrap_or("b58mh") {
+        "b58mh" | "" => id.clone(),
+        base => peer_id_in_base(&id, base)?,
+    };
+    let agent = format!("ferrite/{}", env!("CARGO_PKG_VERSION"));
+    if let Some(fmt) = req.opt("format") {
+        // Kubo's `--format` placeholders; the result is one JSON string.
+        let s = fmt
+            .replace("<id>", &shown_id)
+            .replace("<aver>", &agent)
+            .replace("<pubkey>", &public_key)
+            .replace("<addrs>", "")
+            .replace("<protocols>", "")
+            .replace("\\n", "\n")
+            .replace("\\t", "\t");
+        return Ok(json(&s));
+    }
     Ok(json(&serde_json::json!({
-        "ID": id,
+        "ID": shown_id,
         "PublicKey": public_key,
         "Addresses": Vec::<String>::new(),
-        "AgentVersion": format!("ferrite/{}", env!("CARGO_PKG_VERSION")),
+        "AgentVersion": agent,
         "Protocols": Vec::<String>::new(),
     })))
 }
 
-/// `/api/v0/cat?arg=PATH&offset=N&length=N`.
-pub async fn cat(node: Node, req: Req) -> Reply {
-    let path = IpfsPath::parse(req.arg(0, "ipfs-path")?).map_err(ApiError::from)?;
-    let offset = req.i64("offset")?.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::client(format!(
-            "cannot specify negative offset: {offset}"
-        )));
-    }
-    let length = req.i64("length")?;
-    if let Some(l) = length {
-        if l < 0 {
-            return Err(ApiError::client(format!(
-                "cannot specify negative length: {l}"
-            )));
-        }
-    }
-    let (len, mut reader) = {
-        let node = node.clone();
-        blocking(move || Ok(node.cat(&path, offset as u64, length.map(|l| l as u64))?)).await?
-    };
-    let body = blocking_stream(move |w| std::io::copy(&mut reader, w).map(|_| ()));
-    Ok(raw_stream(body, "text/plain", Some(len)))
+/// A peer ID as a CIDv1 (`libp2p-key`) in `base` (`peerid-base=base36`).
+fn peer_id_in_base(id: &str, base: &str) -> Result<String, ApiError> {
+    use ferrite_ipld::cidfmt;
+    let bad = |e: String| ApiError::internal(e);
+    let b = cidfmt::multibase_from_name(base).map_err(|e| bad(e.to_string()))?;
+    let bytes = ferrite_ipld::multibase::Base::Base58Btc
+        .decode(id)
+        .map_err(|e| bad(format!("invalid peer ID {id:?}: {e}")))?;
+    let mh = ferrite_ipld::Multihash::from_bytes(&bytes)
+        .map_err(|e| bad(format!("invalid peer ID {id:?}: {e}")))?;
+    let cid = ferrite_ipld::Cid::new_v1(ferrite_ipld::codecs::LIBP2P_KEY, mh);
+    cidfmt::encode_cid(&cid, b).map_err(|e| bad(e.to_string()))
 }

@@ -71,10 +71,14 @@ pub fn commands() -> impl Iterator<Item = &'static Command> {
     .flatten()
 }
 
-/// The API router.
+/// The API router, behind [`security::check`] (auth, CORS, CSRF checks).
+/// Uploads (`add`, `block/put`, `dag/import` …) have no body size limit.
 pub fn router(api: Api) -> Router {
+    let node = api.node.clone();
     Router::new()
         .route("/api/v0/{*cmd}", any(dispatch))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(node, security::check))
         .with_state(api)
 }
 

@@ -1,9 +1,12 @@
 //! `ferrite`: the command line. One module per command group under `cmd/`;
 //! each parses its arguments, calls the [`ferrite_node::Node`] API and
-//! prints the result the way Kubo prints it.
+//! prints the result the way Kubo prints it. When a daemon holds the repo
+//! (`--api`, or `$FERRITE_PATH/api`), commands go through its RPC API
+//! instead ([`remote`]) and print the same output.
 
 mod cmd;
 mod progress;
+mod remote;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -17,6 +20,10 @@ struct Cli {
     /// Path to the repo (default: $FERRITE_PATH, else ~/.ferrite).
     #[arg(long = "repo-dir", global = true, value_name = "PATH")]
     repo_dir: Option<PathBuf>,
+    /// Use the daemon's RPC API at this multiaddr (default: the one in
+    /// `$FERRITE_PATH/api`, written by a running `ferrite daemon`).
+    #[arg(long, global = true, value_name = "MULTIADDR")]
+    api: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,6 +63,39 @@ enum Command {
     Config(cmd::config::Args),
     /// Show version information.
     Version(cmd::version::Args),
+    /// Show the node's identity.
+    Id(cmd::misc::IdArgs),
+    /// Stop the running daemon.
+    Shutdown,
+}
+
+/// Runs a command: locally, or through the daemon when one holds the repo.
+/// `init`, `daemon`, `cid` and `version` always run here, as in Kubo.
+fn run(repo: &std::path::Path, api: Option<&str>, command: Command) -> anyhow::Result<()> {
+    let target = || -> anyhow::Result<cmd::Target> {
+        Ok(match remote::detect(repo, api)? {
+            Some(c) => cmd::Target::Remote(c),
+            None => cmd::Target::Local(repo.to_path_buf()),
+        })
+    };
+    match command {
+        Command::Init(a) => cmd::init::run(repo, a),
+        Command::Daemon(a) => cmd::daemon::run(repo, a),
+        Command::Cid(c) => cmd::cid::run(c),
+        Command::Version(a) => cmd::version::run(a),
+        Command::Add(a) => cmd::add::run(&target()?, a),
+        Command::Cat(a) => cmd::files::cat(&target()?, a),
+        Command::Get(a) => cmd::files::get(&target()?, a),
+        Command::Ls(a) => cmd::files::ls(&target()?, a),
+        Command::Pin(c) => cmd::pin::run(&target()?, c),
+        Command::Repo(c) => cmd::repo::run(&target()?, c),
+        Command::Block(c) => cmd::block::run(&target()?, c),
+        Command::Dag(c) => cmd::dag::run(&target()?, c),
+        Command::Refs(a) => cmd::refs::run(&target()?, a),
+        Command::Config(a) => cmd::config::run(&target()?, a),
+        Command::Id(a) => cmd::misc::id(&target()?, a),
+        Command::Shutdown => cmd::misc::shutdown(&target()?),
+    }
 }
 
 fn main() -> ExitCode {
@@ -63,22 +103,7 @@ fn main() -> ExitCode {
     let repo = cli
         .repo_dir
         .unwrap_or_else(ferrite_store::repo::default_path);
-    let result = match cli.command {
-        Command::Init(a) => cmd::init::run(&repo, a),
-        Command::Daemon(a) => cmd::daemon::run(&repo, a),
-        Command::Add(a) => cmd::add::run(&repo, a),
-        Command::Cat(a) => cmd::files::cat(&repo, a),
-        Command::Get(a) => cmd::files::get(&repo, a),
-        Command::Ls(a) => cmd::files::ls(&repo, a),
-        Command::Pin(c) => cmd::pin::run(&repo, c),
-        Command::Repo(c) => cmd::repo::run(&repo, c),
-        Command::Block(c) => cmd::block::run(&repo, c),
-        Command::Dag(c) => cmd::dag::run(&repo, c),
-        Command::Refs(a) => cmd::refs::run(&repo, a),
-        Command::Cid(c) => cmd::cid::run(c),
-        Command::Config(a) => cmd::config::run(&repo, a),
-        Command::Version(a) => cmd::version::run(a),
-    };
+    let result = run(&repo, cli.api.as_deref(), cli.command);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! `ferrite add`: import files, folders or stdin, Kubo-compatible flags and output.
 
-use super::parse_bool;
+use super::{parse_bool, Target};
+use crate::remote::{self, Client, Multipart};
 use ferrite_node::{AddOptions, AddSource};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -70,7 +71,43 @@ pub struct Args {
 }
 
 /// Runs `add`.
-pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
+pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
+    for p in &a.paths {
+        let meta =
+            std::fs::symlink_metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        if meta.is_dir() && !a.recursive {
+            anyhow::bail!(
+                "{} is a directory, use the '-r' flag to specify directories",
+                p.display()
+            );
+        }
+    }
+    let show_progress = a
+        .progress
+        .unwrap_or_else(|| std::io::stderr().is_terminal())
+        && !a.silent;
+    let total = if show_progress && !a.paths.is_empty() {
+        Some(a.paths.iter().map(|p| disk_size(p, a.hidden)).sum())
+    } else {
+        None
+    };
+    let bar = if show_progress {
+        crate::progress::bytes(total, "")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let added = match t {
+        Target::Local(repo) => add_local(repo, &a, &bar)?,
+        Target::Remote(c) => add_remote(c, &a, show_progress, &bar)?,
+    };
+    bar.finish_and_clear();
+    print_added(&a, &added)
+}
+
+/// `(cid, name)` of each `added` line, in order.
+type AddedLines = Vec<(String, String)>;
+
+fn add_local(repo: &Path, a: &Args, bar: &indicatif::ProgressBar) -> anyhow::Result<AddedLines> {
     let node = super::open(repo)?;
     let mut import = node.import_defaults()?;
     if let Some(c) = &a.chunker {
@@ -98,57 +135,112 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
         wrap: a.wrap,
         only_hash: a.only_hash,
         pin: a.pin,
-        pin_name: a.pin_name.unwrap_or_default(),
-    };
-    for p in &a.paths {
-        let meta =
-            std::fs::symlink_metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        if meta.is_dir() && !a.recursive {
-            anyhow::bail!(
-                "{} is a directory, use the '-r' flag to specify directories",
-                p.display()
-            );
-        }
-    }
-    let show_progress = a
-        .progress
-        .unwrap_or_else(|| std::io::stderr().is_terminal())
-        && !a.silent;
-    let total = if show_progress && !a.paths.is_empty() {
-        Some(a.paths.iter().map(|p| disk_size(p, a.hidden)).sum())
-    } else {
-        None
-    };
-    let bar = if show_progress {
-        crate::progress::bytes(total, "")
-    } else {
-        indicatif::ProgressBar::hidden()
+        pin_name: a.pin_name.clone().unwrap_or_default(),
     };
     let source = if a.paths.is_empty() {
         AddSource::Reader {
             reader: Box::new(std::io::stdin()),
-            name: a.stdin_name,
+            name: a.stdin_name.clone(),
         }
     } else {
-        AddSource::Paths(a.paths)
+        AddSource::Paths(a.paths.clone())
     };
     let added = node.add(source, &opts, &mut |n| bar.inc(n))?;
-    bar.finish_and_clear();
+    Ok(added
+        .into_iter()
+        .map(|e| (e.cid.to_string(), e.name))
+        .collect())
+}
+
+/// Uploads the files as Kubo's CLI does; the daemon answers one
+/// `{"Name","Hash","Size"}` object per added item, and with `progress=true`
+/// `{"Name","Bytes"}` objects (bytes so far of the file being read).
+fn add_remote(
+    c: &Client,
+    a: &Args,
+    progress: bool,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<AddedLines> {
+    // Checked here with the parsers the local path uses, for the same errors.
+    if let Some(c) = &a.chunker {
+        c.parse::<ferrite_unixfs::chunker::ChunkerSpec>()?;
+    }
+    if let Some(h) = &a.hash {
+        h.parse::<ferrite_ipld::HashAlg>()?;
+    }
+    if let Some(v) = a.cid_version {
+        if v > 1 {
+            anyhow::bail!("unknown CID version: {v}");
+        }
+    }
+    let mut body = Multipart::new();
+    if a.paths.is_empty() {
+        body.reader(a.stdin_name.as_deref().unwrap_or(""), std::io::stdin());
+    }
+    for p in &a.paths {
+        body.add_path(p, a.hidden)?;
+    }
+    let req = c
+        .request("add")
+        .flag("recursive", a.recursive)
+        .flag("hidden", a.hidden)
+        .flag("wrap-with-directory", a.wrap)
+        .flag("only-hash", a.only_hash)
+        .opt("pin", a.pin)
+        .opt_some("pin-name", a.pin_name.as_ref())
+        .flag("quiet", a.quiet)
+        .flag("quieter", a.quieter)
+        .flag("silent", a.silent)
+        .opt("progress", progress)
+        .flag("trickle", a.trickle)
+        .opt_some("chunker", a.chunker.as_ref())
+        .opt_some("raw-leaves", a.raw_leaves)
+        .opt_some("cid-version", a.cid_version)
+        .opt_some("hash", a.hash.as_ref())
+        .flag("inline", a.inline)
+        .opt_some(
+            "inline-limit",
+            (a.inline_limit != 32).then_some(a.inline_limit),
+        )
+        .opt_some("stdin-name", a.stdin_name.as_ref())
+        .body(body);
+    let mut added = Vec::new();
+    let (mut file, mut seen) = (String::new(), 0u64);
+    req.stream(|v| {
+        let name = remote::str_field(&v, "Name");
+        let hash = remote::str_field(&v, "Hash");
+        if hash.is_empty() {
+            let bytes = remote::u64_field(&v, "Bytes");
+            if name != file {
+                file = name.to_string();
+                seen = 0;
+            }
+            bar.inc(bytes.saturating_sub(seen));
+            seen = seen.max(bytes);
+        } else {
+            added.push((hash.to_string(), name.to_string()));
+        }
+        Ok(())
+    })?;
+    Ok(added)
+}
+
+fn print_added(a: &Args, added: &AddedLines) -> anyhow::Result<()> {
     if a.silent {
         return Ok(());
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.quieter {
-        if let Some(last) = added.last() {
-            writeln!(out, "{}", last.cid)?;
+        if let Some((cid, _)) = added.last() {
+            writeln!(out, "{cid}")?;
         }
         return Ok(());
     }
-    for e in &added {
+    for (cid, name) in added {
         if a.quiet {
-            writeln!(out, "{}", e.cid)?;
+            writeln!(out, "{cid}")?;
         } else {
-            writeln!(out, "added {} {}", e.cid, e.name)?;
+            writeln!(out, "added {cid} {name}")?;
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! `ferrite block get|put|stat|rm`.
 
-use super::{parse_bool, parse_cid};
+use super::{parse_bool, parse_cid, Target};
+use crate::remote::{self, Client, Multipart};
 use clap::Subcommand;
 use ferrite_node::BlockPutOptions;
 use std::io::{Read, Write};
@@ -49,7 +50,14 @@ pub enum Command {
 }
 
 /// Runs a `block` subcommand.
-pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
+pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+    match t {
+        Target::Local(repo) => run_local(repo, c),
+        Target::Remote(client) => run_remote(client, c),
+    }
+}
+
+fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
     let node = super::open(repo)?;
     let mut out = std::io::stdout().lock();
     match c {
@@ -72,10 +80,7 @@ pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
                 inputs.push(buf);
             }
             for f in &files {
-                inputs.push(
-                    std::fs::read(f)
-                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?,
-                );
+                inputs.push(std::fs::read(f).map_err(|e| cannot_read(f, e))?);
             }
             for data in inputs {
                 writeln!(out, "{}", node.block_put(&data, &opts)?)?;
@@ -84,7 +89,7 @@ pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
         Command::Stat { cid } => {
             let cid = parse_cid(&cid)?;
             let size = node.block_stat(&cid)?;
-            writeln!(out, "Key: {cid}\nSize: {size}")?;
+            print_stat(&mut out, &cid.to_string(), size)?;
         }
         Command::Rm { cids, force, quiet } => {
             let cids = cids
@@ -93,19 +98,110 @@ pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let mut failed = 0;
             for r in node.block_rm(&cids, force)? {
-                match r.error {
-                    None if !quiet => writeln!(out, "removed {}", r.cid)?,
-                    None => {}
-                    Some(e) => {
-                        failed += 1;
-                        eprintln!("cannot remove {}: {e}", r.cid);
-                    }
-                }
+                failed += print_rm(&mut out, &r.cid.to_string(), r.error.as_deref(), quiet)?;
             }
-            if failed > 0 {
-                anyhow::bail!("some blocks not removed");
-            }
+            rm_done(failed)?;
         }
+    }
+    Ok(())
+}
+
+/// The same through the daemon, Kubo's JSON shapes.
+fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        Command::Get { cid } => {
+            parse_cid(&cid)?;
+            c.request("block/get").arg(&cid).copy_to(&mut out)?;
+        }
+        // one part per file (stdin when none); one {"Key","Size"} each
+        Command::Put {
+            files,
+            cid_codec,
+            mhtype,
+            pin,
+        } => {
+            let mut body = Multipart::new();
+            if files.is_empty() {
+                body.reader("", std::io::stdin());
+            }
+            for f in &files {
+                body.file(f).map_err(|e| cannot_read(f, e))?;
+            }
+            c.request("block/put")
+                .opt("cid-codec", &cid_codec)
+                .opt("mhtype", &mhtype)
+                .opt("pin", pin)
+                .body(body)
+                .stream(|v| {
+                    writeln!(out, "{}", remote::str_field(&v, "Key"))?;
+                    Ok(())
+                })?;
+        }
+        Command::Stat { cid } => {
+            parse_cid(&cid)?;
+            let v = c.request("block/stat").arg(&cid).json()?;
+            print_stat(
+                &mut out,
+                remote::str_field(&v, "Key"),
+                remote::u64_field(&v, "Size"),
+            )?;
+        }
+        // one {"Hash","Error"} per block
+        Command::Rm { cids, force, quiet } => {
+            for cid in &cids {
+                parse_cid(cid)?;
+            }
+            let mut failed = 0;
+            c.request("block/rm")
+                .args(&cids)
+                .flag("force", force)
+                .flag("quiet", quiet)
+                .stream(|v| {
+                    let err = remote::str_field(&v, "Error");
+                    failed += print_rm(
+                        &mut out,
+                        remote::str_field(&v, "Hash"),
+                        (!err.is_empty()).then_some(err),
+                        quiet,
+                    )?;
+                    Ok(())
+                })?;
+            rm_done(failed)?;
+        }
+    }
+    Ok(())
+}
+
+fn cannot_read(f: &Path, e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!("cannot read {}: {e}", f.display())
+}
+
+fn print_stat(out: &mut impl Write, cid: &str, size: u64) -> std::io::Result<()> {
+    writeln!(out, "Key: {cid}\nSize: {size}")
+}
+
+/// Prints one `block rm` result; returns 1 if it failed.
+fn print_rm(
+    out: &mut impl Write,
+    cid: &str,
+    error: Option<&str>,
+    quiet: bool,
+) -> std::io::Result<u32> {
+    match error {
+        None if !quiet => writeln!(out, "removed {cid}")?,
+        None => {}
+        Some(e) => {
+            eprintln!("cannot remove {cid}: {e}");
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
+fn rm_done(failed: u32) -> anyhow::Result<()> {
+    if failed > 0 {
+        anyhow::bail!("some blocks not removed");
     }
     Ok(())
 }

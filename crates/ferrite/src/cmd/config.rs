@@ -1,5 +1,7 @@
 //! `ferrite config KEY [VALUE]`, `config show|replace|profile apply`.
 
+use super::Target;
+use crate::remote::{Client, Multipart};
 use clap::Subcommand;
 use ferrite_store::config::{human_output, read_json_file, Config, ValueMode};
 use std::path::{Path, PathBuf};
@@ -51,27 +53,30 @@ enum ProfileCmd {
 }
 
 /// Runs `config`.
-pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
+pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
+    if let Some(Sub::Profile(ProfileCmd::Ls)) = a.sub {
+        // The profile list is built in: no repo or daemon needed.
+        print_profiles();
+        return Ok(());
+    }
+    match t {
+        Target::Local(repo) => run_local(repo, a),
+        Target::Remote(c) => run_remote(c, a),
+    }
+}
+
+fn run_local(repo: &Path, a: Args) -> anyhow::Result<()> {
     let node = super::open(repo)?;
     let r = node.repo();
     let mut cfg = r.config();
+    let mode = value_mode(&a);
     match a.sub {
-        Some(Sub::Show) => println!("{}", serde_json::to_string_pretty(&cfg.show())?),
+        Some(Sub::Show) => print_json(&cfg.show())?,
         Some(Sub::Replace { file }) => {
-            let v = if file.as_os_str() == "-" {
-                serde_json::from_reader(std::io::stdin().lock())
-                    .map_err(|e| anyhow::anyhow!("stdin: {e}"))?
-            } else {
-                read_json_file(&file)?
-            };
-            cfg.replace(v)?;
+            cfg.replace(read_replacement(&file)?)?;
             r.set_config(cfg)?;
         }
-        Some(Sub::Profile(ProfileCmd::Ls)) => {
-            for p in ferrite_store::config::profiles() {
-                println!("{}:\n  {}\n", p.name(), p.description());
-            }
-        }
+        Some(Sub::Profile(ProfileCmd::Ls)) => print_profiles(),
         Some(Sub::Profile(ProfileCmd::Apply { name, dry_run })) => {
             let change = cfg.apply_profile(&name)?;
             print_diff(
@@ -89,17 +94,92 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
             match a.value {
                 None => println!("{}", human_output(cfg.get(&key)?)),
                 Some(raw) => {
-                    let mode = match (a.json, a.bool) {
-                        (true, _) => ValueMode::Json,
-                        (_, true) => ValueMode::Bool,
-                        _ => ValueMode::String,
-                    };
                     cfg.set(&key, Config::parse_cli_value(&raw, mode)?)?;
                     r.set_config(cfg)?;
                 }
             }
         }
     }
+    Ok(())
+}
+
+/// The same through the daemon, Kubo's JSON shapes.
+fn run_remote(c: &Client, a: Args) -> anyhow::Result<()> {
+    let mode = value_mode(&a);
+    match a.sub {
+        // the configuration object itself
+        Some(Sub::Show) => print_json(&c.request("config/show").json()?)?,
+        // a one-part upload of the new configuration
+        Some(Sub::Replace { file }) => {
+            let v = read_replacement(&file)?;
+            let mut body = Multipart::new();
+            body.reader("", std::io::Cursor::new(serde_json::to_vec(&v)?));
+            c.request("config/replace").body(body).send()?;
+        }
+        Some(Sub::Profile(ProfileCmd::Ls)) => print_profiles(),
+        // {"OldCfg":…,"NewCfg":…}
+        Some(Sub::Profile(ProfileCmd::Apply { name, dry_run })) => {
+            let v = c
+                .request("config/profile/apply")
+                .arg(&name)
+                .flag("dry-run", dry_run)
+                .json()?;
+            print_diff(
+                &serde_json::to_string_pretty(&v["OldCfg"])?,
+                &serde_json::to_string_pretty(&v["NewCfg"])?,
+            );
+        }
+        // {"Key","Value"}
+        None => {
+            let key = a
+                .key
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("argument \"key\" is required"))?;
+            match &a.value {
+                None => {
+                    let v = c.request("config").arg(key).json()?;
+                    println!("{}", human_output(&v["Value"]));
+                }
+                Some(raw) => {
+                    // Parsed here too, so a bad value fails as it does locally.
+                    Config::parse_cli_value(raw, mode)?;
+                    c.request("config")
+                        .arg(key)
+                        .arg(raw)
+                        .flag("json", a.json)
+                        .flag("bool", a.bool)
+                        .send()?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_profiles() {
+    for p in ferrite_store::config::profiles() {
+        println!("{}:\n  {}\n", p.name(), p.description());
+    }
+}
+
+fn value_mode(a: &Args) -> ValueMode {
+    match (a.json, a.bool) {
+        (true, _) => ValueMode::Json,
+        (_, true) => ValueMode::Bool,
+        _ => ValueMode::String,
+    }
+}
+
+fn read_replacement(file: &Path) -> anyhow::Result<serde_json::Value> {
+    if file.as_os_str() == "-" {
+        serde_json::from_reader(std::io::stdin().lock()).map_err(|e| anyhow::anyhow!("stdin: {e}"))
+    } else {
+        Ok(read_json_file(file)?)
+    }
+}
+
+fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 

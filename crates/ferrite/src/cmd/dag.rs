@@ -1,6 +1,7 @@
 //! `ferrite dag get|put|resolve|stat|import|export`.
 
-use super::{parse_bool, parse_cid};
+use super::{parse_bool, parse_cid, Target};
+use crate::remote::{self, Client, Multipart};
 use clap::Subcommand;
 use ferrite_ipld::dag::PutOptions;
 use std::io::{Read, Write};
@@ -73,7 +74,14 @@ pub enum Command {
 }
 
 /// Runs a `dag` subcommand.
-pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
+pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+    match t {
+        Target::Local(repo) => run_local(repo, c),
+        Target::Remote(client) => run_remote(client, c),
+    }
+}
+
+fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
     let node = super::open(repo)?;
     let mut out = std::io::stdout().lock();
     match c {
@@ -106,30 +114,16 @@ pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
         }
         Command::Resolve { path } => {
             let (cid, rest) = node.dag_resolve(&path)?;
-            if rest.is_empty() {
-                writeln!(out, "{cid}")?;
-            } else {
-                writeln!(out, "{cid}/{rest}")?;
-            }
+            print_resolved(&mut out, &cid.to_string(), &rest)?;
         }
         Command::Stat { paths, progress: _ } => {
             let s = node.dag_stat(&paths)?;
-            writeln!(out, "CID\tBlocks\tSize")?;
-            let mut sum = 0;
-            for (cid, blocks, size) in &s.dags {
-                sum += size;
-                writeln!(out, "{cid}\t{blocks}\t{size}")?;
-            }
-            writeln!(out, "\nSummary")?;
-            writeln!(out, "Total Size: {}", s.total_size)?;
-            writeln!(out, "Unique Blocks: {}", s.unique_blocks)?;
-            writeln!(out, "Shared Size: {}", sum - s.total_size)?;
-            let ratio = if s.total_size == 0 {
-                1.0
-            } else {
-                sum as f64 / s.total_size as f64
-            };
-            writeln!(out, "Ratio: {ratio:.6}")?;
+            let dags: Vec<(String, u64, u64)> = s
+                .dags
+                .iter()
+                .map(|(c, b, z)| (c.to_string(), *b, *z))
+                .collect();
+            print_stat(&mut out, &dags, s.total_size, s.unique_blocks)?;
         }
         Command::Export { root } => {
             let root = parse_cid(&root)?;
@@ -152,25 +146,206 @@ pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
                 inputs.push(Box::new(std::io::BufReader::with_capacity(1 << 20, file)));
             }
             let r = node.dag_import(inputs, pin_roots)?;
-            let mut failed = false;
-            if pin_roots {
-                for (cid, outcome) in &r.roots {
-                    match outcome {
-                        Ok(()) => writeln!(out, "Pinned root\t{cid}\tsuccess")?,
-                        Err(e) => {
-                            failed = true;
-                            writeln!(out, "Pinned root\t{cid}\tFAILED: {e}")?
-                        }
+            let roots: Vec<(String, String)> = r
+                .roots
+                .iter()
+                .map(|(c, o)| (c.to_string(), o.clone().err().unwrap_or_default()))
+                .collect();
+            print_import(
+                &mut out,
+                &roots,
+                pin_roots,
+                stats.then_some((r.blocks, r.bytes)),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The same through the daemon, Kubo's JSON shapes.
+fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        Command::Get { path, output_codec } => {
+            c.request("dag/get")
+                .arg(&path)
+                .opt("output-codec", &output_codec)
+                .copy_to(&mut out)?;
+        }
+        // one part per file (stdin when none); one {"Cid":{"/":…}} each
+        Command::Put {
+            files,
+            store_codec,
+            input_codec,
+            hash,
+            pin,
+            allow_big_block,
+        } => {
+            let mut body = Multipart::new();
+            if files.is_empty() {
+                body.reader("", std::io::stdin());
+            }
+            for f in &files {
+                body.file(f)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            }
+            c.request("dag/put")
+                .opt("store-codec", &store_codec)
+                .opt("input-codec", &input_codec)
+                .opt("hash", &hash)
+                .opt("pin", pin)
+                .flag("allow-big-block", allow_big_block)
+                .body(body)
+                .stream(|v| {
+                    writeln!(out, "{}", remote::cid_str(&v["Cid"]))?;
+                    Ok(())
+                })?;
+        }
+        // {"Cid":{"/":…},"RemPath":"…"}
+        Command::Resolve { path } => {
+            let v = c.request("dag/resolve").arg(&path).json()?;
+            print_resolved(
+                &mut out,
+                &remote::cid_str(&v["Cid"]),
+                remote::str_field(&v, "RemPath"),
+            )?;
+        }
+        // {"DagStats":[{"Cid","Size","NumBlocks"}],"TotalSize","UniqueBlocks",…};
+        // with progress=false the daemon sends only the final object.
+        Command::Stat { paths, progress: _ } => {
+            let mut last = None;
+            c.request("dag/stat")
+                .args(&paths)
+                .opt("progress", false)
+                .stream(|v| {
+                    last = Some(v);
+                    Ok(())
+                })?;
+            let v = last.ok_or_else(|| anyhow::anyhow!("the daemon sent no dag stat"))?;
+            let dags: Vec<(String, u64, u64)> = v["DagStats"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| {
+                    (
+                        remote::cid_str(&d["Cid"]),
+                        remote::u64_field(d, "NumBlocks"),
+                        remote::u64_field(d, "Size"),
+                    )
+                })
+                .collect();
+            print_stat(
+                &mut out,
+                &dags,
+                remote::u64_field(&v, "TotalSize"),
+                remote::u64_field(&v, "UniqueBlocks"),
+            )?;
+        }
+        Command::Export { root } => {
+            parse_cid(&root)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+            c.request("dag/export").arg(&root).copy_to(&mut w)?;
+            w.flush()?;
+        }
+        // {"Root":{"Cid":{"/":…},"PinErrorMsg":"…"}} per root, then
+        // {"Stats":{"BlockCount","BlockBytesCount"}} with stats=true
+        Command::Import {
+            files,
+            pin_roots,
+            stats,
+        } => {
+            let mut body = Multipart::new();
+            if files.is_empty() {
+                body.reader("", std::io::stdin());
+            }
+            for f in &files {
+                body.file(f)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            }
+            let mut roots = Vec::new();
+            let mut counts = None;
+            c.request("dag/import")
+                .opt("pin-roots", pin_roots)
+                .flag("stats", stats)
+                .body(body)
+                .stream(|v| {
+                    if let Some(r) = v.get("Root") {
+                        roots.push((
+                            remote::cid_str(&r["Cid"]),
+                            remote::str_field(r, "PinErrorMsg").to_string(),
+                        ));
                     }
-                }
-            }
-            if stats {
-                writeln!(out, "Imported {} blocks ({} bytes)", r.blocks, r.bytes)?;
-            }
-            if failed {
-                anyhow::bail!("unable to pin all roots");
+                    if let Some(s) = v.get("Stats") {
+                        counts = Some((
+                            remote::u64_field(s, "BlockCount"),
+                            remote::u64_field(s, "BlockBytesCount"),
+                        ));
+                    }
+                    Ok(())
+                })?;
+            print_import(&mut out, &roots, pin_roots, counts.filter(|_| stats))?;
+        }
+    }
+    Ok(())
+}
+
+fn print_resolved(out: &mut impl Write, cid: &str, rest: &str) -> std::io::Result<()> {
+    if rest.is_empty() {
+        writeln!(out, "{cid}")
+    } else {
+        writeln!(out, "{cid}/{rest}")
+    }
+}
+
+/// Prints `dag stat` from per-root `(cid, blocks, bytes)` and the totals.
+fn print_stat(
+    out: &mut impl Write,
+    dags: &[(String, u64, u64)],
+    total_size: u64,
+    unique_blocks: u64,
+) -> std::io::Result<()> {
+    writeln!(out, "CID\tBlocks\tSize")?;
+    let mut sum = 0;
+    for (cid, blocks, size) in dags {
+        sum += size;
+        writeln!(out, "{cid}\t{blocks}\t{size}")?;
+    }
+    writeln!(out, "\nSummary")?;
+    writeln!(out, "Total Size: {total_size}")?;
+    writeln!(out, "Unique Blocks: {unique_blocks}")?;
+    writeln!(out, "Shared Size: {}", sum - total_size)?;
+    let ratio = if total_size == 0 {
+        1.0
+    } else {
+        sum as f64 / total_size as f64
+    };
+    writeln!(out, "Ratio: {ratio:.6}")
+}
+
+/// Prints `dag import` results: roots with their pin error ("" when
+/// pinned), then the counts if asked.
+fn print_import(
+    out: &mut impl Write,
+    roots: &[(String, String)],
+    pin_roots: bool,
+    counts: Option<(u64, u64)>,
+) -> anyhow::Result<()> {
+    let mut failed = false;
+    if pin_roots {
+        for (cid, err) in roots {
+            if err.is_empty() {
+                writeln!(out, "Pinned root\t{cid}\tsuccess")?;
+            } else {
+                failed = true;
+                writeln!(out, "Pinned root\t{cid}\tFAILED: {err}")?;
             }
         }
+    }
+    if let Some((blocks, bytes)) = counts {
+        writeln!(out, "Imported {blocks} blocks ({bytes} bytes)")?;
+    }
+    if failed {
+        anyhow::bail!("unable to pin all roots");
     }
     Ok(())
 }

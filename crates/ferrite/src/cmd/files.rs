@@ -1,6 +1,7 @@
 //! `ferrite cat`, `get` and `ls`.
 
-use super::parse_bool;
+use super::{parse_bool, Target};
+use crate::remote;
 use ferrite_node::IpfsPath;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -60,36 +61,75 @@ fn bar_wanted(flag: Option<bool>) -> bool {
 }
 
 /// Runs `cat`.
-pub fn cat(repo: &Path, a: CatArgs) -> anyhow::Result<()> {
-    let node = super::open(repo)?;
+pub fn cat(t: &Target, a: CatArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    for p in &a.paths {
-        let (len, reader) = node.cat(&IpfsPath::parse(p)?, a.offset, a.length)?;
-        let bar = if bar_wanted(a.progress) && !std::io::stdout().is_terminal() {
-            crate::progress::bytes(Some(len), "")
+    let wanted = bar_wanted(a.progress) && !std::io::stdout().is_terminal();
+    let bar = |len: Option<u64>| {
+        if wanted {
+            crate::progress::bytes(len, "")
         } else {
             indicatif::ProgressBar::hidden()
-        };
-        let mut reader = bar.wrap_read(reader);
-        std::io::copy(&mut reader, &mut out)?;
-        bar.finish_and_clear();
+        }
+    };
+    match t {
+        Target::Local(repo) => {
+            let node = super::open(repo)?;
+            for p in &a.paths {
+                let (len, reader) = node.cat(&IpfsPath::parse(p)?, a.offset, a.length)?;
+                let bar = bar(Some(len));
+                std::io::copy(&mut bar.wrap_read(reader), &mut out)?;
+                bar.finish_and_clear();
+            }
+        }
+        // One request per path, so offset and length apply to each as here.
+        Target::Remote(c) => {
+            for p in &a.paths {
+                let resp = c
+                    .request("cat")
+                    .arg(p)
+                    .opt("offset", a.offset)
+                    .opt_some("length", a.length)
+                    .opt("progress", false)
+                    .send()?;
+                let bar = bar(resp.header("x-content-length").and_then(|l| l.parse().ok()));
+                std::io::copy(&mut bar.wrap_read(resp.body), &mut out)?;
+                bar.finish_and_clear();
+            }
+        }
     }
     out.flush()?;
     Ok(())
 }
 
 /// Runs `get`.
-pub fn get(repo: &Path, a: GetArgs) -> anyhow::Result<()> {
-    let node = super::open(repo)?;
+pub fn get(t: &Target, a: GetArgs) -> anyhow::Result<()> {
     let path = IpfsPath::parse(&a.path)?;
     let default_name = path
         .segments
         .last()
         .cloned()
         .unwrap_or_else(|| path.root.to_string());
-    let entry = node.stat(&path)?;
+    let (from, size) = match t {
+        Target::Local(repo) => {
+            let node = super::open(repo)?;
+            let size = node.stat(&path)?.size;
+            (GetFrom::Node(node), Some(size))
+        }
+        // The daemon always answers a tar stream, as Kubo's does; the CLI
+        // extracts it (or saves it as is with `-a`).
+        Target::Remote(c) => {
+            let resp = c
+                .request("get")
+                .arg(&a.path)
+                .flag("archive", a.archive)
+                .opt("progress", false)
+                .send()?;
+            let size = resp.header("x-content-length").and_then(|l| l.parse().ok());
+            (GetFrom::Tar(resp.body), size)
+        }
+    };
     let bar = if bar_wanted(a.progress) {
-        crate::progress::bytes(Some(entry.size), "")
+        crate::progress::bytes(size, "")
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -103,24 +143,103 @@ pub fn get(repo: &Path, a: GetArgs) -> anyhow::Result<()> {
             std::fs::File::create(&out)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?,
         );
-        node.get_tar(&path, &default_name, &mut f, &mut progress)?;
+        match from {
+            GetFrom::Node(node) => node.get_tar(&path, &default_name, &mut f, &mut progress)?,
+            GetFrom::Tar(tar) => {
+                std::io::copy(&mut bar.wrap_read(tar), &mut f)?;
+            }
+        }
         f.flush()?;
     } else {
         let out = a.output.unwrap_or_else(|| PathBuf::from(&default_name));
         eprintln!("Saving file(s) to {}", out.display());
-        node.get(&path, &out, &mut progress)?;
+        match from {
+            GetFrom::Node(node) => node.get(&path, &out, &mut progress)?,
+            GetFrom::Tar(tar) => extract_tar(bar.wrap_read(tar), &out)?,
+        }
     }
     bar.finish_and_clear();
     Ok(())
 }
 
+/// Where `get` reads from.
+enum GetFrom {
+    /// The repo, directly.
+    Node(ferrite_node::Node),
+    /// The daemon's tar stream.
+    Tar(remote::Body),
+}
+
+/// Unpacks a `get` tar stream at `out`, as Kubo's CLI does: the archive's
+/// top entry becomes `out`, everything else lands below it. Entries that
+/// would escape `out` (absolute, `..`) are refused.
+fn extract_tar(r: impl std::io::Read, out: &Path) -> anyhow::Result<()> {
+    let mut archive = tar::Archive::new(r);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = entry.path()?.into_owned();
+        let mut parts = name.components();
+        if !matches!(parts.next(), Some(std::path::Component::Normal(_))) {
+            anyhow::bail!("refusing to extract {}: bad path", name.display());
+        }
+        let rest: PathBuf = parts.as_path().to_owned();
+        if rest
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            anyhow::bail!("refusing to extract {}: bad path", name.display());
+        }
+        let dest = if rest.as_os_str().is_empty() {
+            out.to_owned()
+        } else {
+            out.join(rest)
+        };
+        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+        }
+        if entry.header().entry_type().is_dir() {
+            std::fs::create_dir_all(&dest)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dest.display()))?;
+            continue;
+        }
+        entry
+            .unpack(&dest)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// One `ls` row.
+struct LsRow {
+    cid: String,
+    name: String,
+    dir: bool,
+    size: u64,
+}
+
 /// Runs `ls`.
-pub fn ls(repo: &Path, a: LsArgs) -> anyhow::Result<()> {
-    let node = super::open(repo)?;
+pub fn ls(t: &Target, a: LsArgs) -> anyhow::Result<()> {
+    let from = match t {
+        Target::Local(repo) => LsFrom::Node(super::open(repo)?),
+        Target::Remote(c) => LsFrom::Api(c),
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let many = a.paths.len() > 1;
     for (i, p) in a.paths.iter().enumerate() {
-        let entries = node.ls(&IpfsPath::parse(p)?)?;
+        let rows = match &from {
+            LsFrom::Api(c) => ls_remote(c, p, a.size)?,
+            LsFrom::Node(node) => node
+                .ls(&IpfsPath::parse(p)?)?
+                .into_iter()
+                .map(|e| LsRow {
+                    cid: e.cid.to_string(),
+                    dir: matches!(e.kind, ferrite_unixfs::export::DirEntryKind::Directory),
+                    size: e.file_size.unwrap_or(e.size),
+                    name: e.name,
+                })
+                .collect(),
+        };
         if many {
             if i > 0 {
                 writeln!(out)?;
@@ -130,18 +249,17 @@ pub fn ls(repo: &Path, a: LsArgs) -> anyhow::Result<()> {
         if a.headers {
             writeln!(out, "Hash\tSize\tName")?;
         }
-        for e in entries {
-            let dir = matches!(e.kind, ferrite_unixfs::export::DirEntryKind::Directory);
-            let name = if dir {
+        for e in rows {
+            let name = if e.dir {
                 format!("{}/", e.name)
             } else {
                 e.name.clone()
             };
             if a.size {
-                let size = if dir {
+                let size = if e.dir {
                     "-".to_string()
                 } else {
-                    e.file_size.unwrap_or(e.size).to_string()
+                    e.size.to_string()
                 };
                 writeln!(out, "{} {} {}", e.cid, size, name)?;
             } else {
@@ -150,4 +268,37 @@ pub fn ls(repo: &Path, a: LsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where `ls` reads from.
+enum LsFrom<'a> {
+    /// The repo, directly.
+    Node(ferrite_node::Node),
+    /// The daemon.
+    Api(&'a remote::Client),
+}
+
+/// `ls` through the daemon. Kubo's shape:
+/// `{"Objects":[{"Hash","Links":[{"Name","Hash","Size","Type"}]}]}`, Type 1
+/// a folder (5, a HAMT shard, too).
+fn ls_remote(c: &remote::Client, p: &str, size: bool) -> anyhow::Result<Vec<LsRow>> {
+    let v = c
+        .request("ls")
+        .arg(p)
+        .opt("size", size)
+        .opt("resolve-type", true)
+        .json()?;
+    let mut rows = Vec::new();
+    for obj in v["Objects"].as_array().into_iter().flatten() {
+        for l in obj["Links"].as_array().into_iter().flatten() {
+            let ty = l["Type"].as_u64().unwrap_or(0);
+            rows.push(LsRow {
+                cid: remote::cid_str(&l["Hash"]),
+                name: remote::str_field(l, "Name").to_string(),
+                dir: ty == 1 || ty == 5,
+                size: remote::u64_field(l, "Size"),
+            });
+        }
+    }
+    Ok(rows)
 }

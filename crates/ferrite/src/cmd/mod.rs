@@ -8,13 +8,24 @@ pub mod daemon;
 pub mod dag;
 pub mod files;
 pub mod init;
+pub mod misc;
 pub mod pin;
 pub mod refs;
 pub mod repo;
 pub mod version;
 
+use crate::remote::Client;
 use ferrite_node::{Cid, Node};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where a command runs: on the repo itself, or through the daemon that
+/// holds it.
+pub enum Target {
+    /// No daemon: open the repo at this path.
+    Local(PathBuf),
+    /// A daemon holds the repo: call its RPC API.
+    Remote(Client),
+}
 
 /// Opens the node over the repo at `repo`.
 pub fn open(repo: &Path) -> anyhow::Result<Node> {

@@ -1,5 +1,7 @@
 //! `ferrite refs [-r] [-u] [-e] [--format] PATH…` and `refs local`.
 
+use super::Target;
+use crate::remote;
 use clap::Parser;
 use ferrite_node::RefsOptions;
 use std::io::Write;
@@ -29,10 +31,42 @@ pub struct Args {
 }
 
 /// Runs `refs`.
-pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
-    let node = super::open(repo)?;
+pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
+    let local = a.paths.len() == 1 && a.paths[0] == "local";
+    if !local && a.edges && a.format != "<dst>" {
+        anyhow::bail!("using format argument with edges is not allowed");
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if a.paths.len() == 1 && a.paths[0] == "local" {
+    let c = match t {
+        Target::Local(repo) => return run_local(repo, a, local, &mut out),
+        Target::Remote(c) => c,
+    };
+    // one {"Ref","Err"} per line, formatted by the daemon
+    let req = if local {
+        c.request("refs/local")
+    } else {
+        c.request("refs")
+            .args(&a.paths)
+            .flag("recursive", a.recursive)
+            .flag("unique", a.unique)
+            .flag("edges", a.edges)
+            .opt_some("format", (a.format != "<dst>").then_some(&a.format))
+            .opt_some("max-depth", (a.max_depth != -1).then_some(a.max_depth))
+    };
+    req.stream(|v| {
+        let err = remote::str_field(&v, "Err");
+        if !err.is_empty() {
+            anyhow::bail!("{err}");
+        }
+        writeln!(out, "{}", remote::str_field(&v, "Ref"))?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn run_local(repo: &Path, a: Args, local: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let node = super::open(repo)?;
+    if local {
         let mut err = None;
         node.refs_local(&mut |c| match writeln!(out, "{c}") {
             Ok(()) => true,
@@ -45,9 +79,6 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
             Some(e) => Err(e.into()),
             None => Ok(()),
         };
-    }
-    if a.edges && a.format != "<dst>" {
-        anyhow::bail!("using format argument with edges is not allowed");
     }
     let format = if a.edges {
         "<src> -> <dst>".to_string()

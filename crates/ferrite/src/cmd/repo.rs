@@ -1,6 +1,10 @@
 //! `ferrite repo gc|stat|verify`.
 
+use super::Target;
+use crate::remote::{self, Client};
 use clap::Subcommand;
+use ferrite_node::RepoStat;
+use std::io::Write;
 use std::path::Path;
 
 /// `repo` subcommands.
@@ -26,7 +30,14 @@ pub enum Command {
 }
 
 /// Runs a `repo` subcommand.
-pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
+pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+    match t {
+        Target::Local(repo) => run_local(repo, c),
+        Target::Remote(client) => run_remote(client, c),
+    }
+}
+
+fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
     let node = super::open(repo)?;
     match c {
         Command::Gc { quiet } => {
@@ -34,7 +45,6 @@ pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
             if !quiet {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                 for mh in &report.removed {
-                    use std::io::Write;
                     writeln!(
                         out,
                         "removed {}",
@@ -45,36 +55,102 @@ pub fn run(repo: &Path, c: Command) -> anyhow::Result<()> {
         }
         Command::Stat { size_only, human } => {
             let s = node.repo_stat()?;
-            let fmt = |n: u64| {
-                if human {
-                    crate::progress::human_bytes(n)
-                } else {
-                    n.to_string()
-                }
-            };
-            if !size_only {
-                println!("NumObjects: {}", s.num_objects);
-            }
-            println!("RepoSize:   {}", fmt(s.repo_size));
-            println!("StorageMax: {}", fmt(s.storage_max));
-            if !size_only {
-                println!("RepoPath:   {}", s.repo_path);
-                println!("Version:    {}", s.version);
-            }
+            print_stat(&s, size_only, human);
         }
         Command::Verify => {
             let bar = crate::progress::counter("verifying blocks");
             let bad = node.repo_verify(&mut |n| bar.set_position(n))?;
             bar.finish_and_clear();
-            if bad.is_empty() {
-                println!("verified repo integrity");
-            } else {
-                for c in &bad {
-                    println!("block {c} was corrupt");
-                }
-                anyhow::bail!("verify complete, some blocks were corrupt ({})", bad.len());
+            for c in &bad {
+                println!("block {c} was corrupt");
             }
+            verify_done(bad.len())?;
         }
     }
     Ok(())
+}
+
+/// The same through the daemon, Kubo's JSON shapes.
+fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        // one {"Key":{"/":cid}} (or {"Error":…}) per removed block
+        Command::Gc { quiet } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            c.request("repo/gc").flag("quiet", quiet).stream(|v| {
+                let err = remote::str_field(&v, "Error");
+                if !err.is_empty() {
+                    anyhow::bail!("{err}");
+                }
+                if !quiet {
+                    writeln!(out, "removed {}", remote::cid_str(&v["Key"]))?;
+                }
+                Ok(())
+            })?;
+        }
+        // {"NumObjects","RepoSize","StorageMax","RepoPath","Version"}
+        Command::Stat { size_only, human } => {
+            let v = c.request("repo/stat").flag("size-only", size_only).json()?;
+            let s = RepoStat {
+                num_objects: remote::u64_field(&v, "NumObjects"),
+                repo_size: remote::u64_field(&v, "RepoSize"),
+                storage_max: remote::u64_field(&v, "StorageMax"),
+                repo_path: remote::str_field(&v, "RepoPath").to_string(),
+                version: remote::str_field(&v, "Version").to_string(),
+            };
+            print_stat(&s, size_only, human);
+        }
+        // {"Progress":n} per block, {"Msg":"block <cid> was corrupt (…)"}
+        // per bad one; a failed run ends with an error.
+        Command::Verify => {
+            let bar = crate::progress::counter("verifying blocks");
+            let mut bad = 0;
+            let r = c.request("repo/verify").stream(|v| {
+                if let Some(n) = v.get("Progress").and_then(serde_json::Value::as_u64) {
+                    bar.set_position(n);
+                }
+                let msg = remote::str_field(&v, "Msg");
+                if let Some(rest) = msg.strip_prefix("block ") {
+                    if let Some((cid, _)) = rest.split_once(" was corrupt") {
+                        bar.suspend(|| println!("block {cid} was corrupt"));
+                        bad += 1;
+                    }
+                }
+                Ok(())
+            });
+            bar.finish_and_clear();
+            if bad == 0 {
+                r?;
+            }
+            verify_done(bad)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_stat(s: &RepoStat, size_only: bool, human: bool) {
+    let fmt = |n: u64| {
+        if human {
+            crate::progress::human_bytes(n)
+        } else {
+            n.to_string()
+        }
+    };
+    if !size_only {
+        println!("NumObjects: {}", s.num_objects);
+    }
+    println!("RepoSize:   {}", fmt(s.repo_size));
+    println!("StorageMax: {}", fmt(s.storage_max));
+    if !size_only {
+        println!("RepoPath:   {}", s.repo_path);
+        println!("Version:    {}", s.version);
+    }
+}
+
+fn verify_done(bad: usize) -> anyhow::Result<()> {
+    if bad == 0 {
+        println!("verified repo integrity");
+        Ok(())
+    } else {
+        anyhow::bail!("verify complete, some blocks were corrupt ({bad})")
+    }
 }

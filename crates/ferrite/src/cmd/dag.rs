@@ -106,7 +106,10 @@ fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
                 inputs.push(buf);
             }
             for f in &files {
-                inputs.push(std::fs::read(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?);
+                inputs.push(
+                    std::fs::read(f)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?,
+                );
             }
             for data in inputs {
                 writeln!(out, "{}", node.dag_put(&data, &opts, pin)?)?;
@@ -141,8 +144,8 @@ fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
                 inputs.push(Box::new(std::io::stdin().lock()));
             }
             for f in &files {
-                let file =
-                    std::fs::File::open(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                let file = std::fs::File::open(f)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
                 inputs.push(Box::new(std::io::BufReader::with_capacity(1 << 20, file)));
             }
             let r = node.dag_import(inputs, pin_roots)?;
@@ -181,14 +184,7 @@ fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
             pin,
             allow_big_block,
         } => {
-            let mut body = Multipart::new();
-            if files.is_empty() {
-                body.reader("", std::io::stdin());
-            }
-            for f in &files {
-                body.file(f)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-            }
+            let body = Multipart::files_or_stdin(&files)?;
             c.request("dag/put")
                 .opt("store-codec", &store_codec)
                 .opt("input-codec", &input_codec)
@@ -254,14 +250,7 @@ fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
             pin_roots,
             stats,
         } => {
-            let mut body = Multipart::new();
-            if files.is_empty() {
-                body.reader("", std::io::stdin());
-            }
-            for f in &files {
-                body.file(f)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-            }
+            let body = Multipart::files_or_stdin(&files)?;
             let mut roots = Vec::new();
             let mut counts = None;
             c.request("dag/import")

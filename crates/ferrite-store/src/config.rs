@@ -119,7 +119,7 @@ pub const DEFAULT_BATCH_MAX_NODES: u64 = 128;
 pub const DEFAULT_BATCH_MAX_SIZE: u64 = 100 << 20;
 
 /// Kubo's public bootstrap peers; only the `public` profile uses them.
-const PUBLIC_BOOTSTRAP_PEERS: [&str; 7] = [
+pub const PUBLIC_BOOTSTRAP_PEERS: [&str; 7] = [
     "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
     "/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa",
     "/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb",

@@ -57,19 +57,28 @@ impl Node {
             )));
         }
         let cid = Cid::new_v1(opts.codec, opts.hash.digest(data));
-        if opts.codec != codecs::RAW {
-            ferrite_ipld::codec::links(&cid, data)?;
+        self.block_store(&cid, data, opts.pin)?;
+        Ok(cid)
+    }
+
+    /// Stores `data` under `cid` after checking that it hashes to it and, for
+    /// codecs with links, that it decodes (so GC can walk it). With `pin`,
+    /// pins it recursively, as Kubo's `block put --pin` (which needs every
+    /// linked block to be present).
+    pub fn block_store(&self, cid: &Cid, data: &[u8], pin: bool) -> Result<()> {
+        if cid.codec() != codecs::RAW {
+            ferrite_ipld::codec::links(cid, data)?;
         }
         let _g = self.repo.write_guard();
         let mut w = self.repo.blocks().writer()?;
-        put_verified(w.as_mut(), &cid, data)?;
+        put_verified(w.as_mut(), cid, data)?;
         w.commit()?;
-        if opts.pin {
+        if pin {
             self.repo
                 .pins()
-                .pin(self.repo.blocks(), &cid, PinMode::Direct, "")?;
+                .pin(self.repo.blocks(), cid, PinMode::Recursive, "")?;
         }
-        Ok(cid)
+        Ok(())
     }
 
     /// Removes blocks that no pin holds directly or recursively as a root.

@@ -8,8 +8,6 @@ use axum::extract::{FromRequest, Multipart, Request};
 use bytes::Bytes;
 use ferrite_ipld::{codecs, Cid, HashAlg};
 use ferrite_node::{IpfsPath, Node};
-use ferrite_store::blockstore::put_verified;
-use ferrite_store::{Blockstore, Pin, PinMode};
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[Command] = &[
@@ -243,28 +241,9 @@ pub async fn put(node: Node, req: Req) -> Reply {
     Ok(ndjson_stream(Body::from(out)))
 }
 
-/// Stores one block (checking that linking codecs decode, so GC can walk
-/// it) and optionally pins it recursively, as Kubo's `block put --pin`.
+/// Stores one block and optionally pins it (see [`Node::block_store`]).
 fn store_block(node: &Node, cid: &Cid, data: &[u8], pin: bool) -> Result<(), ApiError> {
-    let internal = |e: ferrite_store::Error| ApiError::internal(e.to_string());
-    if cid.codec() != codecs::RAW {
-        ferrite_ipld::codec::links(cid, data).map_err(|e| ApiError::internal(e.to_string()))?;
-    }
-    let repo = node.repo();
-    let _g = repo.write_guard();
-    let mut w = repo.blocks().writer().map_err(internal)?;
-    put_verified(w.as_mut(), cid, data).map_err(internal)?;
-    w.commit().map_err(internal)?;
-    if pin {
-        repo.pins()
-            .insert(&[Pin {
-                cid: *cid,
-                mode: PinMode::Recursive,
-                name: String::new(),
-            }])
-            .map_err(internal)?;
-    }
-    Ok(())
+    Ok(node.block_store(cid, data, pin)?)
 }
 
 /// `/api/v0/block/get?arg=CID` → the raw block.

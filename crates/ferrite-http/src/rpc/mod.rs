@@ -28,7 +28,7 @@ pub use cmds::{ApiError, Req};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -89,23 +89,14 @@ async fn dispatch(State(api): State<Api>, req: Request) -> Response {
         .trim_start_matches("/api/v0/")
         .trim_end_matches('/')
         .to_string();
-    if path == "shutdown" && req.method() == Method::POST {
+    // Methods other than POST never get here: `security::check` answers them.
+    if path == "shutdown" {
         let _ = api.shutdown.send(()).await;
         return StatusCode::OK.into_response();
     }
     let Some((_, handler)) = commands().find(|(p, _)| *p == path) else {
         return (StatusCode::NOT_FOUND, "404 page not found").into_response();
     };
-    if req.method() != Method::POST {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "405 - Method Not Allowed: {} is not allowed, use POST",
-                req.method()
-            ),
-        )
-            .into_response();
-    }
     let req = match Req::from_request(req) {
         Ok(r) => r,
         Err(e) => return e.into_response(),

@@ -1,0 +1,98 @@
+//! Host settings, shaped like Kubo's `Swarm` and `Routing` config sections.
+
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+
+use crate::pnet::SwarmKey;
+
+/// The protocol version identify announces, as Kubo does.
+pub const PROTOCOL_VERSION: &str = "ipfs/0.1.0";
+
+/// The Kademlia protocol of the IPFS DHT.
+pub const KAD_PROTOCOL: &str = "/ipfs/kad/1.0.0";
+
+/// The agent version identify announces: `ferrite/<crate version>`.
+pub fn agent_version() -> String {
+    format!("ferrite/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Whether this node answers DHT queries (Kubo's `Routing.Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KadMode {
+    /// Only queries others (`dhtclient`).
+    Client,
+    /// Always serves the DHT (`dhtserver`).
+    Server,
+    /// Serves once an address is confirmed reachable (`dht`/`auto`).
+    #[default]
+    Auto,
+}
+
+/// Connection limits (Kubo's `Swarm.ConnMgr`).
+///
+/// Above `high_water` connections, the oldest connections that are older
+/// than `grace_period` and not to a protected peer are closed until
+/// `low_water` remain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnMgrConfig {
+    /// Number of connections trimming brings the count down to.
+    pub low_water: usize,
+    /// Number of connections above which trimming starts.
+    pub high_water: usize,
+    /// New connections are never trimmed before they are this old.
+    pub grace_period: Duration,
+    /// How often the count is checked.
+    pub check_interval: Duration,
+}
+
+impl Default for ConnMgrConfig {
+    /// Kubo's defaults: 32 / 96 / 20 s.
+    fn default() -> Self {
+        Self {
+            low_water: 32,
+            high_water: 96,
+            grace_period: Duration::from_secs(20),
+            check_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the host needs besides its identity.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Addresses to listen on (`Addresses.Swarm`).
+    pub listen_addrs: Vec<Multiaddr>,
+    /// The private network key; `None` for a public-style network (which
+    /// then also offers QUIC).
+    pub swarm_key: Option<SwarmKey>,
+    /// DHT mode.
+    pub kad_mode: KadMode,
+    /// Connection limits.
+    pub conn_mgr: ConnMgrConfig,
+    /// Connections without open streams are closed after this long.
+    pub idle_connection_timeout: Duration,
+    /// Limit on the TCP connect of a dial (go-libp2p: 5 s). Must be below
+    /// `handshake_timeout`.
+    pub connect_timeout: Duration,
+    /// Limit on setting a connection up, TCP connect and handshakes (swarm
+    /// key, Noise, Yamux) together (go-libp2p: 15 s). A peer with a
+    /// different swarm key, or none, can stall the handshake rather than
+    /// fail it; this bounds the wait, and such a timeout is reported as a
+    /// key mismatch.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            listen_addrs: Vec::new(),
+            swarm_key: None,
+            kad_mode: KadMode::default(),
+            conn_mgr: ConnMgrConfig::default(),
+            idle_connection_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(15),
+        }
+    }
+}

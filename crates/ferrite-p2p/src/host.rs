@@ -1,0 +1,492 @@
+//! The libp2p host: transports, security, behaviours and connection limits.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::time::Instant;
+
+use either::Either;
+use futures::StreamExt as _;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::timeout::{TransportTimeout, TransportTimeoutError};
+use libp2p::core::transport::{Boxed, ListenerId, Transport as _};
+use libp2p::core::upgrade::Version;
+use libp2p::multiaddr::Protocol;
+use libp2p::pnet::PnetConfig;
+use libp2p::swarm::{dummy, DialError, ListenError, NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, identity, kad, noise, ping, quic, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, TransportError};
+
+use crate::config::{agent_version, HostConfig, KadMode, KAD_PROTOCOL, PROTOCOL_VERSION};
+use crate::connmgr::ConnManager;
+
+/// The environment variable that makes a private network mandatory.
+pub const FORCE_PNET_ENV: &str = "LIBP2P_FORCE_PNET";
+
+/// The message logged when a handshake fails in a way a differing swarm key
+/// explains.
+pub const PNET_MISMATCH_MESSAGE: &str =
+    "private network key mismatch or peer not in private network";
+
+pub use composed::{Behaviour, BehaviourEvent};
+
+mod composed {
+    // The derive's generated `BehaviourEvent` has one undocumented variant
+    // per field (`Identify`, `Ping`, `Kad`, `Extra`), each wrapping that
+    // behaviour's event.
+    #![allow(missing_docs)]
+
+    use libp2p::swarm::NetworkBehaviour;
+    use libp2p::{identify, kad, ping};
+
+    /// The behaviours every Ferrite host runs, plus `extra` (Bitswap, later).
+    #[derive(NetworkBehaviour)]
+    pub struct Behaviour<B: NetworkBehaviour> {
+        /// Exchanges addresses, protocols and agent versions.
+        pub identify: identify::Behaviour,
+        /// Keeps connections alive and measures round trips.
+        pub ping: ping::Behaviour,
+        /// The IPFS DHT (`/ipfs/kad/1.0.0`).
+        pub kad: kad::Behaviour<kad::store::MemoryStore>,
+        /// A caller-supplied behaviour; [`libp2p::swarm::dummy::Behaviour`] when none.
+        pub extra: B,
+    }
+}
+
+/// Why a host could not be built or started.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// `LIBP2P_FORCE_PNET=1` is set but no swarm key was given.
+    #[error("private network was not configured but is enforced by the environment")]
+    PrivateNetworkForced,
+    /// A QUIC/WebTransport/WebRTC address was configured with a swarm key.
+    #[error("{addr}: QUIC, WebTransport and WebRTC do not support private networks; remove this address or the swarm key")]
+    TransportNotPrivate {
+        /// The offending listen address.
+        addr: Multiaddr,
+    },
+    /// `low_water` exceeds `high_water`.
+    #[error("connection manager: LowWater ({low}) must not exceed HighWater ({high})")]
+    BadConnLimits {
+        /// LowWater.
+        low: usize,
+        /// HighWater.
+        high: usize,
+    },
+    /// `connect_timeout` is not below `handshake_timeout`.
+    #[error("the TCP connect timeout must be shorter than the handshake timeout")]
+    BadTimeouts,
+    /// The Noise configuration could not be made from the identity.
+    #[error("noise: {0}")]
+    Noise(#[from] noise::Error),
+    /// Listening on an address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// The underlying error.
+        source: TransportError<io::Error>,
+    },
+}
+
+/// Marks a connection that reached the peer over TCP but failed in the
+/// private-network, multistream or Noise handshake: with a swarm key, the
+/// usual cause is a differing key.
+#[derive(Debug)]
+pub struct HandshakeFailure {
+    /// Whether this host uses a swarm key.
+    pub private_network: bool,
+    source: Box<dyn StdError + Send + Sync>,
+}
+
+impl fmt::Display for HandshakeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.private_network {
+            write!(f, "{PNET_MISMATCH_MESSAGE} ({})", self.source)
+        } else {
+            write!(
+                f,
+                "security handshake failed, the peer may be in a private network ({})",
+                self.source
+            )
+        }
+    }
+}
+
+impl StdError for HandshakeFailure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Builds a [`Host`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), ferrite_p2p::HostError> {
+/// use ferrite_p2p::{HostBuilder, HostConfig};
+/// let config = HostConfig {
+///     listen_addrs: vec!["/ip4/127.0.0.1/tcp/4001".parse().unwrap()],
+///     ..HostConfig::default()
+/// };
+/// let host = HostBuilder::new(libp2p::identity::Keypair::generate_ed25519(), config).build()?;
+/// # Ok(()) }
+/// ```
+pub struct HostBuilder {
+    keypair: identity::Keypair,
+    config: HostConfig,
+}
+
+impl HostBuilder {
+    /// A builder for a host with this identity (any key type: Ed25519,
+    /// RSA, secp256k1, ECDSA) and settings.
+    pub fn new(keypair: identity::Keypair, config: HostConfig) -> Self {
+        Self { keypair, config }
+    }
+
+    /// Builds a host with only the standard behaviours. Must run inside a
+    /// Tokio runtime.
+    pub fn build(self) -> Result<Host<dummy::Behaviour>, HostError> {
+        self.build_with(dummy::Behaviour)
+    }
+
+    /// Builds a host that also runs `extra`, and starts listening. Must run
+    /// inside a Tokio runtime.
+    pub fn build_with<B: NetworkBehaviour>(self, extra: B) -> Result<Host<B>, HostError> {
+        let HostBuilder { keypair, config } = self;
+        let force = std::env::var(FORCE_PNET_ENV).is_ok_and(|v| v == "1");
+        if force && config.swarm_key.is_none() {
+            return Err(HostError::PrivateNetworkForced);
+        }
+        if config.swarm_key.is_some() {
+            if let Some(addr) = config.listen_addrs.iter().find(|a| !privatizable(a)) {
+                return Err(HostError::TransportNotPrivate { addr: addr.clone() });
+            }
+        }
+        let limits = &config.conn_mgr;
+        if limits.low_water > limits.high_water {
+            return Err(HostError::BadConnLimits {
+                low: limits.low_water,
+                high: limits.high_water,
+            });
+        }
+
+        if config.connect_timeout >= config.handshake_timeout {
+            return Err(HostError::BadTimeouts);
+        }
+        let transport = build_transport(&keypair, &config)?;
+        let peer_id = keypair.public().to_peer_id();
+        let identify = identify::Behaviour::new(
+            identify::Config::new(PROTOCOL_VERSION.to_string(), keypair.public())
+                .with_agent_version(agent_version()),
+        );
+        let mut kad = kad::Behaviour::with_config(
+            peer_id,
+            kad::store::MemoryStore::new(peer_id),
+            kad::Config::new(StreamProtocol::new(KAD_PROTOCOL)),
+        );
+        kad.set_mode(match config.kad_mode {
+            KadMode::Client => Some(kad::Mode::Client),
+            KadMode::Server => Some(kad::Mode::Server),
+            KadMode::Auto => None,
+        });
+        let behaviour = Behaviour {
+            identify,
+            ping: ping::Behaviour::new(ping::Config::new()),
+            kad,
+            extra,
+        };
+        let mut swarm = Swarm::new(
+            transport,
+            behaviour,
+            peer_id,
+            libp2p::swarm::Config::with_tokio_executor()
+                .with_idle_connection_timeout(config.idle_connection_timeout),
+        );
+        for addr in &config.listen_addrs {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|source| HostError::Listen {
+                    addr: addr.clone(),
+                    source,
+                })?;
+        }
+        if let Some(key) = &config.swarm_key {
+            tracing::info!(
+                fingerprint = %key.fingerprint(),
+                "Swarm is limited to private network of peers with the swarm key"
+            );
+        }
+        let mut trim_tick = tokio::time::interval(config.conn_mgr.check_interval);
+        trim_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ok(Host {
+            swarm,
+            conn_mgr: ConnManager::new(config.conn_mgr.clone()),
+            trim_tick,
+            private_network: config.swarm_key.is_some(),
+        })
+    }
+}
+
+/// A running libp2p node. Drive it by calling [`Host::next_event`] in a
+/// loop: that also applies connection limits and reports handshake
+/// failures in plain words.
+pub struct Host<B: NetworkBehaviour> {
+    swarm: Swarm<Behaviour<B>>,
+    conn_mgr: ConnManager,
+    trim_tick: tokio::time::Interval,
+    private_network: bool,
+}
+
+impl<B: NetworkBehaviour> Host<B> {
+    /// This node's peer ID.
+    pub fn local_peer_id(&self) -> PeerId {
+        *self.swarm.local_peer_id()
+    }
+
+    /// Whether a swarm key is in force.
+    pub fn is_private(&self) -> bool {
+        self.private_network
+    }
+
+    /// The underlying swarm, for anything the host does not wrap.
+    pub fn swarm(&self) -> &Swarm<Behaviour<B>> {
+        &self.swarm
+    }
+
+    /// The underlying swarm, mutably.
+    pub fn swarm_mut(&mut self) -> &mut Swarm<Behaviour<B>> {
+        &mut self.swarm
+    }
+
+    /// The behaviours.
+    pub fn behaviour_mut(&mut self) -> &mut Behaviour<B> {
+        self.swarm.behaviour_mut()
+    }
+
+    /// Starts listening on another address.
+    pub fn listen_on(&mut self, addr: Multiaddr) -> Result<ListenerId, HostError> {
+        if self.private_network && !privatizable(&addr) {
+            return Err(HostError::TransportNotPrivate { addr });
+        }
+        self.swarm
+            .listen_on(addr.clone())
+            .map_err(|source| HostError::Listen { addr, source })
+    }
+
+    /// Dials an address (with or without a trailing `/p2p/<peer>`).
+    pub fn dial(&mut self, addr: Multiaddr) -> Result<(), DialError> {
+        self.swarm.dial(addr)
+    }
+
+    /// The connection manager's state.
+    pub fn conn_manager(&self) -> &ConnManager {
+        &self.conn_mgr
+    }
+
+    /// Never trim connections to `peer` (e.g. cluster peers).
+    pub fn protect(&mut self, peer: PeerId) {
+        self.conn_mgr.protect(peer);
+    }
+
+    /// Lets connections to `peer` be trimmed again.
+    pub fn unprotect(&mut self, peer: &PeerId) {
+        self.conn_mgr.unprotect(peer);
+    }
+
+    /// The next swarm event. Cancel-safe.
+    pub async fn next_event(&mut self) -> SwarmEvent<BehaviourEvent<B>> {
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => {
+                    self.observe(&event);
+                    return event;
+                }
+                _ = self.trim_tick.tick() => self.trim(),
+            }
+        }
+    }
+
+    fn observe(&mut self, event: &SwarmEvent<BehaviourEvent<B>>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                ..
+            } => {
+                self.conn_mgr
+                    .opened(*connection_id, *peer_id, Instant::now());
+                if self.conn_mgr.len() > self.conn_mgr.config().high_water {
+                    self.trim();
+                }
+            }
+            SwarmEvent::ConnectionClosed { connection_id, .. } => {
+                self.conn_mgr.closed(*connection_id);
+            }
+            SwarmEvent::OutgoingConnectionError {
+                error: DialError::Transport(errors),
+                peer_id,
+                ..
+            } => {
+                for (addr, err) in errors {
+                    self.report(handshake_failure(err), addr, peer_id.as_ref(), "outgoing");
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                error: ListenError::Transport(err),
+                send_back_addr,
+                ..
+            } => {
+                self.report(handshake_failure(err), send_back_addr, None, "incoming");
+            }
+            _ => {}
+        }
+    }
+
+    fn report(
+        &self,
+        failure: Option<&HandshakeFailure>,
+        addr: &Multiaddr,
+        peer: Option<&PeerId>,
+        direction: &str,
+    ) {
+        let Some(failure) = failure else { return };
+        let peer = peer.map(|p| format!("/p2p/{p}")).unwrap_or_default();
+        if failure.private_network {
+            tracing::warn!(cause = %failure.source, "{PNET_MISMATCH_MESSAGE} ({direction}, {addr}{peer})");
+        } else {
+            tracing::warn!("{failure} ({direction}, {addr}{peer})");
+        }
+    }
+
+    fn trim(&mut self) {
+        for id in self.conn_mgr.to_trim(Instant::now()) {
+            tracing::debug!(
+                ?id,
+                "connection manager: closing connection above HighWater"
+            );
+            self.swarm.close_connection(id);
+            // Forget it now so the next check does not count it again.
+            self.conn_mgr.closed(id);
+        }
+    }
+}
+
+/// The [`HandshakeFailure`] behind a failed connection, if the peer was
+/// reached but the handshake failed (with a swarm key: most likely a
+/// different key, or a peer outside the private network).
+pub fn handshake_failure(err: &TransportError<io::Error>) -> Option<&HandshakeFailure> {
+    match err {
+        TransportError::Other(e) => find_failure(e),
+        TransportError::MultiaddrNotSupported(_) => None,
+    }
+}
+
+/// Whether a failed dial failed on a swarm-key mismatch (see
+/// [`handshake_failure`]) for at least one address.
+pub fn is_pnet_mismatch(err: &DialError) -> bool {
+    match err {
+        DialError::Transport(errors) => errors
+            .iter()
+            .any(|(_, e)| handshake_failure(e).is_some_and(|f| f.private_network)),
+        _ => false,
+    }
+}
+
+/// Whether a failed incoming connection failed on a swarm-key mismatch.
+pub fn is_pnet_mismatch_incoming(err: &ListenError) -> bool {
+    match err {
+        ListenError::Transport(e) => handshake_failure(e).is_some_and(|f| f.private_network),
+        _ => false,
+    }
+}
+
+fn find_failure(err: &io::Error) -> Option<&HandshakeFailure> {
+    let inner = err.get_ref()?;
+    if let Some(f) = inner.downcast_ref::<HandshakeFailure>() {
+        return Some(f);
+    }
+    inner.downcast_ref::<io::Error>().and_then(find_failure)
+}
+
+/// Whether an address can carry a private network: pnet protects raw byte
+/// streams, so QUIC, WebTransport and WebRTC cannot.
+fn privatizable(addr: &Multiaddr) -> bool {
+    !addr.iter().any(|p| {
+        matches!(
+            p,
+            Protocol::Quic
+                | Protocol::QuicV1
+                | Protocol::WebTransport
+                | Protocol::WebRTC
+                | Protocol::WebRTCDirect
+        )
+    })
+}
+
+/// TCP → pnet → Noise → Yamux, plus QUIC-v1 without a swarm key. Errors
+/// after the TCP connection is up become [`HandshakeFailure`]s.
+fn build_transport(
+    keypair: &identity::Keypair,
+    config: &HostConfig,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
+    let noise = noise::Config::new(keypair)?;
+    let private_network = config.swarm_key.is_some();
+    // The TCP connect gets its own, shorter limit: when the overall limit
+    // below fires, the TCP connection was up and a handshake stalled.
+    let tcp = TransportTimeout::with_outgoing_timeout(
+        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)),
+        config.connect_timeout,
+    )
+    .map_err(|e| match e {
+        TransportTimeoutError::Other(e) => e,
+        TransportTimeoutError::Timeout => {
+            io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out")
+        }
+        TransportTimeoutError::TimerError(e) => e,
+    });
+    let overall = config.handshake_timeout;
+    let failure = move |source: Box<dyn StdError + Send + Sync>| {
+        io::Error::other(HandshakeFailure {
+            private_network,
+            source,
+        })
+    };
+    let timeout_failure = move || failure("handshake timed out".into());
+    Ok(match &config.swarm_key {
+        Some(key) => {
+            let pnet = PnetConfig::new(key.pre_shared_key());
+            tcp.and_then(move |socket, _| pnet.handshake(socket))
+                .upgrade(Version::V1Lazy)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default())
+                .timeout(overall)
+                .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+                .map_err(move |e| match e {
+                    TransportTimeoutError::Other(Either::Left(Either::Left(Either::Left(e)))) => e,
+                    TransportTimeoutError::Other(other) => failure(Box::new(other)),
+                    TransportTimeoutError::Timeout => timeout_failure(),
+                    TransportTimeoutError::TimerError(e) => e,
+                })
+                .boxed()
+        }
+        None => {
+            let tcp = tcp
+                .upgrade(Version::V1Lazy)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default())
+                .timeout(overall)
+                .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+                .map_err(move |e| match e {
+                    TransportTimeoutError::Other(Either::Left(Either::Left(e))) => e,
+                    TransportTimeoutError::Other(other) => failure(Box::new(other)),
+                    TransportTimeoutError::Timeout => timeout_failure(),
+                    TransportTimeoutError::TimerError(e) => e,
+                });
+            let quic = quic::tokio::Transport::new(quic::Config::new(keypair))
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+            tcp.or_transport(quic)
+                .map(|either, _| either.into_inner())
+                .boxed()
+        }
+    })
+}

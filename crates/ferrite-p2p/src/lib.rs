@@ -1,0 +1,26 @@
+//! Ferrite's libp2p host: transports, private networks (`swarm.key`),
+//! identify, ping, Kademlia and connection management.
+//!
+//! A [`HostBuilder`] turns an identity and a [`HostConfig`] into a running
+//! [`Host`]: TCP with Noise and Yamux (the swarm key, when given, wraps the
+//! raw TCP stream before Noise, as go-libp2p does), QUIC-v1 only outside
+//! private networks, and the identify, ping and Kademlia behaviours plus one
+//! caller-supplied behaviour.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod connmgr;
+pub mod host;
+pub mod pnet;
+
+pub use config::{agent_version, ConnMgrConfig, HostConfig, KadMode};
+pub use connmgr::ConnManager;
+pub use host::{
+    handshake_failure, is_pnet_mismatch, is_pnet_mismatch_incoming, Behaviour, BehaviourEvent,
+    HandshakeFailure, Host, HostBuilder, HostError, FORCE_PNET_ENV, PNET_MISMATCH_MESSAGE,
+};
+pub use pnet::{SwarmKey, SwarmKeyError};
+
+/// The libp2p version this crate builds on, for callers that need its types.
+pub use libp2p;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Ferrite (the README's test command):
 #   1. the Rust tests of every crate (unit, integration, kill -9 crash and full-disk tests),
-#   2. interop tests against a real Kubo, in a fresh network namespace (tests/interop/run.sh),
+#   2. interop tests against a real Kubo, in a fresh network namespace (tests/interop/run.sh): CIDs,
+#      private-network connects with swarm.key, Bitswap in both directions,
 #   3. Kubo's own clients against `ferrite daemon`: kubo-rpc-client and @helia/verified-fetch (npm),
 #      aioipfs (PyPI), in a fresh network namespace (tests/clients/run.sh),
 #   4. smoke runs of the benchmarks (bench/add.py --quick, the gateway load example).
@@ -12,6 +13,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 cargo build --release --locked -p ferrite
+# probes the interop suite drives against Kubo (private-network connect, Bitswap both ways)
+cargo build --release --locked -p ferrite-p2p --example p2p_probe -p ferrite-bitswap --example bitswap_probe
 cargo test --release --locked --workspace
 
 export FERRITE_BIN=$ROOT/target/release/ferrite

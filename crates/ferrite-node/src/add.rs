@@ -7,14 +7,11 @@
 
 use crate::{Error, Node, Result};
 use bytes::Bytes;
-use ferrite_ipld::dagpb::PbNode;
 use ferrite_ipld::Cid;
-use ferrite_ipld::{codecs, HashAlg};
 use ferrite_store::{BlockWriter, Blockstore, Pin, PinMode};
 use ferrite_unixfs::import::{
     self, AddEvent, AddInput, DirEntry, DirTree, HamtSizeEstimation, ImportError, ImportOptions,
 };
-use ferrite_unixfs::pb::{DataType, UnixFsData};
 use ferrite_unixfs::BlockSink;
 use std::collections::HashMap;
 use std::io::Read;
@@ -171,25 +168,10 @@ impl Node {
                 *last = bytes;
             }
         };
-        if opts.only_hash {
-            import::add(inputs, &uopts, &mut NullSink, &mut on_event)?;
-            return Ok(added);
-        }
-        let _guard = self.repo.write_guard();
-        let mut sink = StoreSink(self.repo.blocks().writer()?);
-        let roots = import::add(inputs, &uopts, &mut sink, &mut on_event)?;
-        sink.0.commit()?;
-        if opts.pin {
-            let pins: Vec<Pin> = roots
-                .iter()
-                .map(|r| Pin {
-                    cid: r.cid,
-                    mode: PinMode::Recursive,
-                    name: opts.pin_name.clone(),
-                })
-                .collect();
-            self.repo.pins().insert(&pins)?;
-        }
+        self.import_and_pin(opts, |sink| {
+            let roots = import::add(inputs, &uopts, sink, &mut on_event)?;
+            Ok(roots.into_iter().map(|r| r.cid).collect())
+        })?;
         Ok(added)
     }
 }
@@ -286,7 +268,11 @@ impl EntryImporter<'_> {
                     tsize: r.size,
                 }))
             }
-            AddEntryKind::Symlink(target) => Ok(Some(symlink(&target, self.opts, self.sink)?)),
+            AddEntryKind::Symlink(target) => Ok(Some(import::import_symlink(
+                target.as_bytes(),
+                self.opts,
+                self.sink,
+            )?)),
         }
     }
 
@@ -349,35 +335,6 @@ fn join(prefix: &str, rel: &str) -> String {
     }
 }
 
-/// A UnixFS symlink node, CID'd as the importer CIDs its blocks (identity
-/// when inlined, CIDv0 dag-pb unless v1).
-fn symlink(target: &str, opts: &ImportOptions, sink: &mut dyn BlockSink) -> Result<DirEntry> {
-    let mut data = UnixFsData::new(DataType::Symlink);
-    data.data = Some(target.as_bytes().to_vec());
-    let block = Bytes::from(
-        PbNode {
-            links: Vec::new(),
-            data: Some(data.encode()),
-        }
-        .encode(),
-    );
-    let tsize = block.len() as u64;
-    let inline = opts.inline && block.len() <= opts.inline_limit;
-    let cid = if opts.hash == HashAlg::Identity || inline {
-        Cid::new_v1(codecs::DAG_PB, HashAlg::Identity.digest(&block))
-    } else {
-        let mh = opts.hash.digest(&block);
-        let cid = if opts.effective_cid_version() == 0 {
-            Cid::new_v0(mh).map_err(|e| Error::Invalid(e.to_string()))?
-        } else {
-            Cid::new_v1(codecs::DAG_PB, mh)
-        };
-        sink.put(&cid, block)?;
-        cid
-    };
-    Ok(DirEntry { cid, tsize })
-}
-
 impl Node {
     /// Adds a stream of entries as they arrive (an HTTP multipart upload),
     /// with the semantics of Kubo's `add` over its RPC API: each top-level
@@ -395,26 +352,44 @@ impl Node {
         progress: &mut dyn FnMut(FileProgress<'_>),
     ) -> Result<Vec<Added>> {
         opts.import.validate()?;
+        let mut added = Vec::new();
+        self.import_and_pin(opts, |sink| {
+            let (rows, roots) = self.import_entries(entries, opts, sink, progress)?;
+            added = rows;
+            Ok(roots)
+        })?;
+        Ok(added)
+    }
+
+    /// Runs `import` into the store (or, with `only_hash`, into nothing)
+    /// and pins the roots it returns. The order is what makes adds
+    /// crash-safe: every block is committed (fsynced) before any pin, and the
+    /// repo's write guard keeps GC out from the first block to the pin.
+    fn import_and_pin(
+        &self,
+        opts: &AddOptions,
+        import: impl FnOnce(&mut dyn BlockSink) -> Result<Vec<Cid>>,
+    ) -> Result<()> {
         if opts.only_hash {
-            let (added, _) = self.import_entries(entries, opts, &mut NullSink, progress)?;
-            return Ok(added);
+            import(&mut NullSink)?;
+            return Ok(());
         }
         let _guard = self.repo.write_guard();
         let mut sink = StoreSink(self.repo.blocks().writer()?);
-        let (added, roots) = self.import_entries(entries, opts, &mut sink, progress)?;
+        let roots = import(&mut sink)?;
         sink.0.commit()?;
         if opts.pin {
             let pins: Vec<Pin> = roots
-                .iter()
+                .into_iter()
                 .map(|cid| Pin {
-                    cid: *cid,
+                    cid,
                     mode: PinMode::Recursive,
                     name: opts.pin_name.clone(),
                 })
                 .collect();
             self.repo.pins().insert(&pins)?;
         }
-        Ok(added)
+        Ok(())
     }
 
     fn import_entries(

@@ -17,7 +17,7 @@ pub mod walk;
 
 pub use dir::{BuiltDir, DirEntry, DirTree, Directory};
 pub use file::{import_file, Imported};
-pub use walk::{add, import_path, AddEvent, AddInput, AddOptions, AddedRoot};
+pub use walk::{add, import_path, import_symlink, AddEvent, AddInput, AddOptions, AddedRoot};
 
 use crate::chunker::{ChunkerError, ChunkerSpec};
 use crate::BlockSink;

@@ -387,21 +387,36 @@ impl Adder<'_, '_, '_> {
         })
     }
 
-    /// A UnixFS Symlink node: `Data = {Type: Symlink, Data: target}`.
+    /// A UnixFS Symlink node for the link at `path`.
     fn add_symlink(&mut self, path: &Path) -> Result<DirEntry, ImportError> {
         let target = fs::read_link(path).map_err(|e| io_err("readlink", path, e))?;
-        let mut data = UnixFsData::new(DataType::Symlink);
-        data.data = Some(target.into_os_string().into_encoded_bytes());
-        let block = PbNode {
-            links: Vec::new(),
-            data: Some(data.encode()),
-        }
-        .encode();
-        let tsize = block.len() as u64;
-        let mut w = Writer::new(self.sink, self.opts.import.settings()?);
-        let cid = w.put(codecs::DAG_PB, Bytes::from(block))?;
-        Ok(DirEntry { cid, tsize })
+        import_symlink(
+            &target.into_os_string().into_encoded_bytes(),
+            &self.opts.import,
+            self.sink,
+        )
     }
+}
+
+/// Stores a UnixFS Symlink node (`Data = {Type: Symlink, Data: target}`)
+/// with the CID rules of the rest of the import (CID version, hash,
+/// inlining).
+pub fn import_symlink(
+    target: &[u8],
+    opts: &ImportOptions,
+    sink: &mut dyn BlockSink,
+) -> Result<DirEntry, ImportError> {
+    let mut data = UnixFsData::new(DataType::Symlink);
+    data.data = Some(target.to_vec());
+    let block = PbNode {
+        links: Vec::new(),
+        data: Some(data.encode()),
+    }
+    .encode();
+    let tsize = block.len() as u64;
+    let mut w = Writer::new(sink, opts.settings()?);
+    let cid = w.put(codecs::DAG_PB, Bytes::from(block))?;
+    Ok(DirEntry { cid, tsize })
 }
 
 /// A reader that remembers whether it failed, to tell read errors from

@@ -214,12 +214,9 @@ impl Node {
         Some((r.cid, r.remainder))
     }
 
-    /// Whether the block is available without fetching (identity CIDs
-    /// always are).
+    /// Whether the block is available without fetching (the store counts
+    /// identity CIDs as present).
     pub fn has_block(&self, cid: &Cid) -> Result<bool> {
-        if cid.hash().code() == IDENTITY {
-            return Ok(true);
-        }
         Ok(self.repo.blocks().has(cid)?)
     }
 
@@ -227,14 +224,6 @@ impl Node {
     /// readers and listings that outlive the call (HTTP bodies).
     pub fn block_source(&self) -> Arc<dyn BlockSource + Send + Sync> {
         Arc::new(self.source())
-    }
-
-    /// A block's bytes, identity CIDs included.
-    pub fn block_bytes(&self, cid: &Cid) -> Result<Bytes> {
-        if cid.hash().code() == IDENTITY {
-            return Ok(Bytes::copy_from_slice(cid.hash().digest()));
-        }
-        self.block_get(cid)
     }
 
     /// Resolves a CAR request: walks the path (recording its blocks), checks
@@ -321,7 +310,7 @@ impl Node {
         };
         match (scope, plan.file_range) {
             (DagScope::Block, _) | (_, Some(None)) => {
-                let data = self.block_bytes(&plan.terminal)?;
+                let data = self.block_get(&plan.terminal)?;
                 w.emit(&plan.terminal, &data)?;
             }
             (DagScope::Entity, Some(Some((from, to)))) => {
@@ -368,7 +357,7 @@ impl Walk<'_, '_> {
             if !self.dups && self.seen.contains(&cid) {
                 continue;
             }
-            let data = self.node.block_bytes(&cid)?;
+            let data = self.node.block_get(&cid)?;
             self.emit(&cid, &data)?;
             if cid.codec() != codecs::RAW {
                 let links = ferrite_ipld::codec::links(&cid, &data)?;
@@ -380,7 +369,7 @@ impl Walk<'_, '_> {
 
     /// `dag-scope=entity` without a byte range.
     fn entity(&mut self, cid: &Cid) -> Result<()> {
-        let data = self.node.block_bytes(cid)?;
+        let data = self.node.block_get(cid)?;
         self.emit(cid, &data)?;
         let Some((pb, ufs)) = unixfs(cid, &data) else {
             return Ok(());
@@ -416,7 +405,7 @@ impl Walk<'_, '_> {
         if depth > export::MAX_DEPTH {
             return Err(Error::Invalid(format!("{cid}: file nested too deeply")));
         }
-        let data = self.node.block_bytes(cid)?;
+        let data = self.node.block_get(cid)?;
         self.emit(cid, &data)?;
         let Some((pb, ufs)) = unixfs(cid, &data) else {
             return Ok(());

@@ -106,7 +106,7 @@ pub(super) fn block_as(
     if etag_matches(req.header("if-none-match"), &etag) {
         return Ok(not_modified(b, &etag));
     }
-    let data = node.block_bytes(&cid)?;
+    let data = node.block_get(&cid)?;
     let mut b = b
         .header(header::ETAG, etag)
         .header(header::CONTENT_TYPE, media)

@@ -44,7 +44,7 @@ pub(super) fn raw(gw: &Gateway, req: &GwRequest) -> Result<Response, GwError> {
     if etag_matches(req.header("if-none-match"), &etag) {
         return Ok(not_modified(b, &etag));
     }
-    let data = node.block_bytes(&cid)?;
+    let data = node.block_get(&cid)?;
     let name = format!("{cid}.bin");
     let mut b = b
         .header(header::ETAG, etag)

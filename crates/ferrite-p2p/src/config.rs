@@ -1,10 +1,13 @@
 //! Host settings, shaped like Kubo's `Swarm` and `Routing` config sections.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
 
 use crate::pnet::SwarmKey;
+use crate::providers::{LocalProviders, ProviderStoreConfig};
+use crate::reprovide::ProvideConfig;
 
 /// The protocol version identify announces, as Kubo does.
 pub const PROTOCOL_VERSION: &str = "ipfs/0.1.0";
@@ -81,6 +84,24 @@ pub struct HostConfig {
     /// fail it; this bounds the wait, and such a timeout is reported as a
     /// key mismatch.
     pub handshake_timeout: Duration,
+    /// The redb file holding provider records received from other peers
+    /// (e.g. `$IPFS_PATH/datastore/providers.redb`); `None` keeps them in
+    /// memory only.
+    pub provider_db: Option<PathBuf>,
+    /// Limits of the provider record store.
+    pub provider_store: ProviderStoreConfig,
+    /// "Do we provide this key?": keys it accepts are answered with this
+    /// node (and its current addresses) in `GET_PROVIDERS`, without any
+    /// stored record. `None`: only records added by kad itself.
+    pub local_provider: Option<LocalProviders>,
+    /// Limits of batched providing ([`crate::Host::provide`]).
+    pub provide: ProvideConfig,
+    /// A file of known peers' addresses: loaded into the routing table when
+    /// the host is built, saved every `peerstore_interval` and when the
+    /// host is dropped. `None`: no file.
+    pub peerstore: Option<PathBuf>,
+    /// How often the peerstore file is rewritten.
+    pub peerstore_interval: Duration,
 }
 
 impl Default for HostConfig {
@@ -93,6 +114,12 @@ impl Default for HostConfig {
             idle_connection_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(15),
+            provider_db: None,
+            provider_store: ProviderStoreConfig::default(),
+            local_provider: None,
+            provide: ProvideConfig::default(),
+            peerstore: None,
+            peerstore_interval: Duration::from_secs(600),
         }
     }
 }

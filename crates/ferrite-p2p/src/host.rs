@@ -1,9 +1,11 @@
 //! The libp2p host: transports, security, behaviours and connection limits.
 
+use std::collections::{HashMap, VecDeque};
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use either::Either;
 use futures::StreamExt as _;
@@ -19,6 +21,9 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, TransportError};
 
 use crate::config::{agent_version, HostConfig, KadMode, KAD_PROTOCOL, PROTOCOL_VERSION};
 use crate::connmgr::ConnManager;
+use crate::peerstore::{self, PeerAddrs, MAX_ADDRS_PER_PEER, MAX_PEERS};
+use crate::providers::{LocalProviders, ProviderStore, ProviderStoreError};
+use crate::reprovide::{self, ProvideBatchId, ProvideEvent, Sweeper};
 
 /// The environment variable that makes a private network mandatory.
 pub const FORCE_PNET_ENV: &str = "LIBP2P_FORCE_PNET";
@@ -32,12 +37,15 @@ pub use composed::{Behaviour, BehaviourEvent};
 
 mod composed {
     // The derive's generated `BehaviourEvent` has one undocumented variant
-    // per field (`Identify`, `Ping`, `Kad`, `Extra`), each wrapping that
-    // behaviour's event.
+    // per field (`Identify`, `Ping`, `Kad`, `Provide`, `Extra`), each
+    // wrapping that behaviour's event.
     #![allow(missing_docs)]
 
     use libp2p::swarm::NetworkBehaviour;
     use libp2p::{identify, kad, ping};
+
+    use crate::providers::ProviderStore;
+    use crate::reprovide;
 
     /// The behaviours every Ferrite host runs, plus `extra` (Bitswap, later).
     #[derive(NetworkBehaviour)]
@@ -46,8 +54,13 @@ mod composed {
         pub identify: identify::Behaviour,
         /// Keeps connections alive and measures round trips.
         pub ping: ping::Behaviour,
-        /// The IPFS DHT (`/ipfs/kad/1.0.0`).
-        pub kad: kad::Behaviour<kad::store::MemoryStore>,
+        /// The IPFS DHT (`/ipfs/kad/1.0.0`), provider records in a
+        /// [`ProviderStore`].
+        pub kad: kad::Behaviour<ProviderStore>,
+        /// Sends batched `ADD_PROVIDER` messages ([`crate::Host::provide`]).
+        /// Only [`reprovide::ProvideEvent::Finished`] reaches callers of
+        /// [`crate::Host::next_event`].
+        pub provide: reprovide::Behaviour,
         /// A caller-supplied behaviour; [`libp2p::swarm::dummy::Behaviour`] when none.
         pub extra: B,
     }
@@ -79,6 +92,9 @@ pub enum HostError {
     /// The Noise configuration could not be made from the identity.
     #[error("noise: {0}")]
     Noise(#[from] noise::Error),
+    /// The provider database could not be opened.
+    #[error(transparent)]
+    ProviderStore(#[from] ProviderStoreError),
     /// Listening on an address failed.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -179,11 +195,18 @@ impl HostBuilder {
             identify::Config::new(PROTOCOL_VERSION.to_string(), keypair.public())
                 .with_agent_version(agent_version()),
         );
-        let mut kad = kad::Behaviour::with_config(
-            peer_id,
-            kad::store::MemoryStore::new(peer_id),
-            kad::Config::new(StreamProtocol::new(KAD_PROTOCOL)),
-        );
+        let mut store = match &config.provider_db {
+            Some(path) => ProviderStore::open(path, peer_id, config.provider_store.clone())?,
+            None => ProviderStore::in_memory_with_config(peer_id, config.provider_store.clone()),
+        };
+        store.set_local_provider(config.local_provider.clone());
+        let mut kad_config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
+        // We reprovide our own keys in batches (`Host::provide`), and Kubo
+        // does not re-replicate other peers' records.
+        kad_config
+            .set_provider_publication_interval(None)
+            .set_replication_interval(None);
+        let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
         kad.set_mode(match config.kad_mode {
             KadMode::Client => Some(kad::Mode::Client),
             KadMode::Server => Some(kad::Mode::Server),
@@ -193,6 +216,10 @@ impl HostBuilder {
             identify,
             ping: ping::Behaviour::new(ping::Config::new()),
             kad,
+            provide: reprovide::Behaviour::new(
+                StreamProtocol::new(KAD_PROTOCOL),
+                config.provide.write_timeout,
+            ),
             extra,
         };
         let mut swarm = Swarm::new(
@@ -218,12 +245,30 @@ impl HostBuilder {
         }
         let mut trim_tick = tokio::time::interval(config.conn_mgr.check_interval);
         trim_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Ok(Host {
+        let mut maint_tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+        maint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut host = Host {
             swarm,
             conn_mgr: ConnManager::new(config.conn_mgr.clone()),
             trim_tick,
+            maint_tick,
             private_network: config.swarm_key.is_some(),
-        })
+            sweeper: Sweeper::new(config.provide.clone()),
+            pending_events: VecDeque::new(),
+            listen_addrs: Vec::new(),
+            announce_addrs: None,
+            peer_addrs: HashMap::new(),
+            peerstore: config.peerstore.clone(),
+            peerstore_interval: config.peerstore_interval,
+            peerstore_saved: Instant::now(),
+        };
+        if let Some(path) = &config.peerstore {
+            match host.load_peerstore(path) {
+                Ok(n) => tracing::debug!(peers = n, "peerstore loaded"),
+                Err(e) => tracing::warn!("cannot load peerstore {}: {e}", path.display()),
+            }
+        }
+        Ok(host)
     }
 }
 
@@ -234,8 +279,25 @@ pub struct Host<B: NetworkBehaviour> {
     swarm: Swarm<Behaviour<B>>,
     conn_mgr: ConnManager,
     trim_tick: tokio::time::Interval,
+    maint_tick: tokio::time::Interval,
     private_network: bool,
+    sweeper: Sweeper,
+    pending_events: VecDeque<SwarmEvent<BehaviourEvent<B>>>,
+    /// Our actual listen addresses (from `NewListenAddr`).
+    listen_addrs: Vec<Multiaddr>,
+    /// Overrides the addresses put in provider records.
+    announce_addrs: Option<Vec<Multiaddr>>,
+    /// Addresses of connected peers (dialed addresses, identify's listen
+    /// addresses), for the peerstore.
+    peer_addrs: HashMap<PeerId, Vec<Multiaddr>>,
+    peerstore: Option<PathBuf>,
+    peerstore_interval: Duration,
+    peerstore_saved: Instant,
 }
+
+/// How often the host flushes the provider store, checks provide timers
+/// and sweeps expired records (when due).
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(1);
 
 impl<B: NetworkBehaviour> Host<B> {
     /// This node's peer ID.
@@ -294,33 +356,309 @@ impl<B: NetworkBehaviour> Host<B> {
     }
 
     /// The next swarm event. Cancel-safe.
+    ///
+    /// Also drives batched providing: the kad lookups [`Host::provide`]
+    /// starts and the per-stream [`ProvideEvent::StreamDone`] events are
+    /// consumed here and not returned; a finished batch is returned as
+    /// `SwarmEvent::Behaviour(BehaviourEvent::Provide(ProvideEvent::Finished(report)))`.
+    /// Callers that poll the swarm directly instead bypass all of this.
     pub async fn next_event(&mut self) -> SwarmEvent<BehaviourEvent<B>> {
         loop {
+            if let Some(event) = self.pending_events.pop_front() {
+                return event;
+            }
             tokio::select! {
                 event = self.swarm.select_next_some() => {
                     self.observe(&event);
-                    return event;
+                    if let Some(event) = self.intercept(event) {
+                        return event;
+                    }
                 }
                 _ = self.trim_tick.tick() => self.trim(),
+                _ = self.maint_tick.tick() => self.maintain(),
+            }
+        }
+    }
+
+    /// Announces that this node provides `keys` (multihash bytes as kad
+    /// record keys): sorts them through the key space, runs as few
+    /// `get_closest_peers` lookups as the network needs and sends the
+    /// `ADD_PROVIDER` messages in one stream per peer (see
+    /// [`reprovide`](crate::reprovide)). Completion is reported by
+    /// [`Host::next_event`] as [`ProvideEvent::Finished`] with this batch
+    /// id; an empty batch finishes at once. Several batches may run at the
+    /// same time (e.g. a reprovide sweep and newly added content).
+    pub fn provide(&mut self, keys: Vec<kad::RecordKey>) -> ProvideBatchId {
+        let mut peers = Vec::new();
+        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+            for entry in bucket.iter() {
+                peers.push((
+                    *entry.node.key.preimage(),
+                    entry.node.value.iter().cloned().collect::<Vec<_>>(),
+                ));
+            }
+        }
+        let id = self.sweeper.add(keys, peers);
+        self.pump();
+        id
+    }
+
+    /// Number of provide batches not finished yet.
+    pub fn provides_in_progress(&self) -> usize {
+        self.sweeper.active_batches()
+    }
+
+    /// Total `get_closest_peers` lookups run for provide batches since the
+    /// host started.
+    pub fn provide_lookups(&self) -> u64 {
+        self.sweeper.total_lookups()
+    }
+
+    /// The addresses put in provider records we send: the
+    /// [`Host::set_announce_addrs`] override if set, else our confirmed
+    /// external addresses and our actual listen addresses.
+    pub fn provider_addrs(&self) -> Vec<Multiaddr> {
+        if let Some(a) = &self.announce_addrs {
+            return a.clone();
+        }
+        let mut out: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
+        for a in &self.listen_addrs {
+            if !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out.retain(|a| !is_unspecified(a));
+        out.iter().map(peerstore::strip_p2p).collect()
+    }
+
+    /// Puts exactly these addresses in provider records we send (Kubo's
+    /// `Addresses.Announce`); `None` restores the default.
+    pub fn set_announce_addrs(&mut self, addrs: Option<Vec<Multiaddr>>) {
+        self.announce_addrs = addrs;
+    }
+
+    /// Replaces the "do we provide this key?" predicate of the provider
+    /// store (see [`LocalProviders`]).
+    pub fn set_local_provider(&mut self, local: Option<LocalProviders>) {
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .store_mut()
+            .set_local_provider(local);
+    }
+
+    /// Peers worth remembering, at most `limit`: DHT routing table entries
+    /// first, then other connected peers.
+    pub fn known_peers(&mut self, limit: usize) -> Vec<PeerAddrs> {
+        let mut out: Vec<PeerAddrs> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+            for entry in bucket.iter() {
+                let peer = *entry.node.key.preimage();
+                let addrs: Vec<Multiaddr> = entry
+                    .node
+                    .value
+                    .iter()
+                    .map(peerstore::strip_p2p)
+                    .take(MAX_ADDRS_PER_PEER)
+                    .collect();
+                if !addrs.is_empty() && seen.insert(peer) {
+                    out.push(PeerAddrs {
+                        peer,
+                        addrs,
+                        dht: true,
+                    });
+                }
+            }
+        }
+        for (peer, addrs) in &self.peer_addrs {
+            if !addrs.is_empty() && seen.insert(*peer) {
+                out.push(PeerAddrs {
+                    peer: *peer,
+                    addrs: addrs.clone(),
+                    dht: false,
+                });
+            }
+        }
+        out.truncate(limit);
+        out
+    }
+
+    /// Writes [`Host::known_peers`] (at most 1000) to `path` durably.
+    pub fn save_peerstore(&mut self, path: &std::path::Path) -> io::Result<usize> {
+        let peers = self.known_peers(MAX_PEERS);
+        peerstore::save_peers(path, &peers)?;
+        Ok(peers.len())
+    }
+
+    /// Reads a peerstore file and adds its DHT peers to the routing table
+    /// (others are only remembered for the next save); returns the number
+    /// of peers read. A missing file reads as empty.
+    pub fn load_peerstore(&mut self, path: &std::path::Path) -> io::Result<usize> {
+        let peers = peerstore::load_peers(path)?;
+        let n = peers.len();
+        self.add_known_peers(peers);
+        Ok(n)
+    }
+
+    /// Adds peers' addresses: DHT peers go into kad's routing table, the
+    /// others are remembered for the peerstore.
+    pub fn add_known_peers(&mut self, peers: Vec<PeerAddrs>) {
+        let local = self.local_peer_id();
+        for p in peers {
+            if p.peer == local {
+                continue;
+            }
+            if p.dht {
+                for a in &p.addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&p.peer, a.clone());
+                }
+            } else {
+                let known = self.peer_addrs.entry(p.peer).or_default();
+                for a in p.addrs {
+                    if known.len() < MAX_ADDRS_PER_PEER && !known.contains(&a) {
+                        known.push(a);
+                    }
+                }
+            }
+        }
+    }
+
+    fn pump(&mut self) {
+        let local = self.local_peer_id();
+        let addrs = self.provider_addrs();
+        let behaviour = self.swarm.behaviour_mut();
+        let finished = self
+            .sweeper
+            .pump(&mut behaviour.kad, &mut behaviour.provide, local, &addrs);
+        for report in finished {
+            tracing::debug!(?report, "provide batch finished");
+            self.pending_events
+                .push_back(SwarmEvent::Behaviour(BehaviourEvent::Provide(
+                    ProvideEvent::Finished(report),
+                )));
+        }
+    }
+
+    /// Consumes the events that belong to provide batches.
+    fn intercept(
+        &mut self,
+        event: SwarmEvent<BehaviourEvent<B>>,
+    ) -> Option<SwarmEvent<BehaviourEvent<B>>> {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetClosestPeers(result),
+                step,
+                ..
+            })) if self.sweeper.owns(&id) => {
+                if step.last {
+                    let peers = match result {
+                        Ok(ok) => ok.peers,
+                        Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                    };
+                    let local = self.local_peer_id();
+                    self.sweeper.on_lookup(id, peers, &local);
+                    self.pump();
+                }
+                None
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Provide(ProvideEvent::StreamDone(outcome))) => {
+                if self.sweeper.on_sent(outcome) {
+                    self.pump();
+                }
+                None
+            }
+            event => Some(event),
+        }
+    }
+
+    fn maintain(&mut self) {
+        let timeout = self.sweeper.config().connect_timeout;
+        let behaviour = self.swarm.behaviour_mut();
+        behaviour.kad.store_mut().maintain();
+        behaviour.provide.expire(timeout);
+        if self.sweeper.active_batches() > 0 {
+            self.pump();
+        }
+        if let Some(path) = self.peerstore.clone() {
+            if self.peerstore_saved.elapsed() >= self.peerstore_interval {
+                self.peerstore_saved = Instant::now();
+                if let Err(e) = self.save_peerstore(&path) {
+                    tracing::warn!("cannot save peerstore {}: {e}", path.display());
+                }
             }
         }
     }
 
     fn observe(&mut self, event: &SwarmEvent<BehaviourEvent<B>>) {
         match event {
+            SwarmEvent::NewListenAddr { address, .. } if !self.listen_addrs.contains(address) => {
+                self.listen_addrs.push(address.clone());
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen_addrs.retain(|a| a != address);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                let known = self.peer_addrs.entry(*peer_id).or_default();
+                for a in &info.listen_addrs {
+                    let a = peerstore::strip_p2p(a);
+                    if known.len() < MAX_ADDRS_PER_PEER
+                        && !is_unspecified(&a)
+                        && !known.contains(&a)
+                    {
+                        known.push(a);
+                    }
+                }
+                // A DHT server that connected to us: kad only learns
+                // addresses of peers it dialed, so add its listen addresses.
+                if info.protocols.iter().any(|p| p.as_ref() == KAD_PROTOCOL) {
+                    for a in &info.listen_addrs {
+                        if !is_unspecified(a) {
+                            self.swarm
+                                .behaviour_mut()
+                                .kad
+                                .add_address(peer_id, peerstore::strip_p2p(a));
+                        }
+                    }
+                }
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 connection_id,
+                endpoint,
                 ..
             } => {
+                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = endpoint {
+                    let a = peerstore::strip_p2p(address);
+                    let known = self.peer_addrs.entry(*peer_id).or_default();
+                    if known.len() < MAX_ADDRS_PER_PEER && !known.contains(&a) {
+                        known.push(a);
+                    }
+                }
                 self.conn_mgr
                     .opened(*connection_id, *peer_id, Instant::now());
                 if self.conn_mgr.len() > self.conn_mgr.config().high_water {
                     self.trim();
                 }
             }
-            SwarmEvent::ConnectionClosed { connection_id, .. } => {
+            SwarmEvent::ConnectionClosed {
+                connection_id,
+                peer_id,
+                num_established,
+                ..
+            } => {
                 self.conn_mgr.closed(*connection_id);
+                if *num_established == 0 {
+                    self.peer_addrs.remove(peer_id);
+                }
             }
             SwarmEvent::OutgoingConnectionError {
                 error: DialError::Transport(errors),
@@ -369,6 +707,24 @@ impl<B: NetworkBehaviour> Host<B> {
             self.conn_mgr.closed(id);
         }
     }
+}
+
+impl<B: NetworkBehaviour> Drop for Host<B> {
+    fn drop(&mut self) {
+        if let Some(path) = self.peerstore.clone() {
+            if let Err(e) = self.save_peerstore(&path) {
+                tracing::warn!("cannot save peerstore {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+fn is_unspecified(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_unspecified(),
+        Protocol::Ip6(ip) => ip.is_unspecified(),
+        _ => false,
+    })
 }
 
 /// The [`HandshakeFailure`] behind a failed connection, if the peer was

@@ -6,13 +6,21 @@
 //! raw TCP stream before Noise, as go-libp2p does), QUIC-v1 only outside
 //! private networks, and the identify, ping and Kademlia behaviours plus one
 //! caller-supplied behaviour.
+//!
+//! The DHT keeps provider records in a redb file ([`ProviderStore`]),
+//! answers for our own content through a predicate ([`LocalProviders`]),
+//! announces keys in batches ([`Host::provide`], see [`reprovide`]) and
+//! remembers peers' addresses across restarts ([`peerstore`]).
 
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod connmgr;
 pub mod host;
+pub mod peerstore;
 pub mod pnet;
+pub mod providers;
+pub mod reprovide;
 
 pub use config::{agent_version, ConnMgrConfig, HostConfig, KadMode};
 pub use connmgr::ConnManager;
@@ -20,7 +28,12 @@ pub use host::{
     handshake_failure, is_pnet_mismatch, is_pnet_mismatch_incoming, Behaviour, BehaviourEvent,
     HandshakeFailure, Host, HostBuilder, HostError, FORCE_PNET_ENV, PNET_MISMATCH_MESSAGE,
 };
+pub use peerstore::{load_peers, save_peers, PeerAddrs};
 pub use pnet::{SwarmKey, SwarmKeyError};
+pub use providers::{
+    LocalProviderFn, LocalProviders, ProviderStore, ProviderStoreConfig, ProviderStoreError,
+};
+pub use reprovide::{ProvideBatchId, ProvideConfig, ProvideEvent, ProvideReport};
 
 /// The libp2p version this crate builds on, for callers that need its types.
 pub use libp2p;

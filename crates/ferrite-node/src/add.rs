@@ -387,7 +387,11 @@ impl Node {
                     name: opts.pin_name.clone(),
                 })
                 .collect();
+            let roots: Vec<Cid> = pins.iter().map(|p| p.cid).collect();
             self.repo.pins().insert(&pins)?;
+            self.announce(&roots);
+        } else {
+            self.announce(&roots);
         }
         Ok(())
     }

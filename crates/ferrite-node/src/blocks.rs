@@ -38,13 +38,18 @@ pub struct BlockRm {
 
 impl Node {
     /// The raw bytes of a block.
+    /// Online, a missing block is fetched from the network.
     pub fn block_get(&self, cid: &Cid) -> Result<Bytes> {
-        self.repo.blocks().get(cid)?.ok_or(Error::NotFound(*cid))
+        use ferrite_unixfs::BlockSource;
+        self.source().get(cid)?.ok_or(Error::NotFound(*cid))
     }
 
-    /// The size of a block.
+    /// The size of a block (fetched first when missing and online).
     pub fn block_stat(&self, cid: &Cid) -> Result<u64> {
-        self.repo.blocks().size(cid)?.ok_or(Error::NotFound(*cid))
+        if let Some(n) = self.repo.blocks().size(cid)? {
+            return Ok(n);
+        }
+        Ok(self.block_get(cid)?.len() as u64)
     }
 
     /// Stores raw bytes as a block; returns its CID. Data given to a codec

@@ -82,6 +82,7 @@ impl Node {
                 return Err(Error::Invalid(format!("{p}: path does not end in a block")));
             }
             let (mut n, mut size) = (0, 0);
+            self.fetch_dag(&root, &mut |_| {})?;
             ferrite_store::dag::walk(self.repo.blocks(), &root, &mut |c, data| {
                 n += 1;
                 size += data.len() as u64;
@@ -99,6 +100,7 @@ impl Node {
     /// `dag export`: writes the DAG under `root` as a CARv1 stream
     /// (depth-first, each block once). Returns bytes written.
     pub fn dag_export(&self, root: &Cid, out: &mut dyn Write) -> Result<u64> {
+        self.fetch_dag(root, &mut |_| {})?;
         let mut car = CarWriter::new(out, &[*root])?;
         ferrite_store::dag::walk(self.repo.blocks(), root, &mut |c, data| {
             car.write_block(c, data)

@@ -40,5 +40,11 @@ impl From<ferrite_store::Error> for Error {
     }
 }
 
+impl From<ferrite_store::config::ConfigError> for Error {
+    fn from(e: ferrite_store::config::ConfigError) -> Self {
+        Error::Invalid(e.to_string())
+    }
+}
+
 /// Result with node [`Error`]s.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

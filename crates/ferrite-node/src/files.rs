@@ -1,25 +1,10 @@
 //! Reading UnixFS back: path resolution, `cat`, `get`, `ls`.
 
 use crate::{Error, IpfsPath, Node, Result};
-use bytes::Bytes;
 use ferrite_ipld::Cid;
-use ferrite_store::{Blockstore, Repo};
 use ferrite_unixfs::export::{self, ExportError};
-use ferrite_unixfs::BlockSource;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
-
-/// The repo's blocks as an exporter source. Owning an `Arc` lets readers
-/// outlive the call that made them (a `cat` stream handed to HTTP).
-#[derive(Clone)]
-pub(crate) struct RepoSource(pub(crate) Arc<Repo>);
-
-impl BlockSource for RepoSource {
-    fn get(&self, cid: &Cid) -> std::io::Result<Option<Bytes>> {
-        Ok(self.0.blocks().get(cid)?)
-    }
-}
 
 impl From<ExportError> for Error {
     fn from(e: ExportError) -> Self {
@@ -42,10 +27,6 @@ impl From<ExportError> for Error {
 pub type LsEntry = export::DirEntry;
 
 impl Node {
-    pub(crate) fn source(&self) -> RepoSource {
-        RepoSource(self.repo.clone())
-    }
-
     /// Resolves a path to the CID it names.
     pub fn resolve(&self, path: &IpfsPath) -> Result<Cid> {
         if path.segments.is_empty() {
@@ -77,7 +58,9 @@ impl Node {
         let len = length.map_or(size.saturating_sub(offset), |l| {
             l.min(size.saturating_sub(offset))
         });
-        Ok((len, Box::new(reader)))
+        // Online, the rest of the file is fetched ahead of the reader.
+        let guard = self.prefetch(&cid);
+        Ok((len, Box::new(Prefetched(reader, guard))))
     }
 
     /// Size information about the node at `path` (for progress bars and `ls`).
@@ -89,6 +72,7 @@ impl Node {
     /// `get`: writes the file or folder at `path` to `out`.
     pub fn get(&self, path: &IpfsPath, out: &Path, progress: &mut dyn FnMut(u64)) -> Result<()> {
         let cid = self.resolve(path)?;
+        self.fetch_dag(&cid, &mut |_| {})?;
         export::write_to_path(&self.source(), &cid, out, progress)?;
         Ok(())
     }
@@ -102,6 +86,7 @@ impl Node {
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
         let cid = self.resolve(path)?;
+        self.fetch_dag(&cid, &mut |_| {})?;
         export::write_tar(&self.source(), &cid, name, out, progress)?;
         Ok(())
     }
@@ -110,5 +95,14 @@ impl Node {
     pub fn ls(&self, path: &IpfsPath) -> Result<Vec<LsEntry>> {
         let cid = self.resolve(path)?;
         Ok(export::ls(&self.source(), &cid)?)
+    }
+}
+
+/// A reader that keeps its background prefetch alive.
+struct Prefetched<R>(R, #[allow(dead_code)] Option<crate::fetch::PrefetchGuard>);
+
+impl<R: Read> Read for Prefetched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
     }
 }

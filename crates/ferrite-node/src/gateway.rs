@@ -7,7 +7,7 @@
 //! commits to a 200: [`Node::car_plan`] resolves the path and checks the
 //! terminal block exists, [`Node::write_car`] then streams the CAR.
 
-use crate::files::RepoSource;
+use crate::fetch::RepoSource;
 use crate::{Error, IpfsPath, Node, Result};
 use bytes::Bytes;
 use ferrite_ipld::car::CarWriter;

@@ -1,13 +1,15 @@
 //! The Ferrite node: the one Rust API over the repo, the block store, pins,
-//! UnixFS and (later) the network. The CLI and the HTTP API are thin layers
+//! UnixFS and the network. The CLI and the HTTP API are thin layers
 //! over [`Node`]; nothing above this crate touches the store directly.
 
 mod add;
 mod blocks;
 mod dag;
 mod error;
+mod fetch;
 mod files;
 mod gateway;
+pub mod net;
 mod paths;
 mod pinning;
 mod refs;
@@ -33,6 +35,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Node {
     repo: Arc<Repo>,
+    net: Option<net::Network>,
 }
 
 /// Repo statistics, as `repo stat` shows them.
@@ -56,7 +59,36 @@ impl Node {
     pub fn open(path: &Path) -> Result<Self> {
         Ok(Node {
             repo: Arc::new(Repo::open(path)?),
+            net: None,
         })
+    }
+
+    /// The same node with its network: block reads fetch what is missing
+    /// through Bitswap, adds and pins are announced.
+    pub fn with_network(&self, net: net::Network) -> Node {
+        Node {
+            repo: self.repo.clone(),
+            net: Some(net),
+        }
+    }
+
+    /// The same node without the network (`--offline`, `Gateway.NoFetch`):
+    /// reads see only local blocks.
+    pub fn offline(&self) -> Node {
+        Node {
+            repo: self.repo.clone(),
+            net: None,
+        }
+    }
+
+    /// The running network, if the node is online.
+    pub fn network(&self) -> Option<&net::Network> {
+        self.net.as_ref()
+    }
+
+    /// The underlying repo, shared.
+    pub fn repo_arc(&self) -> Arc<Repo> {
+        self.repo.clone()
     }
 
     /// The underlying repo.

@@ -65,7 +65,8 @@ impl Node {
     }
 
     /// `pin add`: pins each path (recursively unless `recursive` is false).
-    /// All DAGs must be complete locally; nothing is pinned if one is not.
+    /// Online, missing blocks are fetched first; then all DAGs must be
+    /// complete locally, and nothing is pinned if one is not.
     pub fn pin_add(&self, paths: &[String], recursive: bool, name: &str) -> Result<Vec<Cid>> {
         let cids = self.resolve_all(paths)?;
         let mode = if recursive {
@@ -73,7 +74,19 @@ impl Node {
         } else {
             PinMode::Direct
         };
+        // Held from the fetch on, so GC cannot drop fetched blocks before
+        // the pin protects them.
         let _g = self.repo.write_guard();
+        for cid in &cids {
+            if recursive {
+                self.fetch_dag(cid, &mut |_| {})?;
+            } else {
+                self.block_get(cid)?;
+                if let Some(n) = &self.net {
+                    n.flush()?;
+                }
+            }
+        }
         let blocks = self.repo.blocks();
         for cid in &cids {
             match mode {
@@ -94,7 +107,15 @@ impl Node {
             })
             .collect();
         self.repo.pins().insert(&pins)?;
+        self.announce(&cids);
         Ok(cids)
+    }
+
+    /// Announces new roots to the DHT in the background, when online.
+    pub(crate) fn announce(&self, cids: &[Cid]) {
+        if let Some(n) = &self.net {
+            n.provide_later(cids.to_vec());
+        }
     }
 
     /// `pin rm`.

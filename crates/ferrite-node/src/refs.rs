@@ -44,6 +44,10 @@ impl Node {
         let mut seen: HashSet<Cid> = HashSet::new();
         for p in paths {
             let root = self.resolve(&IpfsPath::parse(p)?)?;
+            if max_depth == i64::MAX {
+                // The whole DAG will be read: fetch it with a window of wants.
+                self.fetch_dag(&root, &mut |_| {})?;
+            }
             self.refs_walk(&root, 1, max_depth, opts.unique, &mut seen, emit)?;
         }
         Ok(())

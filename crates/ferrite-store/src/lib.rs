@@ -7,6 +7,7 @@
 //!   store and pins, plus the GC lock that keeps GC and adds apart.
 
 pub mod blockstore;
+pub mod bootstrap;
 pub mod config;
 pub mod dag;
 mod error;

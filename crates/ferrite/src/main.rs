@@ -67,6 +67,23 @@ enum Command {
     Id(cmd::misc::IdArgs),
     /// Stop the running daemon.
     Shutdown,
+    /// Show or edit the list of bootstrap peers.
+    Bootstrap(cmd::bootstrap::Args),
+    /// Peers and connections of the running node; private-network keys.
+    #[command(subcommand)]
+    Swarm(cmd::swarm::Command),
+    /// Find providers and peers, announce content (needs the daemon).
+    #[command(subcommand)]
+    Routing(cmd::routing::Command),
+    /// The older name of `routing`.
+    #[command(subcommand, hide = true)]
+    Dht(cmd::routing::Command),
+    /// Bandwidth and Bitswap statistics (needs the daemon).
+    #[command(subcommand)]
+    Stats(cmd::stats::Command),
+    /// Bitswap: statistics and wantlist (needs the daemon).
+    #[command(subcommand)]
+    Bitswap(cmd::stats::BitswapCommand),
 }
 
 /// Runs a command: locally, or through the daemon when one holds the repo.
@@ -95,6 +112,11 @@ fn run(repo: &std::path::Path, api: Option<&str>, command: Command) -> anyhow::R
         Command::Config(a) => cmd::config::run(&target()?, a),
         Command::Id(a) => cmd::misc::id(&target()?, a),
         Command::Shutdown => cmd::misc::shutdown(&target()?),
+        Command::Bootstrap(a) => cmd::bootstrap::run(&target()?, a),
+        Command::Swarm(c) => cmd::swarm::run(repo, &target, c),
+        Command::Routing(c) | Command::Dht(c) => cmd::routing::run(&target()?, c),
+        Command::Stats(c) => cmd::stats::run(&target()?, c),
+        Command::Bitswap(c) => cmd::stats::run_bitswap(&target()?, c),
     }
 }
 

@@ -5,7 +5,9 @@
 //! the same commands in both (same inputs at the same relative paths) and
 //! compares stdout, stderr and the exit status. The daemon's repo is locked
 //! by the daemon, so a command there that did not go through the API would
-//! fail with a lock error instead of matching.
+//! fail with a lock error instead of matching. The daemons run `--offline`
+//! (a missing block is "not found", as in the local repo); network fetching
+//! is tested in `network.rs`.
 
 mod common;
 use common::*;
@@ -25,7 +27,9 @@ impl Daemon {
     fn start() -> Daemon {
         let env = Env::new();
         let mut child = env
-            .cmd(&["daemon"])
+            // Offline: these tests compare the API with a repo of its own,
+            // where a missing block is an immediate "not found".
+            .cmd(&["daemon", "--offline"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

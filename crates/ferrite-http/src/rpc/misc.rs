@@ -22,17 +22,27 @@ pub async fn version(_node: Node, _req: Req) -> Reply {
 
 /// `/api/v0/id[?arg=PEER][&format=…][&peerid-base=…]` → `{"ID","PublicKey",
 /// "Addresses","AgentVersion","Protocols"}` for this node (other peers need
-/// the network, which this build does not have yet).
+/// the network).
 pub async fn id(node: Node, req: Req) -> Reply {
     let cfg = node.repo().config();
     let id = cfg
         .peer_id()
         .map_err(|e| ApiError::internal(e.to_string()))?;
     if let Some(other) = req.args.first().filter(|a| **a != id) {
-        return Err(ApiError::internal(format!(
-            "cannot look up peer {other}: this node has no network yet"
-        )));
+        return other_peer(&node, other).await;
     }
+    // Online: the announced addresses, each with our /p2p/ part.
+    let (addrs, protocols) = match node.network() {
+        Some(net) => {
+            let (_, announced) = net
+                .listen_addrs()
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let addrs: Vec<String> = announced.iter().map(|a| format!("{a}/p2p/{id}")).collect();
+            (addrs, PROTOCOLS.iter().map(|p| p.to_string()).collect())
+        }
+        None => (Vec::new(), Vec::new()),
+    };
     let public_key = cfg
         .keypair()
         .map(|k| {
@@ -51,8 +61,8 @@ pub async fn id(node: Node, req: Req) -> Reply {
             .replace("<id>", &shown_id)
             .replace("<aver>", &agent)
             .replace("<pubkey>", &public_key)
-            .replace("<addrs>", "")
-            .replace("<protocols>", "")
+            .replace("<addrs>", &addrs.join("\n"))
+            .replace("<protocols>", &protocols.join("\n"))
             .replace("\\n", "\n")
             .replace("\\t", "\t");
         return Ok(json(&s));
@@ -60,8 +70,38 @@ pub async fn id(node: Node, req: Req) -> Reply {
     Ok(json(&serde_json::json!({
         "ID": shown_id,
         "PublicKey": public_key,
-        "Addresses": Vec::<String>::new(),
+        "Addresses": addrs,
         "AgentVersion": agent,
+        "Protocols": protocols,
+    })))
+}
+
+/// The protocols a running node speaks.
+const PROTOCOLS: &[&str] = &[
+    "/ipfs/bitswap",
+    "/ipfs/bitswap/1.0.0",
+    "/ipfs/bitswap/1.1.0",
+    "/ipfs/bitswap/1.2.0",
+    "/ipfs/id/1.0.0",
+    "/ipfs/kad/1.0.0",
+    "/ipfs/ping/1.0.0",
+];
+
+/// `id PEER`: what routing knows of another peer.
+async fn other_peer(node: &Node, other: &str) -> Reply {
+    let net = super::swarm::online(node)?;
+    let peer: ferrite_node::net::PeerId = other
+        .parse()
+        .map_err(|e| ApiError::client(format!("invalid peer ID {other:?}: {e}")))?;
+    let addrs = net
+        .find_peer(peer)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(json(&serde_json::json!({
+        "ID": peer.to_string(),
+        "PublicKey": "",
+        "Addresses": addrs.iter().map(|a| format!("{a}/p2p/{peer}")).collect::<Vec<_>>(),
+        "AgentVersion": "",
         "Protocols": Vec::<String>::new(),
     })))
 }

@@ -13,6 +13,7 @@
 
 mod add;
 mod block;
+mod bootstrap;
 mod cid;
 mod cmds;
 mod config;
@@ -22,7 +23,10 @@ mod misc;
 mod pin;
 mod refs;
 mod repo;
+mod routing;
 pub mod security;
+mod stats;
+mod swarm;
 
 pub use cmds::{ApiError, Req};
 
@@ -58,6 +62,7 @@ pub fn commands() -> impl Iterator<Item = &'static Command> {
     [
         add::COMMANDS,
         block::COMMANDS,
+        bootstrap::COMMANDS,
         cid::COMMANDS,
         config::COMMANDS,
         dag::COMMANDS,
@@ -66,6 +71,9 @@ pub fn commands() -> impl Iterator<Item = &'static Command> {
         pin::COMMANDS,
         refs::COMMANDS,
         repo::COMMANDS,
+        routing::COMMANDS,
+        stats::COMMANDS,
+        swarm::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -101,7 +109,13 @@ async fn dispatch(State(api): State<Api>, req: Request) -> Response {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    match handler(api.node.clone(), req).await {
+    // Kubo's global `--offline`: this request sees local blocks only.
+    let node = match req.bool("offline", false) {
+        Ok(true) => api.node.offline(),
+        Ok(false) => api.node.clone(),
+        Err(e) => return e.into_response(),
+    };
+    match handler(node, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }

@@ -1,6 +1,7 @@
 //! `ferrite daemon`: the long-running node serving the RPC API and the gateway.
 
 use ferrite_http::rpc::Api;
+use ferrite_node::net::{NetConfig, Network};
 use ferrite_node::Node;
 use ferrite_store::config::Config;
 use ferrite_store::Repo;
@@ -15,8 +16,8 @@ pub struct Args {
     /// Profiles for `--init`, comma separated.
     #[arg(long = "init-profile", value_delimiter = ',')]
     init_profile: Vec<String>,
-    /// Do not connect to the network (this build has no network yet; accepted
-    /// for Kubo compatibility).
+    /// Do not start the libp2p host: serve the API and gateway on local
+    /// blocks only.
     #[arg(long)]
     offline: bool,
 }
@@ -26,7 +27,7 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FERRITE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| "warn,libp2p_kad=error".into()),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -34,20 +35,46 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
         println!("initializing ferrite node at {}", repo.display());
         Repo::init(repo, &Config::init(&a.init_profile)?)?;
     }
-    let _ = a.offline;
     let node = Node::open(repo)?;
     let cfg = node.repo().config();
     let api_addrs = cfg.api_addresses()?;
     let gw_addrs = cfg.gateway_addresses()?;
+    let no_fetch = cfg.gateway()?.no_fetch;
+    // Read before the runtime starts so config errors stop the daemon early.
+    let net_config = if a.offline {
+        None
+    } else {
+        Some(NetConfig::from_repo(node.repo())?)
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(serve(repo, node, api_addrs, gw_addrs))
+    rt.block_on(async move {
+        let node = match net_config {
+            None => node,
+            Some(c) => {
+                let net = Network::start(node.repo_arc(), c)?;
+                println!("PeerID: {}", net.peer_id());
+                if let Some(fp) = net.swarm_key_fingerprint() {
+                    println!("Swarm is limited to private network of peers with the swarm key");
+                    println!("Swarm key fingerprint: {fp}");
+                }
+                node.with_network(net)
+            }
+        };
+        let gateway_node = if no_fetch {
+            node.offline()
+        } else {
+            node.clone()
+        };
+        serve(repo, node, gateway_node, api_addrs, gw_addrs).await
+    })
 }
 
 async fn serve(
     repo: &Path,
     node: Node,
+    gateway_node: Node,
     api_addrs: Vec<String>,
     gw_addrs: Vec<String>,
 ) -> anyhow::Result<()> {
@@ -90,7 +117,7 @@ async fn serve(
             "Gateway server listening on {}",
             ferrite_http::addr::from_socket(&listener.local_addr()?)
         );
-        let router = ferrite_http::gateway::router(node.clone());
+        let router = ferrite_http::gateway::router(gateway_node.clone());
         let mut rx = done_rx.clone();
         servers.push(tokio::spawn(ferrite_http::serve(
             listener,
@@ -117,6 +144,9 @@ async fn serve(
     for s in servers {
         // Give in-flight requests a moment, but never hang on a stuck client.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;
+    }
+    if let Some(net) = node.network() {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), net.shutdown()).await;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod add;
 pub mod block;
+pub mod bootstrap;
 pub mod cid;
 pub mod config;
 pub mod daemon;
@@ -12,6 +13,9 @@ pub mod misc;
 pub mod pin;
 pub mod refs;
 pub mod repo;
+pub mod routing;
+pub mod stats;
+pub mod swarm;
 pub mod version;
 
 use crate::remote::Client;

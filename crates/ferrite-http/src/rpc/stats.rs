@@ -1,0 +1,63 @@
+//! `stats bw`, `stats bitswap` and `bitswap stat|wantlist`.
+
+use super::swarm::online;
+use super::{json, Command, Reply, Req};
+use ferrite_node::Node;
+use serde_json::json;
+
+/// The `stats` and `bitswap` commands.
+pub(super) const COMMANDS: &[Command] = &[
+    ("stats/bw", |n, r| Box::pin(bw(n, r))),
+    ("stats/bitswap", |n, r| Box::pin(bitswap(n, r))),
+    ("bitswap/stat", |n, r| Box::pin(bitswap(n, r))),
+    ("bitswap/wantlist", |n, r| Box::pin(wantlist(n, r))),
+];
+
+/// `/api/v0/stats/bw` → `{"TotalIn","TotalOut","RateIn","RateOut"}`: the
+/// Bitswap traffic (see `ferrite_node::net::Bandwidth`).
+pub async fn bw(node: Node, _req: Req) -> Reply {
+    let net = online(&node)?;
+    let bw = net
+        .bandwidth()
+        .await
+        .map_err(|e| super::ApiError::internal(e.to_string()))?;
+    Ok(json(&json!({
+        "TotalIn": bw.total_in,
+        "TotalOut": bw.total_out,
+        "RateIn": bw.rate_in,
+        "RateOut": bw.rate_out,
+    })))
+}
+
+/// `/api/v0/stats/bitswap` → Kubo's `stat` object.
+pub async fn bitswap(node: Node, _req: Req) -> Reply {
+    let net = online(&node)?;
+    let s = net
+        .bitswap_stats()
+        .await
+        .map_err(|e| super::ApiError::internal(e.to_string()))?;
+    Ok(json(&json!({
+        "ProvideBufLen": 0,
+        "Wantlist": s.wantlist.iter().map(|c| json!({"/": c.to_string()})).collect::<Vec<_>>(),
+        "Peers": s.peers.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "BlocksReceived": s.blocks_received,
+        "DataReceived": s.data_received,
+        "BlocksSent": s.blocks_sent,
+        "DataSent": s.data_sent,
+        "DupBlksReceived": s.dup_blks_received,
+        "DupDataReceived": s.dup_data_received,
+        "MessagesReceived": s.messages_received,
+    })))
+}
+
+/// `/api/v0/bitswap/wantlist` → `{"Keys":[{"/":cid}]}`.
+pub async fn wantlist(node: Node, _req: Req) -> Reply {
+    let net = online(&node)?;
+    let s = net
+        .bitswap_stats()
+        .await
+        .map_err(|e| super::ApiError::internal(e.to_string()))?;
+    Ok(json(&json!({
+        "Keys": s.wantlist.iter().map(|c| json!({"/": c.to_string()})).collect::<Vec<_>>(),
+    })))
+}

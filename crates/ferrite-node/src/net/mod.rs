@@ -1,0 +1,543 @@
+//! The node online: a libp2p host (ferrite-p2p) running Bitswap
+//! (ferrite-bitswap) and the DHT, driven by one Tokio task.
+//!
+//! [`Network`] is the handle the rest of the node uses. Blocking callers
+//! (the exporter, pinning, refs) ask for blocks with [`Network::request`]
+//! and wait on a plain channel; the swarm task chooses which peers to ask,
+//! falls back to asking everyone and then to DHT provider search, and
+//! hands every verified block both to its waiters and to a writer thread
+//! that stores blocks in batches.
+
+mod runner;
+mod writer;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrite_ipld::Cid;
+use ferrite_p2p::{ConnMgrConfig, HostConfig, KadMode, SwarmKey};
+use ferrite_store::{Blockstore, Repo};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Error, Result};
+
+pub(crate) use writer::Pending;
+
+pub use ferrite_p2p::libp2p::{Multiaddr, PeerId};
+
+/// How long a fetch may go without receiving any block before it fails.
+pub const FETCH_STALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One connected peer, as `swarm peers` shows it.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// The peer.
+    pub peer: PeerId,
+    /// The address of the (first) connection.
+    pub addr: Multiaddr,
+    /// Whether we dialled (`Outbound`) or it did (`Inbound`).
+    pub outbound: bool,
+    /// Last measured round trip.
+    pub latency: Option<Duration>,
+}
+
+/// A provider found through the DHT.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// The peer.
+    pub peer: PeerId,
+    /// Its known addresses.
+    pub addrs: Vec<Multiaddr>,
+}
+
+/// Bitswap counters, as `stats bitswap` shows them.
+#[derive(Debug, Clone, Default)]
+pub struct BitswapStats {
+    /// Blocks received (verified).
+    pub blocks_received: u64,
+    /// Block bytes received.
+    pub data_received: u64,
+    /// Blocks received that were already here or no longer wanted.
+    pub dup_blks_received: u64,
+    /// Bytes of those.
+    pub dup_data_received: u64,
+    /// Blocks we sent.
+    pub blocks_sent: u64,
+    /// Block bytes we sent.
+    pub data_sent: u64,
+    /// Bitswap messages received.
+    pub messages_received: u64,
+    /// What we want now.
+    pub wantlist: Vec<Cid>,
+    /// Peers we speak Bitswap with.
+    pub peers: Vec<PeerId>,
+}
+
+/// Traffic totals and rates, as `stats bw` shows them.
+///
+/// Counted at the Bitswap layer (block bytes in and out), which is nearly
+/// all of a node's traffic; DHT and identify messages are not included.
+#[derive(Debug, Clone, Default)]
+pub struct Bandwidth {
+    /// Bytes received.
+    pub total_in: u64,
+    /// Bytes sent.
+    pub total_out: u64,
+    /// Bytes per second received since the previous call (or start).
+    pub rate_in: f64,
+    /// Bytes per second sent since the previous call (or start).
+    pub rate_out: f64,
+}
+
+/// Counters shared between the swarm task and readers.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub blocks_received: AtomicU64,
+    pub data_received: AtomicU64,
+    pub dup_blocks: AtomicU64,
+    pub dup_data: AtomicU64,
+}
+
+/// Commands to the swarm task.
+pub(crate) enum Cmd {
+    Request {
+        cids: Vec<Cid>,
+        waiter: Waiter,
+    },
+    Cancel {
+        waiter: u64,
+        cids: Vec<Cid>,
+    },
+    Connect(
+        Multiaddr,
+        oneshot::Sender<std::result::Result<PeerId, String>>,
+    ),
+    Disconnect(
+        Multiaddr,
+        oneshot::Sender<std::result::Result<PeerId, String>>,
+    ),
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    KnownAddrs(oneshot::Sender<HashMap<PeerId, Vec<Multiaddr>>>),
+    ListenAddrs(oneshot::Sender<(Vec<Multiaddr>, Vec<Multiaddr>)>),
+    FindProviders(Cid, usize, mpsc::Sender<Provider>),
+    FindPeer(
+        PeerId,
+        oneshot::Sender<std::result::Result<Vec<Multiaddr>, String>>,
+    ),
+    Provide(
+        Vec<Cid>,
+        Option<oneshot::Sender<std::result::Result<usize, String>>>,
+    ),
+    Stats(oneshot::Sender<BitswapStats>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Where the swarm task delivers blocks for one requester.
+pub(crate) struct Waiter {
+    pub id: u64,
+    pub tx: std_mpsc::Sender<(Cid, Bytes)>,
+}
+
+/// Settings the network is started with, read from the repo config.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Host settings (listen addresses, swarm key, DHT mode, limits).
+    pub host: HostConfig,
+    /// Peers dialled at start and kept connected (`Bootstrap`).
+    pub bootstrap: Vec<Multiaddr>,
+    /// `Routing.Type` is `none`: no DHT queries at all.
+    pub routing_none: bool,
+    /// Addresses announced instead of the listen addresses.
+    pub announce: Vec<Multiaddr>,
+    /// Addresses announced besides the listen addresses.
+    pub append_announce: Vec<Multiaddr>,
+    /// Reprovider strategy (`all`, `pinned`, `roots`) and interval (zero: never).
+    pub reprovide_strategy: String,
+    /// Interval between reprovides.
+    pub reprovide_interval: Duration,
+    /// Whether to announce content at all.
+    pub provide: bool,
+}
+
+fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<Multiaddr>> {
+    list.iter()
+        .map(|a| {
+            a.parse::<Multiaddr>()
+                .map_err(|e| Error::Invalid(format!("{what}: invalid multiaddr {a:?}: {e}")))
+        })
+        .collect()
+}
+
+impl NetConfig {
+    /// Reads `Addresses`, `Swarm`, `Routing`, `Bootstrap`, the reprovider
+    /// settings and `<repo>/swarm.key`.
+    pub fn from_repo(repo: &Repo) -> Result<NetConfig> {
+        let cfg = repo.config();
+        let addrs = cfg.addresses()?;
+        let swarm = cfg.swarm()?;
+        let key_path = repo.path().join("swarm.key");
+        let swarm_key =
+            if key_path.exists() {
+                Some(SwarmKey::from_file(&key_path).map_err(|e| {
+                    Error::Invalid(format!("cannot read {}: {e}", key_path.display()))
+                })?)
+            } else {
+                None
+            };
+        let routing = cfg.routing_type()?;
+        let kad_mode = match routing.as_str() {
+            "dhtclient" => KadMode::Client,
+            "dhtserver" => KadMode::Server,
+            _ => KadMode::Auto,
+        };
+        let cm = &swarm.conn_mgr;
+        let conn_mgr = if cm.kind == "none" {
+            ConnMgrConfig {
+                low_water: usize::MAX / 2,
+                high_water: usize::MAX / 2,
+                ..ConnMgrConfig::default()
+            }
+        } else {
+            ConnMgrConfig {
+                low_water: cm.low_water as usize,
+                high_water: cm.high_water as usize,
+                grace_period: cm.grace_period,
+                ..ConnMgrConfig::default()
+            }
+        };
+        let mut listen_addrs = parse_addrs("Addresses.Swarm", &addrs.swarm)?;
+        if swarm_key.is_some() {
+            if cfg
+                .lookup("Swarm.Transports.Network.QUIC")?
+                .and_then(|v| v.as_bool())
+                == Some(true)
+            {
+                return Err(Error::Invalid(
+                    "Swarm.Transports.Network.QUIC is true, but QUIC cannot run in a private \
+                     network (swarm.key): set it to false or remove the key"
+                        .into(),
+                ));
+            }
+            // As Kubo: under a swarm key, QUIC is off by default, and its
+            // listen addresses (in every default config) are skipped.
+            listen_addrs.retain(|a| {
+                let s = a.to_string();
+                let unprotectable = ["/quic", "/webtransport", "/webrtc"]
+                    .iter()
+                    .any(|p| s.contains(p));
+                if unprotectable {
+                    tracing::info!("private network: not listening on {a} (QUIC/WebTransport/WebRTC cannot use a swarm key)");
+                }
+                !unprotectable
+            });
+        }
+        let host = HostConfig {
+            listen_addrs,
+            swarm_key,
+            kad_mode,
+            conn_mgr,
+            // Provider records of other peers and the addresses of known
+            // peers survive restarts.
+            provider_db: Some(repo.path().join("providers.redb")),
+            peerstore: Some(repo.path().join("peerstore.json")),
+            ..HostConfig::default()
+        };
+        let rp = cfg.reprovider()?;
+        Ok(NetConfig {
+            host,
+            bootstrap: parse_addrs("Bootstrap", &cfg.bootstrap()?)?,
+            routing_none: routing == "none",
+            announce: parse_addrs("Addresses.Announce", &addrs.announce)?,
+            append_announce: parse_addrs("Addresses.AppendAnnounce", &addrs.append_announce)?,
+            reprovide_strategy: if rp.strategy.is_empty() {
+                "all".into()
+            } else {
+                rp.strategy
+            },
+            reprovide_interval: rp.interval,
+            provide: rp.enabled,
+        })
+    }
+}
+
+/// Handle to the running network; cheap to clone.
+#[derive(Clone)]
+pub struct Network {
+    tx: mpsc::UnboundedSender<Cmd>,
+    peer_id: PeerId,
+    pending: Arc<Pending>,
+    next_waiter: Arc<AtomicU64>,
+    fingerprint: Option<String>,
+    bw_sample: Arc<std::sync::Mutex<(std::time::Instant, u64, u64)>>,
+}
+
+impl Network {
+    /// Starts the host and its task on the current Tokio runtime.
+    pub fn start(repo: Arc<Repo>, mut config: NetConfig) -> Result<Network> {
+        // We answer GET_PROVIDERS for every block we hold: no per-key
+        // record, so a million local blocks cost the DHT store nothing.
+        let r = repo.clone();
+        config.host.local_provider = Some(ferrite_p2p::LocalProviders::new(move |key| {
+            ferrite_ipld::Multihash::from_bytes(key.as_ref())
+                .map(|mh| {
+                    r.blocks()
+                        .has(&Cid::new_v1(ferrite_ipld::codecs::RAW, mh))
+                        .unwrap_or(false)
+                })
+                .unwrap_or(false)
+        }));
+        let keypair = repo.config().keypair()?;
+        let peer_id = keypair.public().to_peer_id();
+        let fingerprint = config.host.swarm_key.as_ref().map(|k| k.fingerprint());
+        let pending = Arc::new(Pending::default());
+        let counters = Arc::new(Counters::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reprovide =
+            (config.provide && !config.routing_none && !config.reprovide_interval.is_zero())
+                .then(|| (config.reprovide_strategy.clone(), config.reprovide_interval));
+        runner::spawn(repo.clone(), keypair, config, rx, pending.clone(), counters)?;
+        if let Some((strategy, interval)) = reprovide {
+            tokio::spawn(reprovider(repo, strategy, interval, tx.clone()));
+        }
+        Ok(Network {
+            tx,
+            peer_id,
+            pending,
+            next_waiter: Arc::new(AtomicU64::new(1)),
+            fingerprint,
+            bw_sample: Arc::new(std::sync::Mutex::new((std::time::Instant::now(), 0, 0))),
+        })
+    }
+
+    /// This node's peer ID.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The swarm key's fingerprint, when the node is in a private network.
+    pub fn swarm_key_fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
+    }
+
+    fn send(&self, cmd: Cmd) -> Result<()> {
+        self.tx
+            .send(cmd)
+            .map_err(|_| Error::Invalid("the network has stopped".into()))
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx))?;
+        rx.await
+            .map_err(|_| Error::Invalid("the network has stopped".into()))
+    }
+
+    /// A block received but not yet committed to the store.
+    pub(crate) fn pending_block(&self, cid: &Cid) -> Option<Bytes> {
+        self.pending.get(cid)
+    }
+
+    /// Starts fetching `cids`; each arrives on the requester's channel.
+    pub(crate) fn request(&self, waiter: u64, tx: &std_mpsc::Sender<(Cid, Bytes)>, cids: Vec<Cid>) {
+        if cids.is_empty() {
+            return;
+        }
+        let _ = self.send(Cmd::Request {
+            cids,
+            waiter: Waiter {
+                id: waiter,
+                tx: tx.clone(),
+            },
+        });
+    }
+
+    /// Withdraws a requester's interest in `cids`.
+    pub(crate) fn cancel(&self, waiter: u64, cids: Vec<Cid>) {
+        if !cids.is_empty() {
+            let _ = self.send(Cmd::Cancel { waiter, cids });
+        }
+    }
+
+    /// A fresh requester id.
+    pub(crate) fn waiter_id(&self) -> u64 {
+        self.next_waiter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Fetches one block, blocking until it arrives or the fetch stalls.
+    pub fn fetch_block(&self, cid: &Cid) -> Result<Bytes> {
+        if let Some(b) = self.pending.get(cid) {
+            return Ok(b);
+        }
+        let id = self.waiter_id();
+        let (tx, rx) = std_mpsc::channel();
+        self.request(id, &tx, vec![*cid]);
+        match rx.recv_timeout(FETCH_STALL_TIMEOUT) {
+            Ok((_, b)) => Ok(b),
+            Err(_) => {
+                self.cancel(id, vec![*cid]);
+                Err(Error::Invalid(format!(
+                    "block {cid} was not found: no peer sent it within {}s",
+                    FETCH_STALL_TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// Waits until every block received so far is in the store.
+    pub fn flush(&self) -> Result<()> {
+        self.pending.flush()
+    }
+
+    /// `swarm connect`.
+    pub async fn connect(&self, addr: Multiaddr) -> Result<PeerId> {
+        self.ask(|tx| Cmd::Connect(addr, tx))
+            .await?
+            .map_err(Error::Invalid)
+    }
+
+    /// `swarm disconnect`.
+    pub async fn disconnect(&self, addr: Multiaddr) -> Result<PeerId> {
+        self.ask(|tx| Cmd::Disconnect(addr, tx))
+            .await?
+            .map_err(Error::Invalid)
+    }
+
+    /// `swarm peers`.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>> {
+        self.ask(Cmd::Peers).await
+    }
+
+    /// `swarm addrs`: every peer address the node knows.
+    pub async fn known_addrs(&self) -> Result<HashMap<PeerId, Vec<Multiaddr>>> {
+        self.ask(Cmd::KnownAddrs).await
+    }
+
+    /// `(listen addresses, announced addresses)`.
+    pub async fn listen_addrs(&self) -> Result<(Vec<Multiaddr>, Vec<Multiaddr>)> {
+        self.ask(Cmd::ListenAddrs).await
+    }
+
+    /// `routing findprovs`: providers as they are found, at most `max`.
+    pub fn find_providers(&self, cid: Cid, max: usize) -> Result<mpsc::Receiver<Provider>> {
+        let (tx, rx) = mpsc::channel(64);
+        self.send(Cmd::FindProviders(cid, max.max(1), tx))?;
+        Ok(rx)
+    }
+
+    /// `routing findpeer`.
+    pub async fn find_peer(&self, peer: PeerId) -> Result<Vec<Multiaddr>> {
+        self.ask(|tx| Cmd::FindPeer(peer, tx))
+            .await?
+            .map_err(Error::Invalid)
+    }
+
+    /// `routing provide`: announces `cids` and waits until the records are
+    /// sent; returns how many peers took them.
+    pub async fn provide(&self, cids: Vec<Cid>) -> Result<usize> {
+        self.ask(|tx| Cmd::Provide(cids, Some(tx)))
+            .await?
+            .map_err(Error::Invalid)
+    }
+
+    /// Announces `cids` in the background (after add and pin).
+    pub fn provide_later(&self, cids: Vec<Cid>) {
+        let _ = self.send(Cmd::Provide(cids, None));
+    }
+
+    /// `stats bitswap`.
+    pub async fn bitswap_stats(&self) -> Result<BitswapStats> {
+        self.ask(Cmd::Stats).await
+    }
+
+    /// `stats bw`: see [`Bandwidth`].
+    pub async fn bandwidth(&self) -> Result<Bandwidth> {
+        let s = self.bitswap_stats().await?;
+        let now = std::time::Instant::now();
+        let mut last = self.bw_sample.lock().unwrap();
+        let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
+        let bw = Bandwidth {
+            total_in: s.data_received + s.dup_data_received,
+            total_out: s.data_sent,
+            rate_in: (s.data_received + s.dup_data_received).saturating_sub(last.1) as f64 / secs,
+            rate_out: s.data_sent.saturating_sub(last.2) as f64 / secs,
+        };
+        *last = (now, bw.total_in, bw.total_out);
+        Ok(bw)
+    }
+
+    /// Stops the host (closing connections) and flushes received blocks.
+    pub async fn shutdown(&self) {
+        let _ = self.ask(Cmd::Shutdown).await;
+    }
+}
+
+/// The first reprovide runs this long after start (as Kubo), then every
+/// `Reprovider.Interval`.
+const FIRST_REPROVIDE_AFTER: Duration = Duration::from_secs(60);
+
+/// Announces, every `interval`, the keys `strategy` selects, as one batch:
+/// the host sorts them by DHT key and serves each region of the key space
+/// with one lookup, so 100,000 roots are not 100,000 lookups.
+async fn reprovider(
+    repo: Arc<Repo>,
+    strategy: String,
+    interval: Duration,
+    tx: mpsc::UnboundedSender<Cmd>,
+) {
+    tokio::time::sleep(FIRST_REPROVIDE_AFTER).await;
+    loop {
+        let r = repo.clone();
+        let s = strategy.clone();
+        match tokio::task::spawn_blocking(move || reprovide_keys(&r, &s)).await {
+            Ok(Ok(keys)) if !keys.is_empty() => {
+                tracing::info!("reproviding {} keys ({strategy})", keys.len());
+                let (done_tx, done_rx) = oneshot::channel();
+                if tx.send(Cmd::Provide(keys, Some(done_tx))).is_err() {
+                    return;
+                }
+                let _ = done_rx.await;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("reprovide: cannot list keys: {e}"),
+            Err(_) => return,
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// The CIDs `Reprovider.Strategy` announces: `all` (every block), `pinned`
+/// (every block under a pin), `roots` (pinned roots only).
+pub fn reprovide_keys(repo: &Repo, strategy: &str) -> Result<Vec<Cid>> {
+    let pins = || -> Result<Vec<ferrite_store::Pin>> { Ok(repo.pins().list()?) };
+    let mut out = Vec::new();
+    match strategy {
+        "roots" => out.extend(pins()?.into_iter().map(|p| p.cid)),
+        "pinned" | "pinned+mfs" => {
+            let mut seen = std::collections::HashSet::new();
+            for p in pins()? {
+                if p.mode == ferrite_store::PinMode::Direct {
+                    if seen.insert(p.cid) {
+                        out.push(p.cid);
+                    }
+                    continue;
+                }
+                ferrite_store::dag::walk(repo.blocks(), &p.cid, &mut |c, _| {
+                    if seen.insert(*c) {
+                        out.push(*c);
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        _ => {
+            repo.blocks().for_each(&mut |mh, _| {
+                out.push(Cid::new_v1(ferrite_ipld::codecs::RAW, *mh));
+                true
+            })?;
+        }
+    }
+    Ok(out)
+}

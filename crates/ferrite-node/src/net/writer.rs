@@ -1,0 +1,116 @@
+//! Storing fetched blocks off the swarm task.
+//!
+//! Every verified block goes to [`Pending`]: readers can use it at once,
+//! and a writer thread commits blocks to the store in batches (one fsync
+//! per batch instead of per block), then forgets them.
+
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex};
+
+use bytes::Bytes;
+use ferrite_ipld::Cid;
+use ferrite_store::{Blockstore, Repo};
+
+use crate::{Error, Result};
+
+/// Commit at least this often while blocks keep coming.
+const BATCH_BYTES: usize = 8 << 20;
+
+enum Msg {
+    Block(Cid, Bytes),
+    Flush(mpsc::Sender<std::result::Result<(), String>>),
+}
+
+/// Blocks received and not yet committed, plus the writer's queue.
+#[derive(Default)]
+pub(crate) struct Pending {
+    map: Mutex<HashMap<Cid, Bytes>>,
+    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+}
+
+impl Pending {
+    /// Starts the writer thread over `repo`.
+    pub(crate) fn start(self: &Arc<Self>, repo: Arc<Repo>) {
+        let (tx, rx) = mpsc::channel();
+        *self.tx.lock().unwrap() = Some(tx);
+        let me = self.clone();
+        std::thread::Builder::new()
+            .name("ferrite-block-writer".into())
+            .spawn(move || me.run(repo, rx))
+            .expect("spawn block writer");
+    }
+
+    /// A block not yet in the store.
+    pub(crate) fn get(&self, cid: &Cid) -> Option<Bytes> {
+        self.map.lock().unwrap().get(cid).cloned()
+    }
+
+    /// Queues a verified block for the store.
+    pub(crate) fn put(&self, cid: Cid, data: Bytes) {
+        self.map.lock().unwrap().insert(cid, data.clone());
+        if let Some(tx) = &*self.tx.lock().unwrap() {
+            let _ = tx.send(Msg::Block(cid, data));
+        }
+    }
+
+    /// Blocks until everything queued so far is committed.
+    pub(crate) fn flush(&self) -> Result<()> {
+        let (tx, rx) = mpsc::channel();
+        let sent = match &*self.tx.lock().unwrap() {
+            Some(w) => w.send(Msg::Flush(tx)).is_ok(),
+            None => return Ok(()),
+        };
+        if !sent {
+            return Err(Error::Invalid("the block writer has stopped".into()));
+        }
+        rx.recv()
+            .map_err(|_| Error::Invalid("the block writer has stopped".into()))?
+            .map_err(|e| Error::Invalid(format!("storing fetched blocks failed: {e}")))
+    }
+
+    fn run(&self, repo: Arc<Repo>, rx: mpsc::Receiver<Msg>) {
+        let mut last_error: Option<String> = None;
+        while let Ok(first) = rx.recv() {
+            let mut batch = Vec::new();
+            let mut flushes = Vec::new();
+            let mut bytes = 0;
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Block(cid, data) => {
+                        bytes += data.len();
+                        batch.push((cid, data));
+                    }
+                    Msg::Flush(reply) => flushes.push(reply),
+                }
+                if bytes < BATCH_BYTES {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !batch.is_empty() {
+                if let Err(e) = commit(&repo, &batch) {
+                    tracing::error!("storing {} fetched blocks failed: {e}", batch.len());
+                    last_error = Some(e.to_string());
+                }
+                let mut map = self.map.lock().unwrap();
+                for (cid, _) in &batch {
+                    map.remove(cid);
+                }
+            }
+            for f in flushes {
+                let _ = f.send(match last_error.take() {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                });
+            }
+        }
+    }
+}
+
+fn commit(repo: &Repo, batch: &[(Cid, Bytes)]) -> ferrite_store::Result<()> {
+    let mut w = repo.blocks().writer()?;
+    for (cid, data) in batch {
+        w.put(cid, data)?;
+    }
+    w.commit()
+}

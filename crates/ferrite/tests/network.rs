@@ -1,0 +1,485 @@
+//! Ferrite-only networks on loopback: daemons that find each other's
+//! content through the DHT and move it with Bitswap.
+//!
+//! Every node is a real `ferrite daemon` process on a `--profile test` repo
+//! (127.0.0.1 listeners, no bootstrap peers, no mDNS).
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `ferrite daemon` on its own repo, killed when dropped.
+struct Node {
+    env: Env,
+    child: Option<Child>,
+    stderr: PathBuf,
+    gateway: String,
+}
+
+impl Node {
+    fn new() -> Node {
+        Node::with_env(Env::new())
+    }
+
+    fn with_env(env: Env) -> Node {
+        let stderr = env.path("daemon.stderr");
+        let mut n = Node {
+            env,
+            child: None,
+            stderr,
+            gateway: String::new(),
+        };
+        n.start();
+        n
+    }
+
+    fn start(&mut self) {
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stderr)
+            .unwrap();
+        let mut child = self
+            .env
+            .cmd(&["daemon"])
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut gateway = String::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(g) = line.strip_prefix("Gateway server listening on ") {
+                    gateway = g.to_string();
+                }
+                if line == "Daemon is ready" {
+                    let _ = tx.send(gateway.clone());
+                }
+            }
+        });
+        let gw = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("daemon did not become ready");
+        let parts: Vec<&str> = gw.split('/').collect();
+        self.gateway = format!("{}:{}", parts[2], parts[4]);
+        self.child = Some(child);
+    }
+
+    /// Stops the daemon gracefully (SIGTERM) and waits for it.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if c.try_wait().unwrap().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills the daemon at once (SIGKILL).
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn api_addr(&self) -> String {
+        let ma = std::fs::read_to_string(self.env.repo().join("api")).unwrap();
+        let parts: Vec<&str> = ma.trim().split('/').collect();
+        format!("{}:{}", parts[2], parts[4])
+    }
+
+    /// POST /api/v0/<path>; returns (status, body).
+    fn post(&self, path: &str) -> (u16, String) {
+        let (status, body) = self.post_bytes(path);
+        (status, String::from_utf8_lossy(&body).to_string())
+    }
+
+    fn post_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let mut s = TcpStream::connect(self.api_addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        write!(
+            s,
+            "POST /api/v0/{path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).unwrap();
+        let split = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("http head");
+        let head = String::from_utf8_lossy(&buf[..split]).to_string();
+        let mut body = buf[split + 4..].to_vec();
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            body = dechunk(&body);
+        }
+        let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap();
+        (status, body)
+    }
+
+    fn json(&self, path: &str) -> Value {
+        let (status, body) = self.post(path);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
+
+    fn id(&self) -> String {
+        self.json("id")["ID"].as_str().unwrap().to_string()
+    }
+
+    /// This node's first TCP address with its /p2p/ part.
+    fn addr(&self) -> String {
+        self.json("id")["Addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .find(|a| a.contains("/tcp/"))
+            .expect("a tcp address")
+    }
+
+    fn connect(&self, other: &Node) {
+        let v = self.json(&format!("swarm/connect?arg={}", other.addr()));
+        assert!(
+            v["Strings"][0].as_str().unwrap().ends_with("success"),
+            "{v}"
+        );
+    }
+
+    fn peers(&self) -> Vec<String> {
+        match &self.json("swarm/peers")["Peers"] {
+            Value::Array(a) => a
+                .iter()
+                .map(|p| p["Peer"].as_str().unwrap().to_string())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn sha(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).to_vec()
+}
+
+#[test]
+fn daemons_fetch_files_and_folders_through_bitswap() {
+    let a = Node::new();
+    let b = Node::new();
+    let data = random_bytes(1, 3 << 20);
+    let file = a.env.write("big.bin", &data);
+    let cid = cid_of(&a.env.ok(&["add", "-Q", s(&file)]));
+    a.env.write("dir/x.txt", b"x file\n");
+    a.env.write("dir/sub/y.bin", &random_bytes(2, 600_000));
+    let dir = a.env.path("dir");
+    let dir_cid = cid_of(&a.env.ok(&["add", "-r", "-Q", s(&dir)]));
+
+    // Offline, nothing is there.
+    let (status, _) = b.post(&format!("cat?arg={cid}&offline=true"));
+    assert_eq!(status, 500);
+
+    b.connect(&a);
+    assert_eq!(b.peers(), vec![a.id()]);
+    let out = b.env.cmd(&["cat", &cid]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sha(&out.stdout), sha(&data));
+
+    // ls fetches the folder's nodes; get and refs -r fetch the whole DAG.
+    let ls = b.env.ok(&["ls", &dir_cid]);
+    assert!(ls.contains("x.txt") && ls.contains("sub"), "{ls}");
+    let out_dir = b.env.path("got");
+    b.env.ok(&["get", &dir_cid, "-o", s(&out_dir)]);
+    assert_eq!(std::fs::read(out_dir.join("x.txt")).unwrap(), b"x file\n");
+    assert_eq!(
+        std::fs::read(out_dir.join("sub/y.bin")).unwrap(),
+        random_bytes(2, 600_000)
+    );
+    assert_eq!(
+        b.env.ok(&["refs", "-r", &dir_cid]),
+        a.env.ok(&["refs", "-r", &dir_cid])
+    );
+    b.env.ok(&["pin", "add", &dir_cid]);
+    assert!(b
+        .env
+        .ok(&["pin", "ls", "--type=recursive"])
+        .contains(&dir_cid));
+
+    // Now local: it survives the provider going away.
+    drop(a);
+    let (status, body) = b.post_bytes(&format!("cat?arg={cid}&offline=true"));
+    assert_eq!(status, 200);
+    assert_eq!(sha(&body), sha(&data));
+
+    let stats = b.json("stats/bitswap");
+    assert!(stats["BlocksReceived"].as_u64().unwrap() >= 14, "{stats}");
+    assert!(
+        stats["DataReceived"].as_u64().unwrap() >= 3 << 20,
+        "{stats}"
+    );
+}
+
+#[test]
+fn gateway_no_fetch_serves_only_local_blocks() {
+    let a = Node::new();
+    let env = Env::new();
+    env.ok(&["config", "--json", "Gateway.NoFetch", "true"]);
+    let b = Node::with_env(env);
+    let cid = cid_of(&a.env.ok_stdin(&["add", "-Q"], b"only on a\n"));
+    b.connect(&a);
+    let mut s = TcpStream::connect(&b.gateway).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET /ipfs/{cid} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(
+        !resp.starts_with("HTTP/1.0 200") && !resp.starts_with("HTTP/1.1 200"),
+        "{resp}"
+    );
+    // The API still fetches.
+    assert_eq!(b.env.ok(&["cat", &cid]), "only on a\n");
+}
+
+#[test]
+fn five_nodes_in_a_line_find_content_through_the_dht() {
+    let nodes: Vec<Node> = (0..5).map(|_| Node::new()).collect();
+    for w in nodes.windows(2) {
+        w[1].connect(&w[0]);
+    }
+    let data = random_bytes(5, 700_000);
+    let f = nodes[0].env.write("f.bin", &data);
+    let cid = cid_of(&nodes[0].env.ok(&["add", "-Q", s(&f)]));
+    let last = &nodes[4];
+    // Let the provider record reach the DHT.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = last.post(&format!("routing/findprovs?arg={cid}&num-providers=1"));
+        if body.contains(&nodes[0].id()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no provider found: {body}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let start = Instant::now();
+    let out = last.env.cmd(&["cat", &cid]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sha(&out.stdout), sha(&data));
+    assert!(start.elapsed() < Duration::from_secs(20));
+    // It reached the provider directly, not through its neighbour.
+    assert!(last.peers().contains(&nodes[0].id()));
+    // findpeer walks the line too.
+    let v = nodes[4].json(&format!("routing/findpeer?arg={}", nodes[1].id()));
+    assert!(
+        !v["Responses"][0]["Addrs"].as_array().unwrap().is_empty(),
+        "{v}"
+    );
+}
+
+#[test]
+fn fetch_completes_from_a_second_provider_when_the_first_dies() {
+    let mut a = Node::new();
+    let c = Node::new();
+    let b = Node::new();
+    let data = random_bytes(7, 96 << 20);
+    let fa = a.env.write("f.bin", &data);
+    let cid = cid_of(&a.env.ok(&["add", "-Q", s(&fa)]));
+    let fc = c.env.write("f.bin", &data);
+    assert_eq!(cid_of(&c.env.ok(&["add", "-Q", s(&fc)])), cid);
+    b.connect(&a);
+    b.connect(&c);
+    let out = b.env.path("out.bin");
+    let mut cat = b
+        .env
+        .cmd(&["cat", &cid])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .spawn()
+        .unwrap();
+    // Kill the first provider once B has started receiving from it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = b.json("stats/bitswap")["BlocksReceived"].as_u64().unwrap();
+        if got > 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "transfer did not start");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    a.kill();
+    let status = cat.wait().unwrap();
+    assert!(status.success());
+    let got = std::fs::read(&out).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert_eq!(sha(&got), sha(&data));
+}
+
+fn write_key(env: &Env, hex: &str) {
+    std::fs::write(
+        env.repo().join("swarm.key"),
+        format!("/key/swarm/psk/1.0.0/\n/base16/\n{hex}\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn private_networks_keep_other_keys_out() {
+    let key1 = "11".repeat(32);
+    let key2 = "22".repeat(32);
+    let mk = |key: Option<&str>| {
+        let env = Env::new();
+        if let Some(k) = key {
+            write_key(&env, k);
+        }
+        Node::with_env(env)
+    };
+    let a = mk(Some(&key1));
+    let b = mk(Some(&key1));
+    let c = mk(Some(&key2));
+    let d = mk(None);
+    let cid = cid_of(&a.env.ok_stdin(&["add", "-Q"], b"private bytes\n"));
+
+    b.connect(&a);
+    assert_eq!(b.env.ok(&["cat", &cid]), "private bytes\n");
+
+    for outsider in [&c, &d] {
+        let (status, body) = outsider.post(&format!("swarm/connect?arg={}", a.addr()));
+        assert_eq!(status, 500, "{body}");
+        assert!(outsider.peers().is_empty());
+        // And the other way round.
+        let (status, _) = a.post(&format!("swarm/connect?arg={}", outsider.addr()));
+        assert_eq!(status, 500);
+    }
+    let (_, body) = c.post(&format!("swarm/connect?arg={}", a.addr()));
+    assert!(
+        body.contains("private network key mismatch or peer not in private network"),
+        "{body}"
+    );
+    let log = a.stderr() + &c.stderr();
+    assert!(log.contains("private network key mismatch"), "{log}");
+    let (status, _) = c.post(&format!("cat?arg={cid}&offline=true"));
+    assert_eq!(status, 500);
+}
+
+#[test]
+fn network_commands_need_the_daemon_online() {
+    let env = Env::new();
+    let mut child = env
+        .cmd(&["daemon", "--offline"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    for l in lines.by_ref() {
+        if l.unwrap() == "Daemon is ready" {
+            break;
+        }
+    }
+    let n = Node {
+        env,
+        child: Some(child),
+        stderr: PathBuf::new(),
+        gateway: String::new(),
+    };
+    let (status, body) = n.post("swarm/peers");
+    assert_eq!(status, 500);
+    assert!(body.contains("online mode"), "{body}");
+    assert!(n.json("id")["Addresses"].as_array().unwrap().is_empty());
+}
+
+/// The CID printed by `add -Q`.
+fn cid_of(out: &str) -> String {
+    out.trim().to_string()
+}
+
+/// Decodes an HTTP/1.1 chunked body (trailers dropped).
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = String::from_utf8_lossy(&b[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+}
+
+#[test]
+fn a_restarted_node_keeps_identity_provider_records_and_peer_addresses() {
+    let mut a = Node::new();
+    let mut b = Node::new();
+    b.connect(&a);
+    // Added while connected: A announces it, B stores A's provider record.
+    let cid = cid_of(&a.env.ok_stdin(&["add", "-Q"], b"kept across restarts\n"));
+    let a_id = a.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = b.post(&format!("routing/findprovs?arg={cid}&num-providers=1"));
+        if body.contains(&a_id) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B never learned A provides {cid}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    b.env.ok(&["pin", "add", &cid]);
+    let id = b.id();
+    b.stop();
+    b.start();
+    assert_eq!(b.id(), id);
+    let (status, body) = b.post(&format!("cat?arg={cid}&offline=true"));
+    assert_eq!((status, body.as_str()), (200, "kept across restarts\n"));
+    // B kept A's address: it reconnects with no bootstrap list and no
+    // `swarm connect`.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !b.peers().contains(&a_id) {
+        assert!(Instant::now() < deadline, "B did not find A again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // With A gone, B still knows from its stored records that A provides it.
+    a.kill();
+    let (_, body) = b.post(&format!("routing/findprovs?arg={cid}&num-providers=5"));
+    assert!(body.contains(&a_id), "provider record lost: {body}");
+}

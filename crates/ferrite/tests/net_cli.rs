@@ -511,3 +511,62 @@ fn network_verbs_request_and_print_kubo_shapes() {
         assert_eq!(out, *want, "ferrite {args:?}");
     }
 }
+
+#[test]
+fn init_generates_or_imports_identities_of_every_key_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = |name: &str, args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"));
+        c.arg("init")
+            .args(args)
+            .args(["--profile", "test"])
+            .env("FERRITE_PATH", dir.path().join(name));
+        c.output().unwrap()
+    };
+    let config = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.path().join(name).join("config")).unwrap())
+            .unwrap()
+    };
+    // secp256k1 peer IDs are 16Uiu2…, ECDSA ones Qm… (hashed), Ed25519 12D3….
+    for (alg, prefix) in [
+        ("ed25519", "12D3"),
+        ("secp256k1", "16Uiu2"),
+        ("ecdsa", "Qm"),
+    ] {
+        let out = init(alg, &["--algorithm", alg]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = config(alg)["Identity"]["PeerID"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(id.starts_with(prefix), "{alg}: {id}");
+        // The key imports back (base64 form, as in a Kubo config) as the same ID.
+        let key_file = dir.path().join(format!("{alg}.key"));
+        std::fs::write(
+            &key_file,
+            config(alg)["Identity"]["PrivKey"].as_str().unwrap(),
+        )
+        .unwrap();
+        let copy = format!("{alg}-copy");
+        let out = init(&copy, &["--identity-file", key_file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(config(&copy)["Identity"]["PeerID"].as_str().unwrap(), id);
+    }
+    let out = init("rsa", &["--algorithm", "rsa"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--identity-file"));
+    assert!(!dir.path().join("rsa").join("config").exists());
+    let junk = dir.path().join("junk.key");
+    std::fs::write(&junk, "not a key").unwrap();
+    let out = init("junk", &["--identity-file", junk.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.key"));
+}

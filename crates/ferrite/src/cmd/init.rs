@@ -22,6 +22,61 @@ pub struct Args {
     /// /p2p/<peer ID>); repeatable.
     #[arg(long = "bootstrap", value_name = "MULTIADDR")]
     bootstrap: Vec<String>,
+    /// Key type of the new identity: ed25519 (default), secp256k1 or ecdsa.
+    /// (RSA identities can be imported with --identity-file.)
+    #[arg(short = 'a', long = "algorithm", default_value = "ed25519")]
+    algorithm: String,
+    /// Use this private key as the node's identity instead of generating
+    /// one: a libp2p protobuf-encoded private key of any type (Ed25519,
+    /// RSA, secp256k1, ECDSA), raw or base64 (as in a Kubo config's
+    /// Identity.PrivKey).
+    #[arg(
+        long = "identity-file",
+        value_name = "FILE",
+        conflicts_with = "algorithm"
+    )]
+    identity_file: Option<PathBuf>,
+}
+
+/// The identity `init` gives the node.
+fn keypair(a: &Args) -> anyhow::Result<libp2p_identity::Keypair> {
+    use libp2p_identity::Keypair;
+    if let Some(f) = &a.identity_file {
+        let raw = std::fs::read(f)
+            .map_err(|e| anyhow::anyhow!("cannot read identity file {}: {e}", f.display()))?;
+        let bytes = match Keypair::from_protobuf_encoding(&raw) {
+            Ok(k) => return Ok(k),
+            Err(_) => {
+                use base64::Engine;
+                let text = String::from_utf8_lossy(&raw);
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "{}: not a protobuf-encoded private key, raw or base64",
+                            f.display()
+                        )
+                    })?
+            }
+        };
+        return Keypair::from_protobuf_encoding(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: not a usable private key: {e}", f.display()));
+    }
+    let generate: fn() -> Keypair = match a.algorithm.to_ascii_lowercase().as_str() {
+        "ed25519" => Keypair::generate_ed25519,
+        "secp256k1" => Keypair::generate_secp256k1,
+        "ecdsa" => Keypair::generate_ecdsa,
+        "rsa" => anyhow::bail!(
+            "generating RSA keys is not supported; import an RSA key with --identity-file"
+        ),
+        other => {
+            anyhow::bail!("unknown key algorithm {other:?} (expected ed25519, secp256k1 or ecdsa)")
+        }
+    };
+    eprint!("generating {} keypair...", a.algorithm.to_uppercase());
+    let k = generate();
+    eprintln!("done");
+    Ok(k)
 }
 
 /// Creates a repo, like `ipfs init`.
@@ -38,9 +93,8 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
         None => None,
     };
     ferrite_store::bootstrap::validate(&a.bootstrap)?;
-    eprint!("generating ED25519 keypair...");
-    let mut config = Config::init(&a.profiles)?;
-    eprintln!("done");
+    let key = keypair(&a)?;
+    let mut config = Config::init_with_keypair(&key, &a.profiles)?;
     if !a.bootstrap.is_empty() {
         ferrite_store::bootstrap::set(&mut config, &a.bootstrap)?;
     }

@@ -24,6 +24,11 @@ struct Cli {
     /// `$FERRITE_PATH/api`, written by a running `ferrite daemon`).
     #[arg(long, global = true, value_name = "MULTIADDR")]
     api: Option<String>,
+    /// Run offline: `daemon --offline` starts no network; any other command
+    /// run through the daemon sees only local blocks (without a daemon every
+    /// command is offline anyway).
+    #[arg(long, global = true)]
+    offline: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,7 +37,8 @@ struct Cli {
 enum Command {
     /// Initialize a repo: identity, config, empty store.
     Init(cmd::init::Args),
-    /// Run the node: RPC API (Addresses.API) and gateway (Addresses.Gateway).
+    /// Run the node: libp2p peer (Addresses.Swarm), RPC API (Addresses.API)
+    /// and gateway (Addresses.Gateway).
     Daemon(cmd::daemon::Args),
     /// Add files and folders to the repo.
     Add(cmd::add::Args),
@@ -88,16 +94,24 @@ enum Command {
 
 /// Runs a command: locally, or through the daemon when one holds the repo.
 /// `init`, `daemon`, `cid` and `version` always run here, as in Kubo.
-fn run(repo: &std::path::Path, api: Option<&str>, command: Command) -> anyhow::Result<()> {
+fn run(
+    repo: &std::path::Path,
+    api: Option<&str>,
+    offline: bool,
+    command: Command,
+) -> anyhow::Result<()> {
     let target = || -> anyhow::Result<cmd::Target> {
         Ok(match remote::detect(repo, api)? {
-            Some(c) => cmd::Target::Remote(c),
+            Some(mut c) => {
+                c.set_offline(offline);
+                cmd::Target::Remote(c)
+            }
             None => cmd::Target::Local(repo.to_path_buf()),
         })
     };
     match command {
         Command::Init(a) => cmd::init::run(repo, a),
-        Command::Daemon(a) => cmd::daemon::run(repo, a),
+        Command::Daemon(a) => cmd::daemon::run(repo, a, offline),
         Command::Cid(c) => cmd::cid::run(c),
         Command::Version(a) => cmd::version::run(a),
         Command::Add(a) => cmd::add::run(&target()?, a),
@@ -125,7 +139,7 @@ fn main() -> ExitCode {
     let repo = cli
         .repo_dir
         .unwrap_or_else(ferrite_store::repo::default_path);
-    let result = run(&repo, cli.api.as_deref(), cli.command);
+    let result = run(&repo, cli.api.as_deref(), cli.offline, cli.command);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -38,6 +38,8 @@ fn query_escape(s: &str) -> String {
 pub struct Client {
     addr: SocketAddr,
     multiaddr: String,
+    /// Kubo's global `--offline`: every request carries `offline=true`.
+    offline: bool,
 }
 
 /// Finds the daemon for `repo`: `--api` wins; else `$FERRITE_PATH/api`.
@@ -96,15 +98,25 @@ impl Client {
         Ok(Client {
             addr,
             multiaddr: ma.to_string(),
+            offline: false,
         })
+    }
+
+    /// Makes every request run offline on the daemon (local blocks only).
+    pub fn set_offline(&mut self, offline: bool) {
+        self.offline = offline;
     }
 
     /// Starts a request for command `cmd` (`add`, `pin/ls`, …).
     pub fn request(&self, cmd: &str) -> Request<'_> {
+        let mut query = Vec::new();
+        if self.offline {
+            query.push(("offline".into(), "true".into()));
+        }
         Request {
             client: self,
             cmd: cmd.to_string(),
-            query: Vec::new(),
+            query,
             body: None,
         }
     }

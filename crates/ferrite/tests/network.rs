@@ -205,6 +205,8 @@ fn daemons_fetch_files_and_folders_through_bitswap() {
     // Offline, nothing is there.
     let (status, _) = b.post(&format!("cat?arg={cid}&offline=true"));
     assert_eq!(status, 500);
+    let err = b.env.fails(&["cat", "--offline", &cid]);
+    assert!(err.contains("not found locally"), "{err}");
 
     b.connect(&a);
     assert_eq!(b.peers(), vec![a.id()]);

@@ -16,14 +16,12 @@ pub struct Args {
     /// Profiles for `--init`, comma separated.
     #[arg(long = "init-profile", value_delimiter = ',')]
     init_profile: Vec<String>,
-    /// Do not start the libp2p host: serve the API and gateway on local
-    /// blocks only.
-    #[arg(long)]
-    offline: bool,
 }
 
 /// Runs the daemon until SIGINT, SIGTERM or `/api/v0/shutdown`.
-pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
+/// With `offline` (the global `--offline`), no libp2p host is started: the
+/// API and gateway serve local blocks only.
+pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FERRITE_LOG")
@@ -41,7 +39,7 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
     let gw_addrs = cfg.gateway_addresses()?;
     let no_fetch = cfg.gateway()?.no_fetch;
     // Read before the runtime starts so config errors stop the daemon early.
-    let net_config = if a.offline {
+    let net_config = if offline {
         None
     } else {
         Some(NetConfig::from_repo(node.repo())?)

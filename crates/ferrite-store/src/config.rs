@@ -666,8 +666,17 @@ impl Config {
 
     /// Like [`init`](Config::init) with a given keypair.
     pub fn init_with_keypair<S: AsRef<str>>(keypair: &Keypair, profiles: &[S]) -> Result<Config> {
+        Config::init_with_identity(&Identity::from_keypair(keypair)?, profiles)
+    }
+
+    /// Like [`Config::init`] with a given identity (e.g. an imported RSA
+    /// key, which libp2p can decode but not re-encode).
+    pub fn init_with_identity<S: AsRef<str>>(
+        identity: &Identity,
+        profiles: &[S],
+    ) -> Result<Config> {
         let names = resolve_profiles(profiles)?;
-        let mut config = Config::with_identity(&Identity::from_keypair(keypair)?);
+        let mut config = Config::with_identity(identity);
         for p in names {
             config.run_profile(p)?;
         }

@@ -1,6 +1,6 @@
 //! `ferrite init`.
 
-use ferrite_store::config::Config;
+use ferrite_store::config::{Config, Identity};
 use ferrite_store::Repo;
 use std::path::{Path, PathBuf};
 
@@ -39,13 +39,20 @@ pub struct Args {
 }
 
 /// The identity `init` gives the node.
-fn keypair(a: &Args) -> anyhow::Result<libp2p_identity::Keypair> {
+fn identity(a: &Args) -> anyhow::Result<Identity> {
+    use base64::Engine;
     use libp2p_identity::Keypair;
     if let Some(f) = &a.identity_file {
         let raw = std::fs::read(f)
             .map_err(|e| anyhow::anyhow!("cannot read identity file {}: {e}", f.display()))?;
+        // The key is stored as given: libp2p decodes RSA keys but cannot
+        // encode them again.
+        let stored = |bytes: &[u8], k: Keypair| Identity {
+            peer_id: k.public().to_peer_id().to_base58(),
+            private_key: base64::engine::general_purpose::STANDARD.encode(bytes),
+        };
         let bytes = match Keypair::from_protobuf_encoding(&raw) {
-            Ok(k) => return Ok(k),
+            Ok(k) => return Ok(stored(&raw, k)),
             Err(_) => {
                 use base64::Engine;
                 let text = String::from_utf8_lossy(&raw);
@@ -59,8 +66,9 @@ fn keypair(a: &Args) -> anyhow::Result<libp2p_identity::Keypair> {
                     })?
             }
         };
-        return Keypair::from_protobuf_encoding(&bytes)
-            .map_err(|e| anyhow::anyhow!("{}: not a usable private key: {e}", f.display()));
+        let k = Keypair::from_protobuf_encoding(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: not a usable private key: {e}", f.display()))?;
+        return Ok(stored(&bytes, k));
     }
     let generate: fn() -> Keypair = match a.algorithm.to_ascii_lowercase().as_str() {
         "ed25519" => Keypair::generate_ed25519,
@@ -76,7 +84,7 @@ fn keypair(a: &Args) -> anyhow::Result<libp2p_identity::Keypair> {
     eprint!("generating {} keypair...", a.algorithm.to_uppercase());
     let k = generate();
     eprintln!("done");
-    Ok(k)
+    Ok(Identity::from_keypair(&k)?)
 }
 
 /// Creates a repo, like `ipfs init`.
@@ -93,8 +101,7 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
         None => None,
     };
     ferrite_store::bootstrap::validate(&a.bootstrap)?;
-    let key = keypair(&a)?;
-    let mut config = Config::init_with_keypair(&key, &a.profiles)?;
+    let mut config = Config::init_with_identity(&identity(&a)?, &a.profiles)?;
     if !a.bootstrap.is_empty() {
         ferrite_store::bootstrap::set(&mut config, &a.bootstrap)?;
     }

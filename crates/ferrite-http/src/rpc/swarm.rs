@@ -42,14 +42,15 @@ pub async fn peers(node: Node, req: Req) -> Reply {
         .map_err(|e| ApiError::internal(e.to_string()))?
         .into_iter()
         .map(|p| {
-            json!({
-                "Addr": p.addr.to_string(),
-                "Peer": p.peer.to_string(),
-                "Latency": if latency { p.latency.map(|d| format!("{d:?}")).unwrap_or_default() } else { String::new() },
-                "Muxer": "",
-                "Direction": if direction { if p.outbound { 2 } else { 1 } } else { 0 },
-                "Streams": Value::Null,
-            })
+            // Kubo omits the optional fields unless asked for.
+            let mut v = json!({ "Addr": p.addr.to_string(), "Peer": p.peer.to_string() });
+            if latency {
+                v["Latency"] = json!(p.latency.map(|d| format!("{d:?}")).unwrap_or_default());
+            }
+            if direction {
+                v["Direction"] = json!(if p.outbound { 2 } else { 1 });
+            }
+            v
         })
         .collect();
     Ok(json(

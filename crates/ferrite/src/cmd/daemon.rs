@@ -140,6 +140,7 @@ async fn serve(
         ferrite_store::repo::write_durably(&api_path, ma.as_bytes())?;
     }
     println!("Daemon is ready");
+    tokio::spawn(release_free_memory());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("\nReceived interrupt signal, shutting down..."),
@@ -156,4 +157,20 @@ async fn serve(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), net.shutdown()).await;
     }
     Ok(())
+}
+
+/// Gives memory freed after start-up and after bursts (a large transfer,
+/// a big listing) back to the system, so an idle daemon stays small.
+/// glibc only returns the top of its heaps on its own.
+async fn release_free_memory() {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // The first tick is immediate: right after start-up.
+        tick.tick().await;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
 }

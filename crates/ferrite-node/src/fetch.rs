@@ -23,6 +23,9 @@ use crate::{Error, Node, Result};
 /// 256 KiB chunks).
 const WINDOW: usize = 128;
 
+/// Received bytes not yet in the store above which a DAG fetch waits.
+const MAX_UNSTORED_BYTES: usize = 24 << 20;
+
 /// The repo's blocks as an exporter source, fetching missing ones when the
 /// node is online. Owning `Arc`s lets readers outlive the call that made
 /// them (a `cat` stream handed to HTTP).
@@ -131,6 +134,8 @@ fn fetch_dag(
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
+        // Blocks received but not yet on disk count against memory too.
+        net.wait_pending_below(MAX_UNSTORED_BYTES);
         let mut batch = Vec::new();
         while inflight.len() + batch.len() < WINDOW {
             let Some(cid) = stack.pop() else { break };
@@ -160,6 +165,9 @@ fn fetch_dag(
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !net.is_running() {
+                    break Err(Error::Invalid("the network has stopped".into()));
+                }
                 if last_progress.elapsed() > FETCH_STALL_TIMEOUT {
                     let missing = inflight.iter().next().copied().unwrap_or(*root);
                     break Err(Error::Invalid(format!(

@@ -102,7 +102,34 @@ pub struct HostConfig {
     pub peerstore: Option<PathBuf>,
     /// How often the peerstore file is rewritten.
     pub peerstore_interval: Duration,
+    /// `Swarm.AddrFilters`: ranges such as `/ip4/10.0.0.0/ipcidr/8` or
+    /// `/ip6/fe80::/ipcidr/10` (or single `/ip4/<addr>`) this host never
+    /// dials and never accepts connections from. See
+    /// [`crate::addr_filter`].
+    pub addr_filters: Vec<Multiaddr>,
+    /// `Addresses.Announce`: if non-empty, announced instead of the listen
+    /// addresses. See [`crate::Host::announced_addrs`].
+    pub announce: Vec<Multiaddr>,
+    /// `Addresses.AppendAnnounce`: announced besides the others.
+    pub append_announce: Vec<Multiaddr>,
+    /// `Addresses.NoAnnounce`: exact addresses and `ipcidr` ranges never
+    /// announced (identify, provider records, external addresses).
+    pub no_announce: Vec<Multiaddr>,
+    /// Hard cap on established connections, whatever the connection
+    /// manager's state; connections to protected peers do not count and
+    /// are never refused. `None`: twice `conn_mgr.high_water` (Kubo's
+    /// resource manager likewise sits above HighWater).
+    pub max_connections: Option<usize>,
+    /// New connections (both directions) are refused while the process's
+    /// resident memory exceeds this many bytes. `None`:
+    /// [`DEFAULT_MEMORY_FRACTION`] of physical memory; `Some(usize::MAX)`
+    /// turns the limit off.
+    pub max_memory_bytes: Option<usize>,
 }
+
+/// The share of physical memory above which new connections are refused
+/// when [`HostConfig::max_memory_bytes`] is `None`.
+pub const DEFAULT_MEMORY_FRACTION: f64 = 0.9;
 
 impl Default for HostConfig {
     fn default() -> Self {
@@ -120,6 +147,12 @@ impl Default for HostConfig {
             provide: ProvideConfig::default(),
             peerstore: None,
             peerstore_interval: Duration::from_secs(600),
+            addr_filters: Vec::new(),
+            announce: Vec::new(),
+            append_announce: Vec::new(),
+            no_announce: Vec::new(),
+            max_connections: None,
+            max_memory_bytes: None,
         }
     }
 }

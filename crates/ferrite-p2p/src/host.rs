@@ -5,6 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use either::Either;
@@ -16,10 +17,17 @@ use libp2p::core::upgrade::Version;
 use libp2p::multiaddr::Protocol;
 use libp2p::pnet::PnetConfig;
 use libp2p::swarm::{dummy, DialError, ListenError, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, identity, kad, noise, ping, quic, tcp, yamux};
+use libp2p::{
+    connection_limits, identify, identity, kad, memory_connection_limits, noise, ping, quic, tcp,
+    yamux,
+};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, TransportError};
 
-use crate::config::{agent_version, HostConfig, KadMode, KAD_PROTOCOL, PROTOCOL_VERSION};
+use crate::addr_filter::{self, AddrFilters, FilteredTransport, NoAnnounce};
+use crate::bandwidth::{BandwidthCounters, CountingMuxer};
+use crate::config::{
+    agent_version, HostConfig, KadMode, DEFAULT_MEMORY_FRACTION, KAD_PROTOCOL, PROTOCOL_VERSION,
+};
 use crate::connmgr::ConnManager;
 use crate::peerstore::{self, PeerAddrs, MAX_ADDRS_PER_PEER, MAX_PEERS};
 use crate::providers::{LocalProviders, ProviderStore, ProviderStoreError};
@@ -37,19 +45,32 @@ pub use composed::{Behaviour, BehaviourEvent};
 
 mod composed {
     // The derive's generated `BehaviourEvent` has one undocumented variant
-    // per field (`Identify`, `Ping`, `Kad`, `Provide`, `Extra`), each
-    // wrapping that behaviour's event.
+    // per field (`AddrFilter`, `ConnLimits`, `MemoryLimits`, `Identify`,
+    // `Ping`, `Kad`, `Provide`, `Extra`), each wrapping that behaviour's
+    // event (the first three never emit any).
     #![allow(missing_docs)]
 
     use libp2p::swarm::NetworkBehaviour;
-    use libp2p::{identify, kad, ping};
+    use libp2p::{connection_limits, identify, kad, memory_connection_limits, ping};
 
+    use crate::addr_filter;
     use crate::providers::ProviderStore;
     use crate::reprovide;
 
     /// The behaviours every Ferrite host runs, plus `extra` (Bitswap, later).
+    ///
+    /// The three limiting behaviours come first so that a refused
+    /// connection is refused before the others set anything up for it.
     #[derive(NetworkBehaviour)]
     pub struct Behaviour<B: NetworkBehaviour> {
+        /// `Swarm.AddrFilters`: refuses filtered remote addresses.
+        pub addr_filter: addr_filter::Behaviour,
+        /// The hard cap on established connections
+        /// ([`crate::HostConfig::max_connections`]); protected peers bypass it.
+        pub conn_limits: connection_limits::Behaviour,
+        /// Refuses new connections while the process uses too much memory
+        /// ([`crate::HostConfig::max_memory_bytes`]).
+        pub memory_limits: memory_connection_limits::Behaviour,
         /// Exchanges addresses, protocols and agent versions.
         pub identify: identify::Behaviour,
         /// Keeps connections alive and measures round trips.
@@ -85,6 +106,16 @@ pub enum HostError {
         low: usize,
         /// HighWater.
         high: usize,
+    },
+    /// An `AddrFilters` or `NoAnnounce` range is malformed.
+    #[error("{field}: invalid address range {entry}: {reason}")]
+    BadAddrRange {
+        /// The setting (`Swarm.AddrFilters`, `Addresses.NoAnnounce`).
+        field: &'static str,
+        /// The bad entry.
+        entry: Multiaddr,
+        /// What is wrong with it.
+        reason: String,
     },
     /// `connect_timeout` is not below `handshake_timeout`.
     #[error("the TCP connect timeout must be shorter than the handshake timeout")]
@@ -189,11 +220,30 @@ impl HostBuilder {
         if config.connect_timeout >= config.handshake_timeout {
             return Err(HostError::BadTimeouts);
         }
-        let transport = build_transport(&keypair, &config)?;
+        let addr_filters = Arc::new(AddrFilters::new(&config.addr_filters).map_err(
+            |(entry, reason)| HostError::BadAddrRange {
+                field: "Swarm.AddrFilters",
+                entry,
+                reason,
+            },
+        )?);
+        let no_announce = NoAnnounce::new(&config.no_announce).map_err(|(entry, reason)| {
+            HostError::BadAddrRange {
+                field: "Addresses.NoAnnounce",
+                entry,
+                reason,
+            }
+        })?;
+        let bandwidth = BandwidthCounters::default();
+        let transport =
+            build_transport(&keypair, &config, bandwidth.clone(), addr_filters.clone())?;
         let peer_id = keypair.public().to_peer_id();
+        // Identify sends only our external addresses, which the host keeps
+        // equal to `announced_addrs` (so `NoAnnounce` holds there too).
         let identify = identify::Behaviour::new(
             identify::Config::new(PROTOCOL_VERSION.to_string(), keypair.public())
-                .with_agent_version(agent_version()),
+                .with_agent_version(agent_version())
+                .with_hide_listen_addrs(true),
         );
         let mut store = match &config.provider_db {
             Some(path) => ProviderStore::open(path, peer_id, config.provider_store.clone())?,
@@ -212,7 +262,29 @@ impl HostBuilder {
             KadMode::Server => Some(kad::Mode::Server),
             KadMode::Auto => None,
         });
+        let max_connections = config
+            .max_connections
+            .unwrap_or_else(|| config.conn_mgr.high_water.saturating_mul(2))
+            .max(1);
+        let conn_limits = connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(u32::try_from(max_connections).unwrap_or(u32::MAX))),
+        );
+        let memory_limits = match config.max_memory_bytes {
+            Some(bytes) => memory_connection_limits::Behaviour::with_max_bytes(bytes),
+            None => {
+                memory_connection_limits::Behaviour::with_max_percentage(DEFAULT_MEMORY_FRACTION)
+            }
+        };
+        tracing::debug!(
+            max_connections,
+            max_memory_bytes = memory_limits.max_allowed_bytes(),
+            "connection limits"
+        );
         let behaviour = Behaviour {
+            addr_filter: addr_filter::Behaviour::new(addr_filters.clone()),
+            conn_limits,
+            memory_limits,
             identify,
             ping: ping::Behaviour::new(ping::Config::new()),
             kad,
@@ -257,11 +329,19 @@ impl HostBuilder {
             pending_events: VecDeque::new(),
             listen_addrs: Vec::new(),
             announce_addrs: None,
+            announce: config.announce.clone(),
+            append_announce: config.append_announce.clone(),
+            no_announce,
+            addr_filters,
+            bandwidth,
             peer_addrs: HashMap::new(),
             peerstore: config.peerstore.clone(),
             peerstore_interval: config.peerstore_interval,
             peerstore_saved: Instant::now(),
         };
+        for a in host.static_announce() {
+            host.swarm.add_external_address(a);
+        }
         if let Some(path) = &config.peerstore {
             match host.load_peerstore(path) {
                 Ok(n) => tracing::debug!(peers = n, "peerstore loaded"),
@@ -287,6 +367,15 @@ pub struct Host<B: NetworkBehaviour> {
     listen_addrs: Vec<Multiaddr>,
     /// Overrides the addresses put in provider records.
     announce_addrs: Option<Vec<Multiaddr>>,
+    /// `Addresses.Announce`.
+    announce: Vec<Multiaddr>,
+    /// `Addresses.AppendAnnounce`.
+    append_announce: Vec<Multiaddr>,
+    /// `Addresses.NoAnnounce`.
+    no_announce: NoAnnounce,
+    /// `Swarm.AddrFilters`.
+    addr_filters: Arc<AddrFilters>,
+    bandwidth: BandwidthCounters,
     /// Addresses of connected peers (dialed addresses, identify's listen
     /// addresses), for the peerstore.
     peer_addrs: HashMap<PeerId, Vec<Multiaddr>>,
@@ -345,14 +434,64 @@ impl<B: NetworkBehaviour> Host<B> {
         &self.conn_mgr
     }
 
-    /// Never trim connections to `peer` (e.g. cluster peers).
+    /// Never trim connections to `peer` (e.g. cluster peers), and never
+    /// refuse them for the connection cap ([`HostConfig::max_connections`]).
     pub fn protect(&mut self, peer: PeerId) {
         self.conn_mgr.protect(peer);
+        self.swarm.behaviour_mut().conn_limits.bypass_peer_id(&peer);
     }
 
-    /// Lets connections to `peer` be trimmed again.
+    /// Lets connections to `peer` be trimmed (and capped) again.
     pub fn unprotect(&mut self, peer: &PeerId) {
         self.conn_mgr.unprotect(peer);
+        self.swarm.behaviour_mut().conn_limits.remove_peer_id(peer);
+    }
+
+    /// Bytes received and sent on all connections so far; keep the handle
+    /// to read the totals without access to the host.
+    pub fn bandwidth(&self) -> BandwidthCounters {
+        self.bandwidth.clone()
+    }
+
+    /// The `Swarm.AddrFilters` in force.
+    pub fn addr_filters(&self) -> &AddrFilters {
+        &self.addr_filters
+    }
+
+    /// The addresses this node announces (`id`, `swarm addrs local`,
+    /// identify, provider records), as Kubo computes them:
+    /// `Addresses.Announce` if non-empty, else our listen addresses (each
+    /// interface address for a wildcard listener) and other confirmed
+    /// external addresses; then `Addresses.AppendAnnounce`; minus
+    /// everything `Addresses.NoAnnounce` matches. Without `/p2p`.
+    pub fn announced_addrs(&self) -> Vec<Multiaddr> {
+        let mut base: Vec<Multiaddr> = if self.announce.is_empty() {
+            let mut v = self.listen_addrs.clone();
+            v.extend(self.swarm.external_addresses().cloned());
+            v
+        } else {
+            self.announce.clone()
+        };
+        base.extend(self.append_announce.iter().cloned());
+        let mut out: Vec<Multiaddr> = Vec::new();
+        for a in base {
+            let a = peerstore::strip_p2p(&a);
+            if !is_unspecified(&a) && !self.no_announce.blocks(&a) && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    /// `Announce` and `AppendAnnounce` minus `NoAnnounce`.
+    fn static_announce(&self) -> Vec<Multiaddr> {
+        let mut out: Vec<Multiaddr> = Vec::new();
+        for a in self.announce.iter().chain(&self.append_announce) {
+            if !self.no_announce.blocks(a) && !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out
     }
 
     /// The next swarm event. Cancel-safe.
@@ -415,24 +554,21 @@ impl<B: NetworkBehaviour> Host<B> {
     }
 
     /// The addresses put in provider records we send: the
-    /// [`Host::set_announce_addrs`] override if set, else our confirmed
-    /// external addresses and our actual listen addresses.
+    /// [`Host::set_announce_addrs`] override if set, else
+    /// [`Host::announced_addrs`]; `NoAnnounce` applies to both.
     pub fn provider_addrs(&self) -> Vec<Multiaddr> {
-        if let Some(a) = &self.announce_addrs {
-            return a.clone();
+        match &self.announce_addrs {
+            Some(a) => a
+                .iter()
+                .map(peerstore::strip_p2p)
+                .filter(|a| !self.no_announce.blocks(a))
+                .collect(),
+            None => self.announced_addrs(),
         }
-        let mut out: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
-        for a in &self.listen_addrs {
-            if !out.contains(a) {
-                out.push(a.clone());
-            }
-        }
-        out.retain(|a| !is_unspecified(a));
-        out.iter().map(peerstore::strip_p2p).collect()
     }
 
-    /// Puts exactly these addresses in provider records we send (Kubo's
-    /// `Addresses.Announce`); `None` restores the default.
+    /// Puts exactly these addresses in provider records we send, instead
+    /// of [`Host::announced_addrs`]; `None` restores the default.
     pub fn set_announce_addrs(&mut self, addrs: Option<Vec<Multiaddr>>) {
         self.announce_addrs = addrs;
     }
@@ -596,11 +732,28 @@ impl<B: NetworkBehaviour> Host<B> {
 
     fn observe(&mut self, event: &SwarmEvent<BehaviourEvent<B>>) {
         match event {
-            SwarmEvent::NewListenAddr { address, .. } if !self.listen_addrs.contains(address) => {
-                self.listen_addrs.push(address.clone());
+            SwarmEvent::NewListenAddr { address, .. } => {
+                if !self.listen_addrs.contains(address) {
+                    self.listen_addrs.push(address.clone());
+                }
+                // Every usable listen address is announced (as Kubo does
+                // without `Addresses.Announce`), which also lets the DHT
+                // run in server mode without reachability probes.
+                if self.announce.is_empty()
+                    && !is_unspecified(address)
+                    && !self.no_announce.blocks(address)
+                {
+                    self.swarm.add_external_address(address.clone());
+                }
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen_addrs.retain(|a| a != address);
+                if !self.static_announce().contains(address) {
+                    self.swarm.remove_external_address(address);
+                }
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } if self.no_announce.blocks(address) => {
+                self.swarm.remove_external_address(address);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -612,6 +765,7 @@ impl<B: NetworkBehaviour> Host<B> {
                     let a = peerstore::strip_p2p(a);
                     if known.len() < MAX_ADDRS_PER_PEER
                         && !is_unspecified(&a)
+                        && !self.addr_filters.is_blocked(&a)
                         && !known.contains(&a)
                     {
                         known.push(a);
@@ -621,7 +775,7 @@ impl<B: NetworkBehaviour> Host<B> {
                 // addresses of peers it dialed, so add its listen addresses.
                 if info.protocols.iter().any(|p| p.as_ref() == KAD_PROTOCOL) {
                     for a in &info.listen_addrs {
-                        if !is_unspecified(a) {
+                        if !is_unspecified(a) && !self.addr_filters.is_blocked(a) {
                             self.swarm
                                 .behaviour_mut()
                                 .kad
@@ -782,6 +936,24 @@ fn privatizable(addr: &Multiaddr) -> bool {
 /// TCP → pnet → Noise → Yamux, plus QUIC-v1 without a swarm key. Errors
 /// after the TCP connection is up become [`HandshakeFailure`]s.
 fn build_transport(
+    keypair: &identity::Keypair,
+    config: &HostConfig,
+    bandwidth: BandwidthCounters,
+    filters: Arc<AddrFilters>,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
+    let base = build_base_transport(keypair, config)?;
+    let transport = libp2p::Transport::map(base, move |(peer, muxer), _| {
+        (
+            peer,
+            StreamMuxerBox::new(CountingMuxer::new(muxer, bandwidth.clone())),
+        )
+    })
+    .boxed();
+    Ok(FilteredTransport::new(transport, filters).boxed())
+}
+
+/// The transports without bandwidth counting and address filters.
+fn build_base_transport(
     keypair: &identity::Keypair,
     config: &HostConfig,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {

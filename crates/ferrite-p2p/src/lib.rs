@@ -14,6 +14,8 @@
 
 #![warn(missing_docs)]
 
+pub mod addr_filter;
+pub mod bandwidth;
 pub mod config;
 pub mod connmgr;
 pub mod host;
@@ -22,7 +24,9 @@ pub mod pnet;
 pub mod providers;
 pub mod reprovide;
 
-pub use config::{agent_version, ConnMgrConfig, HostConfig, KadMode};
+pub use addr_filter::{AddrFiltered, AddrFilters, NoAnnounce};
+pub use bandwidth::BandwidthCounters;
+pub use config::{agent_version, ConnMgrConfig, HostConfig, KadMode, DEFAULT_MEMORY_FRACTION};
 pub use connmgr::ConnManager;
 pub use host::{
     handshake_failure, is_pnet_mismatch, is_pnet_mismatch_incoming, Behaviour, BehaviourEvent,

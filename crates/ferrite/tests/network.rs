@@ -485,3 +485,33 @@ fn a_restarted_node_keeps_identity_provider_records_and_peer_addresses() {
     let (_, body) = b.post(&format!("routing/findprovs?arg={cid}&num-providers=5"));
     assert!(body.contains(&a_id), "provider record lost: {body}");
 }
+
+#[test]
+fn addr_filters_block_dials_and_stats_bw_counts_transfers() {
+    let a = Node::new();
+    let env = Env::new();
+    env.ok(&[
+        "config",
+        "--json",
+        "Swarm.AddrFilters",
+        r#"["/ip4/127.0.0.0/ipcidr/8"]"#,
+    ]);
+    let filtered = Node::with_env(env);
+    let (status, body) = filtered.post(&format!("swarm/connect?arg={}", a.addr()));
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("Swarm.AddrFilters"), "{body}");
+    assert!(filtered.peers().is_empty());
+
+    let b = Node::new();
+    let data = random_bytes(9, 2 << 20);
+    let f = a.env.write("f.bin", &data);
+    let cid = cid_of(&a.env.ok(&["add", "-Q", s(&f)]));
+    b.connect(&a);
+    b.env.ok(&["pin", "add", &cid]);
+    let bw = b.json("stats/bw");
+    assert!(bw["TotalIn"].as_u64().unwrap() >= 2 << 20, "{bw}");
+    assert!(bw["TotalOut"].as_u64().unwrap() > 0, "{bw}");
+    let sent = a.json("stats/bw")["TotalOut"].as_u64().unwrap();
+    assert!(sent >= 2 << 20, "{sent}");
+    assert!(b.env.ok(&["stats", "bw"]).starts_with("Bandwidth\n"));
+}

@@ -14,13 +14,10 @@ pub(super) const COMMANDS: &[Command] = &[
 ];
 
 /// `/api/v0/stats/bw` → `{"TotalIn","TotalOut","RateIn","RateOut"}`: the
-/// Bitswap traffic (see `ferrite_node::net::Bandwidth`).
+/// transport traffic (see `ferrite_node::net::Bandwidth`).
 pub async fn bw(node: Node, _req: Req) -> Reply {
     let net = online(&node)?;
-    let bw = net
-        .bandwidth()
-        .await
-        .map_err(|e| super::ApiError::internal(e.to_string()))?;
+    let bw = net.bandwidth();
     Ok(json(&json!({
         "TotalIn": bw.total_in,
         "TotalOut": bw.total_out,

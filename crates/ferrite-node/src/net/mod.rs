@@ -76,10 +76,9 @@ pub struct BitswapStats {
     pub peers: Vec<PeerId>,
 }
 
-/// Traffic totals and rates, as `stats bw` shows them.
-///
-/// Counted at the Bitswap layer (block bytes in and out), which is nearly
-/// all of a node's traffic; DHT and identify messages are not included.
+/// Traffic totals and rates, as `stats bw` shows them: bytes of every
+/// protocol on every connection (as go-libp2p counts them, without the
+/// Noise and Yamux framing).
 #[derive(Debug, Clone, Default)]
 pub struct Bandwidth {
     /// Bytes received.
@@ -150,10 +149,6 @@ pub struct NetConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// `Routing.Type` is `none`: no DHT queries at all.
     pub routing_none: bool,
-    /// Addresses announced instead of the listen addresses.
-    pub announce: Vec<Multiaddr>,
-    /// Addresses announced besides the listen addresses.
-    pub append_announce: Vec<Multiaddr>,
     /// Reprovider strategy (`all`, `pinned`, `roots`) and interval (zero: never).
     pub reprovide_strategy: String,
     /// Interval between reprovides.
@@ -234,11 +229,63 @@ impl NetConfig {
                 !unprotectable
             });
         }
+        // Kubo's resource manager: `Swarm.ResourceMgr.MaxMemory` ("4GB",
+        // "512 MiB", bytes) caps the memory above which new connections are
+        // refused (default: the host's share of physical memory);
+        // `Swarm.ResourceMgr.Enabled: false` removes the limit. The hard
+        // connection cap is 2 × HighWater, so the `lowpower` profile
+        // (LowWater 20, HighWater 40, GracePeriod 1m) lowers it from 192 to
+        // 80 along with the trimming watermarks; ConnMgr type `none` has no cap.
+        let max_memory_bytes = if cfg
+            .lookup("Swarm.ResourceMgr.Enabled")?
+            .and_then(|v| v.as_bool())
+            == Some(false)
+        {
+            Some(usize::MAX)
+        } else {
+            match cfg.lookup("Swarm.ResourceMgr.MaxMemory")? {
+                None | Some(serde_json::Value::Null) => None,
+                Some(v) => {
+                    let bad = || {
+                        Error::Invalid(format!(
+                            "Swarm.ResourceMgr.MaxMemory: expected a size such as \"4GB\", got {v}"
+                        ))
+                    };
+                    let text = match v {
+                        serde_json::Value::String(s) => s.trim().to_string(),
+                        serde_json::Value::Number(n) => n.to_string(),
+                        _ => return Err(bad()),
+                    };
+                    let split = text
+                        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                        .unwrap_or(text.len());
+                    let number: f64 = text[..split].parse().map_err(|_| bad())?;
+                    let unit: f64 = match text[split..].trim().to_ascii_lowercase().as_str() {
+                        "" | "b" => 1.0,
+                        "k" | "kb" => 1e3,
+                        "ki" | "kib" => 1024.0,
+                        "m" | "mb" => 1e6,
+                        "mi" | "mib" => 1024.0 * 1024.0,
+                        "g" | "gb" => 1e9,
+                        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
+                        "t" | "tb" => 1e12,
+                        "ti" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+                        _ => return Err(bad()),
+                    };
+                    Some((number * unit) as usize).filter(|b| *b > 0)
+                }
+            }
+        };
         let host = HostConfig {
             listen_addrs,
             swarm_key,
             kad_mode,
             conn_mgr,
+            addr_filters: parse_addrs("Swarm.AddrFilters", &swarm.addr_filters)?,
+            announce: parse_addrs("Addresses.Announce", &addrs.announce)?,
+            append_announce: parse_addrs("Addresses.AppendAnnounce", &addrs.append_announce)?,
+            no_announce: parse_addrs("Addresses.NoAnnounce", &addrs.no_announce)?,
+            max_memory_bytes,
             // Provider records of other peers and the addresses of known
             // peers survive restarts.
             provider_db: Some(repo.path().join("providers.redb")),
@@ -250,8 +297,6 @@ impl NetConfig {
             host,
             bootstrap: parse_addrs("Bootstrap", &cfg.bootstrap()?)?,
             routing_none: routing == "none",
-            announce: parse_addrs("Addresses.Announce", &addrs.announce)?,
-            append_announce: parse_addrs("Addresses.AppendAnnounce", &addrs.append_announce)?,
             reprovide_strategy: if rp.strategy.is_empty() {
                 "all".into()
             } else {
@@ -271,6 +316,7 @@ pub struct Network {
     pending: Arc<Pending>,
     next_waiter: Arc<AtomicU64>,
     fingerprint: Option<String>,
+    bw: ferrite_p2p::BandwidthCounters,
     bw_sample: Arc<std::sync::Mutex<(std::time::Instant, u64, u64)>>,
 }
 
@@ -298,7 +344,7 @@ impl Network {
         let reprovide =
             (config.provide && !config.routing_none && !config.reprovide_interval.is_zero())
                 .then(|| (config.reprovide_strategy.clone(), config.reprovide_interval));
-        runner::spawn(repo.clone(), keypair, config, rx, pending.clone(), counters)?;
+        let bw = runner::spawn(repo.clone(), keypair, config, rx, pending.clone(), counters)?;
         if let Some((strategy, interval)) = reprovide {
             tokio::spawn(reprovider(repo, strategy, interval, tx.clone()));
         }
@@ -308,6 +354,7 @@ impl Network {
             pending,
             next_waiter: Arc::new(AtomicU64::new(1)),
             fingerprint,
+            bw,
             bw_sample: Arc::new(std::sync::Mutex::new((std::time::Instant::now(), 0, 0))),
         })
     }
@@ -361,6 +408,18 @@ impl Network {
         }
     }
 
+    /// Waits briefly while more than `limit` received bytes are not yet
+    /// stored (back-pressure for bulk fetches).
+    pub(crate) fn wait_pending_below(&self, limit: usize) {
+        self.pending
+            .wait_below(limit, std::time::Duration::from_secs(1));
+    }
+
+    /// Whether the swarm task still runs.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// A fresh requester id.
     pub(crate) fn waiter_id(&self) -> u64 {
         self.next_waiter.fetch_add(1, Ordering::Relaxed)
@@ -374,9 +433,14 @@ impl Network {
         let id = self.waiter_id();
         let (tx, rx) = std_mpsc::channel();
         self.request(id, &tx, vec![*cid]);
+        // Only the swarm task holds a sender now: if it stops, we wake.
+        drop(tx);
         match rx.recv_timeout(FETCH_STALL_TIMEOUT) {
             Ok((_, b)) => Ok(b),
-            Err(_) => {
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                Err(Error::Invalid("the network has stopped".into()))
+            }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
                 self.cancel(id, vec![*cid]);
                 Err(Error::Invalid(format!(
                     "block {cid} was not found: no peer sent it within {}s",
@@ -453,19 +517,19 @@ impl Network {
     }
 
     /// `stats bw`: see [`Bandwidth`].
-    pub async fn bandwidth(&self) -> Result<Bandwidth> {
-        let s = self.bitswap_stats().await?;
+    pub fn bandwidth(&self) -> Bandwidth {
+        let (total_in, total_out) = self.bw.totals();
         let now = std::time::Instant::now();
         let mut last = self.bw_sample.lock().unwrap();
         let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
         let bw = Bandwidth {
-            total_in: s.data_received + s.dup_data_received,
-            total_out: s.data_sent,
-            rate_in: (s.data_received + s.dup_data_received).saturating_sub(last.1) as f64 / secs,
-            rate_out: s.data_sent.saturating_sub(last.2) as f64 / secs,
+            total_in,
+            total_out,
+            rate_in: total_in.saturating_sub(last.1) as f64 / secs,
+            rate_out: total_out.saturating_sub(last.2) as f64 / secs,
         };
-        *last = (now, bw.total_in, bw.total_out);
-        Ok(bw)
+        *last = (now, total_in, total_out);
+        bw
     }
 
     /// Stops the host (closing connections) and flushes received blocks.

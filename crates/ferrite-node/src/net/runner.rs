@@ -114,7 +114,7 @@ pub(super) fn spawn(
     rx: mpsc::UnboundedReceiver<Cmd>,
     pending: Arc<Pending>,
     counters: Arc<Counters>,
-) -> Result<()> {
+) -> Result<ferrite_p2p::BandwidthCounters> {
     pending.start(repo.clone());
     let store = Arc::new(StoreAdapter {
         repo: repo.clone(),
@@ -126,9 +126,6 @@ pub(super) fn spawn(
         .map_err(|e| Error::Invalid(format!("cannot start the network: {e}")))?;
     if config.routing_none {
         host.behaviour_mut().kad.set_mode(Some(kad::Mode::Client));
-    }
-    for a in config.announce.iter().chain(&config.append_announce) {
-        host.swarm_mut().add_external_address(a.clone());
     }
     let mut bootstrap_peers = Vec::new();
     for addr in &config.bootstrap {
@@ -171,8 +168,9 @@ pub(super) fn spawn(
             .build();
         let _ = runner.host.swarm_mut().dial(opts);
     }
+    let bandwidth = runner.host.bandwidth();
     tokio::spawn(async move { runner.run().await });
-    Ok(())
+    Ok(bandwidth)
 }
 
 /// `(peer, address without /p2p/)` of an address ending in `/p2p/<peer>`.
@@ -316,18 +314,9 @@ impl Runner {
             }
             Cmd::ListenAddrs(reply) => {
                 let listen: Vec<Multiaddr> = self.host.swarm().listeners().cloned().collect();
-                let announced = if self.config.announce.is_empty() {
-                    let mut v: Vec<Multiaddr> = listen
-                        .iter()
-                        .filter(|a| !is_unspecified(a))
-                        .cloned()
-                        .collect();
-                    v.extend(self.config.append_announce.iter().cloned());
-                    v
-                } else {
-                    self.config.announce.clone()
-                };
-                let _ = reply.send((listen, announced));
+                // Announce, AppendAnnounce and NoAnnounce are applied by
+                // the host.
+                let _ = reply.send((listen, self.host.announced_addrs()));
             }
             Cmd::FindProviders(cid, max, tx) => {
                 if self.config.routing_none {
@@ -550,13 +539,10 @@ impl Runner {
                 self.rtt.insert(peer, rtt);
             }
             SwarmEvent::NewListenAddr { address, .. } => {
+                // The host announces it (unless Addresses.Announce or
+                // NoAnnounce say otherwise), which also puts the DHT in
+                // server mode without waiting for reachability probes.
                 println!("Swarm listening on {address}");
-                // On a private network every listen address is one peers
-                // can use, so the DHT runs in server mode without waiting
-                // for reachability probes.
-                if self.config.announce.is_empty() && !is_unspecified(&address) {
-                    self.host.swarm_mut().add_external_address(address);
-                }
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,

@@ -5,7 +5,8 @@
 //! per batch instead of per block), then forgets them.
 
 use std::collections::HashMap;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrite_ipld::Cid;
@@ -24,8 +25,16 @@ enum Msg {
 /// Blocks received and not yet committed, plus the writer's queue.
 #[derive(Default)]
 pub(crate) struct Pending {
-    map: Mutex<HashMap<Cid, Bytes>>,
+    map: Mutex<Blocks>,
+    /// Signalled whenever the writer has stored a batch.
+    drained: Condvar,
     tx: Mutex<Option<mpsc::Sender<Msg>>>,
+}
+
+#[derive(Default)]
+struct Blocks {
+    map: HashMap<Cid, Bytes>,
+    bytes: usize,
 }
 
 impl Pending {
@@ -42,12 +51,33 @@ impl Pending {
 
     /// A block not yet in the store.
     pub(crate) fn get(&self, cid: &Cid) -> Option<Bytes> {
-        self.map.lock().unwrap().get(cid).cloned()
+        self.map.lock().unwrap().map.get(cid).cloned()
+    }
+
+    /// Waits (at most `max_wait`) until fewer than `limit` bytes wait for
+    /// the writer, so a fast peer cannot fill memory faster than the disk
+    /// takes it.
+    pub(crate) fn wait_below(&self, limit: usize, max_wait: Duration) {
+        let deadline = Instant::now() + max_wait;
+        let mut g = self.map.lock().unwrap();
+        while g.bytes > limit {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            g = self.drained.wait_timeout(g, deadline - now).unwrap().0;
+        }
     }
 
     /// Queues a verified block for the store.
     pub(crate) fn put(&self, cid: Cid, data: Bytes) {
-        self.map.lock().unwrap().insert(cid, data.clone());
+        {
+            let mut g = self.map.lock().unwrap();
+            if let Some(old) = g.map.insert(cid, data.clone()) {
+                g.bytes -= old.len();
+            }
+            g.bytes += data.len();
+        }
         if let Some(tx) = &*self.tx.lock().unwrap() {
             let _ = tx.send(Msg::Block(cid, data));
         }
@@ -92,10 +122,13 @@ impl Pending {
                     tracing::error!("storing {} fetched blocks failed: {e}", batch.len());
                     last_error = Some(e.to_string());
                 }
-                let mut map = self.map.lock().unwrap();
+                let mut g = self.map.lock().unwrap();
                 for (cid, _) in &batch {
-                    map.remove(cid);
+                    if let Some(old) = g.map.remove(cid) {
+                        g.bytes -= old.len();
+                    }
                 }
+                self.drained.notify_all();
             }
             for f in flushes {
                 let _ = f.send(match last_error.take() {

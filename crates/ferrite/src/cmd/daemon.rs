@@ -56,7 +56,7 @@ pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let node = match net_config {
             None => node,
             Some(c) => {
@@ -75,7 +75,11 @@ pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
             node.clone()
         };
         serve(repo, node, gateway_node, api_addrs, gw_addrs).await
-    })
+    });
+    // Requests still blocked (a fetch nobody can answer) must not keep a
+    // stopping daemon alive.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 async fn serve(

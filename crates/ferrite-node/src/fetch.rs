@@ -19,12 +19,12 @@ use crate::net::{Network, FETCH_STALL_TIMEOUT};
 use crate::{Error, Node, Result};
 
 /// Blocks asked for at once by one DAG fetch: enough to keep a fast peer
-/// busy, few enough that the bytes in flight stay small (≤ 32 MiB of
+/// busy, few enough that the bytes in flight stay small (≤ 16 MiB of
 /// 256 KiB chunks).
-const WINDOW: usize = 128;
+const WINDOW: usize = 64;
 
 /// Received bytes not yet in the store above which a DAG fetch waits.
-const MAX_UNSTORED_BYTES: usize = 24 << 20;
+const MAX_UNSTORED_BYTES: usize = 16 << 20;
 
 /// The repo's blocks as an exporter source, fetching missing ones when the
 /// node is online. Owning `Arc`s lets readers outlive the call that made

@@ -15,7 +15,6 @@ use libp2p::core::transport::timeout::{TransportTimeout, TransportTimeoutError};
 use libp2p::core::transport::{Boxed, ListenerId, Transport as _};
 use libp2p::core::upgrade::Version;
 use libp2p::multiaddr::Protocol;
-use libp2p::pnet::PnetConfig;
 use libp2p::swarm::{dummy, DialError, ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{
     connection_limits, identify, identity, kad, memory_connection_limits, noise, ping, quic, tcp,
@@ -982,20 +981,23 @@ fn build_base_transport(
     let timeout_failure = move || failure("handshake timed out".into());
     Ok(match &config.swarm_key {
         Some(key) => {
-            let pnet = PnetConfig::new(key.pre_shared_key());
-            tcp.and_then(move |socket, _| pnet.handshake(socket))
-                .upgrade(Version::V1Lazy)
-                .authenticate(noise)
-                .multiplex(yamux::Config::default())
-                .timeout(overall)
-                .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-                .map_err(move |e| match e {
-                    TransportTimeoutError::Other(Either::Left(Either::Left(Either::Left(e)))) => e,
-                    TransportTimeoutError::Other(other) => failure(Box::new(other)),
-                    TransportTimeoutError::Timeout => timeout_failure(),
-                    TransportTimeoutError::TimerError(e) => e,
-                })
-                .boxed()
+            let key = key.clone();
+            tcp.and_then(move |socket, _| {
+                let key = key.clone();
+                async move { crate::pnet_io::handshake(socket, &key).await }
+            })
+            .upgrade(Version::V1Lazy)
+            .authenticate(noise)
+            .multiplex(yamux::Config::default())
+            .timeout(overall)
+            .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+            .map_err(move |e| match e {
+                TransportTimeoutError::Other(Either::Left(Either::Left(Either::Left(e)))) => e,
+                TransportTimeoutError::Other(other) => failure(Box::new(other)),
+                TransportTimeoutError::Timeout => timeout_failure(),
+                TransportTimeoutError::TimerError(e) => e,
+            })
+            .boxed()
         }
         None => {
             let tcp = tcp

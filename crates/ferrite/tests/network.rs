@@ -515,3 +515,35 @@ fn addr_filters_block_dials_and_stats_bw_counts_transfers() {
     assert!(sent >= 2 << 20, "{sent}");
     assert!(b.env.ok(&["stats", "bw"]).starts_with("Bandwidth\n"));
 }
+
+#[test]
+fn forced_private_network_refuses_to_start_without_a_key() {
+    let env = Env::new();
+    let out = env
+        .cmd(&["daemon"])
+        .env("LIBP2P_FORCE_PNET", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("private network was not configured but is enforced by the environment"),
+        "{err}"
+    );
+    // With a key it starts.
+    write_key(&env, &"33".repeat(32));
+    let mut child = env
+        .cmd(&["daemon"])
+        .env("LIBP2P_FORCE_PNET", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l == "Daemon is ready");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready);
+}

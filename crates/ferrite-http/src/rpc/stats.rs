@@ -2,6 +2,7 @@
 
 use super::swarm::online;
 use super::{json, Command, Reply, Req};
+use ferrite_node::net::BitswapStats;
 use ferrite_node::Node;
 use serde_json::json;
 
@@ -26,16 +27,28 @@ pub async fn bw(node: Node, _req: Req) -> Reply {
     })))
 }
 
-/// `/api/v0/stats/bitswap` → Kubo's `stat` object.
-pub async fn bitswap(node: Node, _req: Req) -> Reply {
-    let net = online(&node)?;
-    let s = net
+/// The Bitswap counters of an online node.
+async fn stats(node: &Node) -> Result<BitswapStats, super::ApiError> {
+    online(node)?
         .bitswap_stats()
         .await
-        .map_err(|e| super::ApiError::internal(e.to_string()))?;
+        .map_err(|e| super::ApiError::internal(e.to_string()))
+}
+
+/// A wantlist as Kubo's `[{"/": cid}]`.
+fn cid_links(s: &BitswapStats) -> Vec<serde_json::Value> {
+    s.wantlist
+        .iter()
+        .map(|c| json!({"/": c.to_string()}))
+        .collect()
+}
+
+/// `/api/v0/stats/bitswap` → Kubo's `stat` object.
+pub async fn bitswap(node: Node, _req: Req) -> Reply {
+    let s = stats(&node).await?;
     Ok(json(&json!({
         "ProvideBufLen": 0,
-        "Wantlist": s.wantlist.iter().map(|c| json!({"/": c.to_string()})).collect::<Vec<_>>(),
+        "Wantlist": cid_links(&s),
         "Peers": s.peers.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "BlocksReceived": s.blocks_received,
         "DataReceived": s.data_received,
@@ -49,12 +62,6 @@ pub async fn bitswap(node: Node, _req: Req) -> Reply {
 
 /// `/api/v0/bitswap/wantlist` → `{"Keys":[{"/":cid}]}`.
 pub async fn wantlist(node: Node, _req: Req) -> Reply {
-    let net = online(&node)?;
-    let s = net
-        .bitswap_stats()
-        .await
-        .map_err(|e| super::ApiError::internal(e.to_string()))?;
-    Ok(json(&json!({
-        "Keys": s.wantlist.iter().map(|c| json!({"/": c.to_string()})).collect::<Vec<_>>(),
-    })))
+    let s = stats(&node).await?;
+    Ok(json(&json!({ "Keys": cid_links(&s) })))
 }

@@ -246,33 +246,20 @@ impl NetConfig {
             match cfg.lookup("Swarm.ResourceMgr.MaxMemory")? {
                 None | Some(serde_json::Value::Null) => None,
                 Some(v) => {
-                    let bad = || {
+                    // The same byte-size syntax as Datastore.StorageMax.
+                    let bytes = match v {
+                        serde_json::Value::String(t) => {
+                            ferrite_store::config::parse_byte_size(t).ok()
+                        }
+                        serde_json::Value::Number(n) => n.as_u64(),
+                        _ => None,
+                    }
+                    .ok_or_else(|| {
                         Error::Invalid(format!(
                             "Swarm.ResourceMgr.MaxMemory: expected a size such as \"4GB\", got {v}"
                         ))
-                    };
-                    let text = match v {
-                        serde_json::Value::String(s) => s.trim().to_string(),
-                        serde_json::Value::Number(n) => n.to_string(),
-                        _ => return Err(bad()),
-                    };
-                    let split = text
-                        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                        .unwrap_or(text.len());
-                    let number: f64 = text[..split].parse().map_err(|_| bad())?;
-                    let unit: f64 = match text[split..].trim().to_ascii_lowercase().as_str() {
-                        "" | "b" => 1.0,
-                        "k" | "kb" => 1e3,
-                        "ki" | "kib" => 1024.0,
-                        "m" | "mb" => 1e6,
-                        "mi" | "mib" => 1024.0 * 1024.0,
-                        "g" | "gb" => 1e9,
-                        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
-                        "t" | "tb" => 1e12,
-                        "ti" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-                        _ => return Err(bad()),
-                    };
-                    Some((number * unit) as usize).filter(|b| *b > 0)
+                    })?;
+                    Some(bytes as usize).filter(|b| *b > 0)
                 }
             }
         };
@@ -604,4 +591,28 @@ pub fn reprovide_keys(repo: &Repo, strategy: &str) -> Result<Vec<Cid>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrite_store::config::Config;
+
+    fn config_with(key: &str, value: serde_json::Value) -> Result<NetConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::init(&["test"]).unwrap();
+        cfg.set(key, value).unwrap();
+        Repo::init(dir.path(), &cfg).unwrap();
+        NetConfig::from_repo(&Repo::open(dir.path()).unwrap())
+    }
+
+    #[test]
+    fn max_memory_uses_kubo_byte_sizes() {
+        let c = config_with("Swarm.ResourceMgr.MaxMemory", "512MiB".into()).unwrap();
+        assert_eq!(c.host.max_memory_bytes, Some(512 << 20));
+        let c = config_with("Swarm.ResourceMgr.MaxMemory", 1_000_000.into()).unwrap();
+        assert_eq!(c.host.max_memory_bytes, Some(1_000_000));
+        let e = config_with("Swarm.ResourceMgr.MaxMemory", "lots".into()).unwrap_err();
+        assert!(e.to_string().contains("Swarm.ResourceMgr.MaxMemory"), "{e}");
+    }
 }

@@ -636,7 +636,8 @@ impl Runner {
                 c.blocks_received.fetch_add(1, Ordering::Relaxed);
                 c.data_received
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
-                *self.useful.entry(from).or_insert(0) += 0;
+                // A peer that delivers becomes a first choice for later wants.
+                self.useful.entry(from).or_insert(0);
                 let Some(w) = self.drop_want(&cid) else {
                     c.dup_blocks.fetch_add(1, Ordering::Relaxed);
                     c.dup_data.fetch_add(data.len() as u64, Ordering::Relaxed);

@@ -12,11 +12,21 @@
 
 use std::io::Cursor;
 
+pub mod allocator;
+pub mod api;
+pub mod cluster;
+pub mod config;
+pub mod host;
 pub mod network;
 pub mod node;
 pub mod pinset;
 pub mod store;
+pub mod time;
+pub mod tracker;
+pub mod types;
 
+pub use cluster::{Cluster, ClusterOptions};
+pub use config::ClusterSection;
 pub use network::{MemRouter, RpcRequest, RpcResponse, Transport, TransportError};
 pub use node::{ClusterConfig, ClusterError, ClusterMetrics, ClusterNode};
 pub use openraft::ServerState;

@@ -14,7 +14,7 @@ use crate::network::{
     NetworkFactory, RpcRequest, RpcResponse, Transport, TransportError, WriteResult,
 };
 use crate::pinset::{ClusterPin, Command, Response};
-use crate::store::{self, PinsetReader};
+use crate::store::{self, PinsetReader, StateChange};
 use crate::{Node, NodeId, TypeConfig};
 
 /// Tunables; defaults suit a LAN / loopback.
@@ -89,6 +89,15 @@ pub enum ClusterError {
     /// The node was shut down.
     #[error("node is shut down")]
     Shutdown,
+    /// Bad input from a caller (unparsable CID, unknown peer, bad option).
+    #[error("{0}")]
+    Invalid(String),
+    /// The CID or peer is not in the cluster.
+    #[error("{0}")]
+    NotFound(String),
+    /// The local IPFS node failed (add, pin, block store).
+    #[error("ipfs: {0}")]
+    Ipfs(String),
 }
 
 /// Snapshot of Raft status for monitoring and tests.
@@ -146,9 +155,34 @@ impl ClusterNode {
         transport: Arc<dyn Transport>,
         config: ClusterConfig,
     ) -> Result<Self, ClusterError> {
+        Self::start_inner(node_id, dir.as_ref(), transport, config, None).await
+    }
+
+    /// Like [`start`](Self::start), and every change applied to the pinset
+    /// from now on is sent to `changes` (see [`StateChange`]).
+    pub async fn start_with_changes(
+        node_id: NodeId,
+        dir: impl AsRef<Path>,
+        transport: Arc<dyn Transport>,
+        config: ClusterConfig,
+        changes: tokio::sync::mpsc::UnboundedSender<StateChange>,
+    ) -> Result<Self, ClusterError> {
+        Self::start_inner(node_id, dir.as_ref(), transport, config, Some(changes)).await
+    }
+
+    async fn start_inner(
+        node_id: NodeId,
+        dir: &Path,
+        transport: Arc<dyn Transport>,
+        config: ClusterConfig,
+        changes: Option<tokio::sync::mpsc::UnboundedSender<StateChange>>,
+    ) -> Result<Self, ClusterError> {
         let raft_config = Arc::new(config.to_raft()?);
-        let db = Arc::new(open_db_retry(dir.as_ref()).await?);
-        let (log_store, state_machine) = store::new_storage(db.clone());
+        let db = Arc::new(open_db_retry(dir).await?);
+        let (log_store, state_machine) = match changes {
+            Some(tx) => store::new_storage_with_changes(db.clone(), tx),
+            None => store::new_storage(db.clone()),
+        };
         let network = NetworkFactory::new(transport.clone());
         let raft = Raft::new(node_id, raft_config, network, log_store, state_machine)
             .await

@@ -122,7 +122,44 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
 
 /// Creates the log store and state machine over one shared database.
 pub fn new_storage(db: Arc<Database>) -> (LogStore, StateMachine) {
-    (LogStore { db: db.clone() }, StateMachine { db })
+    (
+        LogStore { db: db.clone() },
+        StateMachine { db, changes: None },
+    )
+}
+
+/// What changed in the applied pinset, in apply order; the pin tracker
+/// follows these instead of rescanning the whole state after each entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChange {
+    /// A pin was added or replaced.
+    Pinned(ClusterPin),
+    /// A pin was removed.
+    Unpinned(String),
+    /// The whole state was replaced (snapshot installed): read it again.
+    Reset,
+}
+
+/// Like [`new_storage`], and every applied change is also sent to `changes`.
+pub fn new_storage_with_changes(
+    db: Arc<Database>,
+    changes: tokio::sync::mpsc::UnboundedSender<StateChange>,
+) -> (LogStore, StateMachine) {
+    (
+        LogStore { db: db.clone() },
+        StateMachine {
+            db,
+            changes: Some(changes),
+        },
+    )
+}
+
+fn collect_changes(cmd: &pinset::Command, out: &mut Vec<StateChange>) {
+    match cmd {
+        pinset::Command::Pin(p) => out.push(StateChange::Pinned(p.clone())),
+        pinset::Command::Unpin { cid } => out.push(StateChange::Unpinned(cid.clone())),
+        pinset::Command::Batch(cmds) => cmds.iter().for_each(|c| collect_changes(c, out)),
+    }
 }
 
 /// Raft log, vote and committed index (openraft `RaftLogStorage`). Cloning
@@ -268,6 +305,7 @@ impl PinStore for redb::Table<'_, &'static str, &'static [u8]> {
 /// The applied state: pinset, last applied log id and membership.
 pub struct StateMachine {
     db: Arc<Database>,
+    changes: Option<tokio::sync::mpsc::UnboundedSender<StateChange>>,
 }
 
 /// Builds snapshots from a consistent redb read transaction.
@@ -368,8 +406,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
+        let mut changes = Vec::new();
+        if self.changes.is_some() {
+            for e in &entries {
+                if let EntryPayload::Normal(cmd) = &e.payload {
+                    collect_changes(cmd, &mut changes);
+                }
+            }
+        }
         // Everything openraft hands us in one call becomes one atomic commit.
-        write_txn(&self.db, false, move |tx| {
+        let out = write_txn(&self.db, false, move |tx| {
             let mut out = Vec::with_capacity(entries.len());
             let mut last = None;
             let mut membership = None;
@@ -394,7 +440,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             Ok(out)
         })
         .await
-        .map_err(write_err)
+        .map_err(write_err)?;
+        if let Some(tx) = &self.changes {
+            for c in changes {
+                let _ = tx.send(c);
+            }
+        }
+        Ok(out)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -431,7 +483,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             Ok(())
         })
         .await
-        .map_err(write_err)
+        .map_err(write_err)?;
+        if let Some(tx) = &self.changes {
+            let _ = tx.send(StateChange::Reset);
+        }
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StErr> {

@@ -1,0 +1,583 @@
+//! `POST /add`: a multipart upload imported on this peer's IPFS node, then
+//! pinned cluster-wide (IPFS Cluster's "local" adder).
+//!
+//! The upload is streamed: an async pump parses parts and hands them to the
+//! blocking importer through channels (as ferrite-http's `/api/v0/add`
+//! does; its pump is private, so this is a slimmer copy over axum's
+//! `Multipart`). `format=car` imports a CAR instead and pins its root.
+//!
+//! Blocks are added without a local pin: the cluster pin that follows
+//! decides where the content is pinned (this peer may not be allocated).
+
+use std::io::{self, Read};
+
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::now_secs;
+use super::rest::{bool_param, param, parse_pin_options, RestError};
+use crate::cluster::Cluster;
+
+/// One added entry as IPFS Cluster reports it (`AddedOutput`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedRow {
+    /// Path of the entry (`""` for a wrapping folder).
+    pub name: String,
+    /// CID text.
+    pub cid: String,
+    /// Cumulative size.
+    pub size: u64,
+    /// Where the cluster allocated it (root entries only).
+    pub allocations: Vec<String>,
+}
+
+impl AddedRow {
+    /// The JSON object of one row.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "cid": self.cid,
+            "size": self.size,
+            "allocations": self.allocations,
+        })
+    }
+}
+
+/// Top-level entries (names without `/`) are the roots Kubo's add reports;
+/// those are what the cluster pins.
+pub fn is_root(name: &str) -> bool {
+    !name.contains('/')
+}
+
+/// The response: NDJSON rows, or one JSON array with `stream-channels=false`.
+pub fn render(rows: &[AddedRow], stream: bool) -> Response {
+    if stream {
+        let mut buf = Vec::new();
+        for r in rows {
+            serde_json::to_writer(&mut buf, &r.to_json()).expect("serializable");
+            buf.push(b'\n');
+        }
+        ferrite_http::rpc::ndjson_stream(axum::body::Body::from(buf))
+    } else {
+        let all: Vec<Value> = rows.iter().map(AddedRow::to_json).collect();
+        ferrite_http::rpc::json(&all)
+    }
+}
+
+/// `wrap-with-directory`.
+fn add_wrap(q: &[(String, String)]) -> Result<bool, RestError> {
+    bool_param(q, "wrap-with-directory", false)
+}
+
+/// Kubo-compatible import options from the query, over the repo defaults.
+fn add_options(
+    node: &ferrite_node::Node,
+    q: &[(String, String)],
+) -> Result<ferrite_node::AddOptions, RestError> {
+    let bad = |m: String| RestError::bad_request(m);
+    let mut import = node
+        .import_defaults()
+        .map_err(|e| RestError::internal(e.to_string()))?;
+    if let Some(c) = param(q, "chunker").filter(|c| !c.is_empty()) {
+        import.chunker = c.parse().map_err(|e| bad(format!("chunker: {e}")))?;
+    }
+    if let Some(h) = param(q, "hash").filter(|h| !h.is_empty()) {
+        import.hash = h
+            .to_ascii_lowercase()
+            .parse::<ferrite_ipld::HashAlg>()
+            .map_err(|_| bad(format!("unrecognized hash function: {h:?}")))?;
+    }
+    if let Some(v) = param(q, "cid-version").filter(|v| !v.is_empty()) {
+        match v {
+            "0" => import.cid_version = Some(0),
+            "1" => import.cid_version = Some(1),
+            _ => return Err(bad(format!("unknown CID version: {v}"))),
+        }
+    }
+    if param(q, "raw-leaves").is_some() {
+        import.raw_leaves = Some(bool_param(q, "raw-leaves", false)?);
+    }
+    match param(q, "layout").unwrap_or("") {
+        "" | "balanced" => {}
+        "trickle" => import.trickle = true,
+        l => return Err(bad(format!("unknown layout {l:?}"))),
+    }
+    import.validate().map_err(|e| bad(e.to_string()))?;
+    Ok(ferrite_node::AddOptions {
+        import,
+        recursive: true,
+        hidden: true,
+        wrap: add_wrap(q)?,
+        only_hash: false,
+        pin: false,
+        pin_name: String::new(),
+    })
+}
+
+/// `POST /add`: see the module docs.
+pub(super) async fn add(
+    State(c): State<Cluster>,
+    Query(q): Query<Vec<(String, String)>>,
+    req: Request,
+) -> Result<Response, RestError> {
+    let opts = parse_pin_options(&q, now_secs())?;
+    let stream = bool_param(&q, "stream-channels", true)?;
+    let mut rows = import_upload(c.node().clone(), &q, req).await?;
+    let wrap = add_wrap(&q)?;
+    let n = rows.len();
+    for (i, row) in rows.iter_mut().enumerate() {
+        // Wrapped: only the wrapper (last) is a root; its files are named
+        // like top-level entries.
+        if (wrap && i + 1 != n) || !is_root(&row.name) {
+            continue;
+        }
+        let mut o = opts.clone();
+        if o.name.is_empty() {
+            o.name = row.name.clone();
+        }
+        let pin = c.pin(&row.cid, o).await?;
+        row.allocations = pin.allocations;
+    }
+    Ok(render(&rows, stream))
+}
+
+/// The local half of `/add`: imports the upload (UnixFS or, with
+/// `format=car`, a CAR) into `node` without pinning; returns the rows.
+pub(super) async fn import_upload(
+    node: ferrite_node::Node,
+    q: &[(String, String)],
+    req: Request,
+) -> Result<Vec<AddedRow>, RestError> {
+    let car = match param(q, "format").unwrap_or("") {
+        "" | "unixfs" => false,
+        "car" => true,
+        f => return Err(RestError::bad_request(format!("unknown add format {f:?}"))),
+    };
+    if bool_param(q, "shard", false)? {
+        return Err(RestError::bad_request("sharding is not supported"));
+    }
+    let add_opts = add_options(&node, q)?;
+    let mp = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| RestError::bad_request(e.body_text()))?;
+
+    let (tx, rx) = mpsc::channel::<EntryMsg>(1);
+    tokio::spawn(pump(mp, tx));
+    let rows = tokio::task::spawn_blocking(move || -> Result<Vec<AddedRow>, RestError> {
+        let mut entries = Entries { rx, done: false };
+        if car {
+            import_car(&node, &mut entries)
+        } else {
+            let added = node
+                .add_entries(&mut entries, &add_opts, &mut |_| {})
+                .map_err(node_error)?;
+            Ok(added
+                .into_iter()
+                .map(|a| AddedRow {
+                    name: a.name,
+                    cid: a.cid.to_string(),
+                    size: a.size,
+                    allocations: Vec::new(),
+                })
+                .collect())
+        }
+    })
+    .await
+    .map_err(|e| RestError::internal(e.to_string()))??;
+    if rows.is_empty() {
+        return Err(RestError::bad_request("no files were added"));
+    }
+    Ok(rows)
+}
+
+/// Imports the first file part as a CAR (its single root is what gets pinned).
+fn import_car(
+    node: &ferrite_node::Node,
+    entries: &mut Entries,
+) -> Result<Vec<AddedRow>, RestError> {
+    let (name, reader) = loop {
+        match entries.next() {
+            Some(Ok(ferrite_node::AddEntry {
+                path,
+                kind: ferrite_node::AddEntryKind::File(r),
+            })) => break (path, r),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(node_error(e)),
+            None => return Err(RestError::bad_request("no CAR file in the upload")),
+        }
+    };
+    let report = node.dag_import(vec![reader], false).map_err(node_error)?;
+    let [(root, _)] = report.roots.as_slice() else {
+        return Err(RestError::bad_request(
+            "a CAR must have exactly one root to be added",
+        ));
+    };
+    let cid = root.to_string();
+    Ok(vec![AddedRow {
+        name: if name.is_empty() { cid.clone() } else { name },
+        cid,
+        size: report.bytes,
+        allocations: Vec::new(),
+    }])
+}
+
+/// Bad uploads and bad options are the client's fault; the rest is ours.
+fn node_error(e: ferrite_node::Error) -> RestError {
+    match e {
+        ferrite_node::Error::Invalid(m) => RestError::bad_request(m),
+        ferrite_node::Error::Ipld(e) => RestError::bad_request(e.to_string()),
+        ferrite_node::Error::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
+            RestError::bad_request(e.to_string())
+        }
+        other => RestError::internal(other.to_string()),
+    }
+}
+
+enum EntryMsg {
+    Entry(ferrite_node::AddEntry),
+    Fail(ferrite_node::Error),
+    End,
+}
+
+enum Piece {
+    Data(Bytes),
+    Fail(io::Error),
+    End,
+}
+
+/// Percent-decodes a part's file name (clients URL-escape them); a name
+/// that is not valid escaping is taken as is.
+pub fn part_name(raw: &str) -> String {
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => out.push(v),
+                    None => return raw.to_owned(),
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
+}
+
+fn io_fail(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("multipart: {e}"))
+}
+
+/// Parses parts as they arrive; stops when the importer stops listening.
+async fn pump(mut mp: Multipart, tx: mpsc::Sender<EntryMsg>) {
+    use ferrite_node::{AddEntry, AddEntryKind};
+    loop {
+        let next = tokio::select! {
+            r = mp.next_field() => r,
+            _ = tx.closed() => return,
+        };
+        let mut field = match next {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                let _ = tx.send(EntryMsg::End).await;
+                return;
+            }
+            Err(e) => {
+                let _ = tx
+                    .send(EntryMsg::Fail(ferrite_node::Error::Io(io_fail(e))))
+                    .await;
+                return;
+            }
+        };
+        let path = part_name(field.file_name().unwrap_or(""));
+        let media = field
+            .content_type()
+            .map(|m| {
+                m.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        match media.as_str() {
+            "application/x-directory" | "multipart/form-data" => {
+                let e = AddEntry {
+                    path,
+                    kind: AddEntryKind::Dir,
+                };
+                if tx.send(EntryMsg::Entry(e)).await.is_err() {
+                    return;
+                }
+            }
+            "application/symlink" => {
+                let target = match field.bytes().await {
+                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Err(e) => {
+                        let _ = tx
+                            .send(EntryMsg::Fail(ferrite_node::Error::Io(io_fail(e))))
+                            .await;
+                        return;
+                    }
+                };
+                let e = AddEntry {
+                    path,
+                    kind: AddEntryKind::Symlink(target),
+                };
+                if tx.send(EntryMsg::Entry(e)).await.is_err() {
+                    return;
+                }
+            }
+            _ => {
+                let (ptx, prx) = mpsc::channel::<Piece>(16);
+                let reader = ChanReader {
+                    rx: prx,
+                    cur: Bytes::new(),
+                    ended: false,
+                };
+                let e = AddEntry {
+                    path,
+                    kind: AddEntryKind::File(Box::new(reader)),
+                };
+                if tx.send(EntryMsg::Entry(e)).await.is_err() {
+                    return;
+                }
+                loop {
+                    let chunk = tokio::select! {
+                        c = field.chunk() => c,
+                        _ = ptx.closed() => return,
+                    };
+                    let piece = match chunk {
+                        Ok(Some(b)) => Piece::Data(b),
+                        Ok(None) => Piece::End,
+                        Err(e) => Piece::Fail(io_fail(e)),
+                    };
+                    let last = !matches!(piece, Piece::Data(_));
+                    if ptx.send(piece).await.is_err() || last {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A file part's bytes as an `io::Read`; a closed channel without
+/// [`Piece::End`] is an aborted upload, never a short file.
+struct ChanReader {
+    rx: mpsc::Receiver<Piece>,
+    cur: Bytes,
+    ended: bool,
+}
+
+impl Read for ChanReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Piece::Data(b)) => self.cur = b,
+                Some(Piece::End) => self.ended = true,
+                Some(Piece::Fail(e)) => return Err(e),
+                None => return Err(io::Error::new(io::ErrorKind::BrokenPipe, "upload aborted")),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        bytes::Buf::advance(&mut self.cur, n);
+        Ok(n)
+    }
+}
+
+/// The entries channel as the iterator `Node::add_entries` takes.
+struct Entries {
+    rx: mpsc::Receiver<EntryMsg>,
+    done: bool,
+}
+
+impl Iterator for Entries {
+    type Item = ferrite_node::Result<ferrite_node::AddEntry>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = match self.rx.blocking_recv() {
+            Some(EntryMsg::Entry(e)) => return Some(Ok(e)),
+            Some(EntryMsg::End) => None,
+            Some(EntryMsg::Fail(e)) => Some(Err(e)),
+            None => Some(Err(ferrite_node::Error::Io(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "upload aborted",
+            )))),
+        };
+        self.done = true;
+        item
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serves `import_upload` over a fresh offline node; returns the base
+    /// URL and the node.
+    async fn upload_server(dir: &std::path::Path) -> (String, ferrite_node::Node) {
+        use axum::routing::post;
+        let repo = dir.join("repo");
+        let cfg = ferrite_store::config::Config::init(&["test"]).unwrap();
+        ferrite_store::Repo::init(&repo, &cfg).unwrap();
+        let node = ferrite_node::Node::open(&repo).unwrap();
+        let r = axum::Router::new()
+            .route(
+                "/add",
+                post(
+                    |State(n): State<ferrite_node::Node>,
+                     Query(q): Query<Vec<(String, String)>>,
+                     req: Request| async move {
+                        match import_upload(n, &q, req).await {
+                            Ok(rows) => render(&rows, false),
+                            Err(e) => axum::response::IntoResponse::into_response(e),
+                        }
+                    },
+                ),
+            )
+            // As in the REST router: uploads have no size limit.
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(node.clone());
+        (super::super::serve_for_test(r).await, node)
+    }
+
+    fn post_multipart(url: &str, files: &[(&str, &str, &[u8])]) -> (u16, String) {
+        let boundary = "b0undary";
+        let mut body = Vec::new();
+        for (name, ct, data) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+                     filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent
+            .post(url)
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .send(&body[..])
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upload_unixfs_and_car() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, node) = upload_server(dir.path()).await;
+        let b = base.clone();
+        let (file, wrapped, bad, big) = tokio::task::spawn_blocking(move || {
+            let oct = "application/octet-stream";
+            (
+                post_multipart(
+                    &format!("{b}/add?cid-version=1&raw-leaves=true"),
+                    &[("hello%20world.txt", oct, b"hello")],
+                ),
+                post_multipart(
+                    &format!("{b}/add?wrap-with-directory=true"),
+                    &[("a.txt", oct, b"a"), ("b.txt", oct, b"b")],
+                ),
+                post_multipart(&format!("{b}/add?format=zip"), &[("a", oct, b"a")]),
+                // Bigger than axum's default 2 MiB body limit.
+                post_multipart(&format!("{b}/add"), &[("big", oct, &vec![7u8; 3 << 20])]),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(file.0, 200, "{}", file.1);
+        let rows: Vec<Value> = serde_json::from_str(&file.1).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["name"], "hello world.txt");
+        // The raw-leaf CIDv1 of "hello".
+        assert_eq!(
+            rows[0]["cid"],
+            "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
+        );
+        assert_eq!(rows[0]["size"], 5);
+        let rows: Vec<Value> = serde_json::from_str(&wrapped.1).unwrap();
+        assert_eq!(rows.len(), 3, "{}", wrapped.1);
+        assert_eq!(rows[2]["name"], "");
+        assert_eq!(bad.0, 400);
+        assert_eq!(big.0, 200, "{}", big.1);
+
+        // A CAR of the wrapped folder imports and reports its root.
+        let root: ferrite_node::Cid = rows[2]["cid"].as_str().unwrap().parse().unwrap();
+        let mut car = Vec::new();
+        node.dag_export(&root, &mut car).unwrap();
+        let dir2 = tempfile::tempdir().unwrap();
+        let (base2, _node2) = upload_server(dir2.path()).await;
+        let (st, body) = tokio::task::spawn_blocking(move || {
+            post_multipart(
+                &format!("{base2}/add?format=car"),
+                &[("x.car", "application/vnd.ipld.car", &car)],
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(st, 200, "{body}");
+        let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
+        assert_eq!(rows[0]["cid"], root.to_string());
+        assert_eq!(rows[0]["name"], "x.car");
+    }
+
+    #[test]
+    fn part_names_are_unescaped() {
+        assert_eq!(part_name("a%20b.txt"), "a b.txt");
+        assert_eq!(part_name("dir%2Ffile"), "dir/file");
+        assert_eq!(part_name("a+b"), "a b");
+        assert_eq!(part_name("100%"), "100%");
+        assert_eq!(part_name("50%zz"), "50%zz");
+        assert_eq!(part_name("plain.txt"), "plain.txt");
+    }
+
+    #[test]
+    fn roots_and_rendering() {
+        assert!(is_root("file.txt"));
+        assert!(is_root(""));
+        assert!(!is_root("dir/file.txt"));
+        let rows = vec![AddedRow {
+            name: "f".into(),
+            cid: "bafy".into(),
+            size: 5,
+            allocations: vec!["p".into()],
+        }];
+        assert_eq!(
+            rows[0].to_json(),
+            json!({"name":"f","cid":"bafy","size":5,"allocations":["p"]})
+        );
+        let r = render(&rows, false);
+        assert_eq!(r.headers()["content-type"], "application/json");
+    }
+}

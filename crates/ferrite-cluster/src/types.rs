@@ -1,0 +1,212 @@
+//! The cluster's user-facing values: per-peer pin status, pin options,
+//! metrics and peer descriptions. The REST API turns these into IPFS
+//! Cluster's JSON shapes; the peer RPC carries them as they are.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::pinset::PinMode;
+
+/// Where a pin stands on one peer (IPFS Cluster's `TrackerStatus`; the
+/// serialized names are IPFS Cluster's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackerStatus {
+    /// Nothing known (e.g. the peer did not answer for a CID it has never seen).
+    #[default]
+    Undefined,
+    /// The peer could not be asked.
+    ClusterError,
+    /// Pinning failed; retried with back-off, `recover` retries at once.
+    PinError,
+    /// Unpinning failed.
+    UnpinError,
+    /// Pinned locally.
+    Pinned,
+    /// Being fetched and pinned.
+    Pinning,
+    /// Being unpinned.
+    Unpinning,
+    /// Not pinned here (and not supposed to be).
+    Unpinned,
+    /// Allocated to other peers, not this one.
+    Remote,
+    /// Waiting for a pinning slot.
+    PinQueued,
+    /// Waiting to be unpinned.
+    UnpinQueued,
+    /// Was pinned by the cluster but the local pin vanished (e.g. `pin rm`).
+    UnexpectedlyUnpinned,
+}
+
+impl TrackerStatus {
+    /// The name IPFS Cluster uses (`pin_error`, `pinned`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackerStatus::Undefined => "undefined",
+            TrackerStatus::ClusterError => "cluster_error",
+            TrackerStatus::PinError => "pin_error",
+            TrackerStatus::UnpinError => "unpin_error",
+            TrackerStatus::Pinned => "pinned",
+            TrackerStatus::Pinning => "pinning",
+            TrackerStatus::Unpinning => "unpinning",
+            TrackerStatus::Unpinned => "unpinned",
+            TrackerStatus::Remote => "remote",
+            TrackerStatus::PinQueued => "pin_queued",
+            TrackerStatus::UnpinQueued => "unpin_queued",
+            TrackerStatus::UnexpectedlyUnpinned => "unexpectedly_unpinned",
+        }
+    }
+
+    /// Parses an IPFS Cluster status name.
+    pub fn parse(s: &str) -> Option<TrackerStatus> {
+        ALL_STATUSES.iter().copied().find(|t| t.as_str() == s)
+    }
+
+    /// Whether this is an error state.
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            TrackerStatus::PinError | TrackerStatus::UnpinError | TrackerStatus::ClusterError
+        )
+    }
+}
+
+/// Every status, for parsing and filters.
+pub const ALL_STATUSES: [TrackerStatus; 12] = [
+    TrackerStatus::Undefined,
+    TrackerStatus::ClusterError,
+    TrackerStatus::PinError,
+    TrackerStatus::UnpinError,
+    TrackerStatus::Pinned,
+    TrackerStatus::Pinning,
+    TrackerStatus::Unpinning,
+    TrackerStatus::Unpinned,
+    TrackerStatus::Remote,
+    TrackerStatus::PinQueued,
+    TrackerStatus::UnpinQueued,
+    TrackerStatus::UnexpectedlyUnpinned,
+];
+
+/// The status of one CID on one peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinInfo {
+    /// CID text.
+    pub cid: String,
+    /// Cluster peer ID of the peer this status is from.
+    pub peer: String,
+    /// That peer's name.
+    pub peername: String,
+    /// Its IPFS peer ID.
+    pub ipfs_peer_id: String,
+    /// Its IPFS swarm addresses.
+    #[serde(default)]
+    pub ipfs_peer_addresses: Vec<String>,
+    /// The status.
+    pub status: TrackerStatus,
+    /// When the status last changed, Unix milliseconds.
+    pub timestamp_ms: u64,
+    /// The last error, empty unless `status` is an error.
+    #[serde(default)]
+    pub error: String,
+    /// Pin attempts made so far for the current allocation.
+    #[serde(default)]
+    pub attempt_count: u32,
+}
+
+/// The status of one CID on every peer, keyed by cluster peer ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalPinInfo {
+    /// CID text.
+    pub cid: String,
+    /// The pin's name (empty when the CID is not in the pinset).
+    pub name: String,
+    /// Allocations (empty = every peer).
+    pub allocations: Vec<String>,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Submission time, Unix seconds.
+    pub created: u64,
+    /// Per-peer status.
+    pub peer_map: BTreeMap<String, PinInfo>,
+}
+
+/// Options of a cluster pin request (`POST /pins/{cid}`, `cluster pin add`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PinOptions {
+    /// Human-readable name.
+    pub name: String,
+    /// Recursive (default) or direct.
+    pub mode: PinMode,
+    /// Minimum replication; `None` = the cluster default, -1 = everywhere.
+    pub replication_min: Option<i32>,
+    /// Maximum replication; `None` = the cluster default, -1 = everywhere.
+    pub replication_max: Option<i32>,
+    /// Peers to allocate to first (cluster peer IDs).
+    pub user_allocations: Vec<String>,
+    /// Unix seconds after which the pin is removed.
+    pub expire_at: Option<u64>,
+    /// Free-form metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A measurement a peer publishes about itself (IPFS Cluster's `Metric`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Metric name: `freespace`, `ping`, or `tag:<name>`.
+    pub name: String,
+    /// Cluster peer ID of the peer it describes.
+    pub peer: String,
+    /// The value as text (bytes for `freespace`).
+    pub value: String,
+    /// Allocation weight (bigger = preferred; free bytes for `freespace`).
+    pub weight: i64,
+    /// Unix nanoseconds after which the metric is stale (peer presumed down).
+    pub expire_ns: u64,
+    /// Unix nanoseconds when this peer received it.
+    pub received_ns: u64,
+}
+
+impl Metric {
+    /// Whether the metric is still fresh at `now_ns`.
+    pub fn valid_at(&self, now_ns: u64) -> bool {
+        now_ns < self.expire_ns
+    }
+}
+
+/// What `/id` and `/peers` say about a cluster peer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Cluster peer ID.
+    pub id: String,
+    /// Its cluster (not IPFS) listen addresses, with `/p2p/<id>`.
+    pub addresses: Vec<String>,
+    /// Cluster peer IDs of all members as this peer sees them.
+    pub cluster_peers: Vec<String>,
+    /// Their addresses.
+    pub cluster_peers_addresses: Vec<String>,
+    /// Ferrite version.
+    pub version: String,
+    /// Human name of the peer (`Cluster.PeerName`).
+    pub peername: String,
+    /// IPFS peer ID of the peer's node.
+    pub ipfs_id: String,
+    /// IPFS swarm addresses of the peer's node.
+    pub ipfs_addresses: Vec<String>,
+    /// Why the peer could not be asked, empty when it answered.
+    pub error: String,
+}
+
+/// Unix time now, in nanoseconds.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Unix time now, in milliseconds.
+pub fn now_ms() -> u64 {
+    now_ns() / 1_000_000
+}

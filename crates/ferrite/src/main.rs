@@ -90,6 +90,12 @@ enum Command {
     /// Bitswap: statistics and wantlist (needs the daemon).
     #[command(subcommand)]
     Bitswap(cmd::stats::BitswapCommand),
+    /// The replicated pinset: set up a cluster peer, pin across peers,
+    /// status (like ipfs-cluster-ctl; talks to the REST API on 9094).
+    #[command(subcommand)]
+    Cluster(cmd::cluster::Command),
+    /// Start N peers with a fresh swarm key and cluster on loopback (try-out).
+    Devnet(cmd::devnet::Args),
 }
 
 /// Runs a command: locally, or through the daemon when one holds the repo.
@@ -131,6 +137,8 @@ fn run(
         Command::Routing(c) | Command::Dht(c) => cmd::routing::run(&target()?, c),
         Command::Stats(c) => cmd::stats::run(&target()?, c),
         Command::Bitswap(c) => cmd::stats::run_bitswap(&target()?, c),
+        Command::Cluster(c) => cmd::cluster::run(repo, c),
+        Command::Devnet(a) => cmd::devnet::run(a),
     }
 }
 

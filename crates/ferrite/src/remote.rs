@@ -599,6 +599,11 @@ impl Default for Multipart {
 }
 
 impl Multipart {
+    /// The boundary string (for the Content-Type header).
+    pub fn boundary(&self) -> &str {
+        &self.boundary
+    }
+
     /// An empty upload.
     pub fn new() -> Self {
         let nanos = std::time::SystemTime::now()
@@ -699,7 +704,8 @@ impl Multipart {
         Ok(())
     }
 
-    fn write_to(self, w: &mut impl Write) -> io::Result<()> {
+    /// Writes the whole body.
+    pub fn write_to(self, w: &mut impl Write) -> io::Result<()> {
         let mut first = true;
         for part in self.parts {
             let (name, ctype) = match &part {

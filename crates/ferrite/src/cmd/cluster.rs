@@ -1,0 +1,818 @@
+//! `ferrite cluster …`: set up the cluster peer (`init`) and drive a running
+//! cluster through its REST API, the way `ipfs-cluster-ctl` does.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use ferrite_cluster::config::{self, ClusterSection};
+use ferrite_store::Repo;
+use serde_json::Value;
+
+use crate::remote::Multipart;
+
+/// `ferrite cluster` subcommands.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Make this repo a cluster peer: writes the `Cluster` config section.
+    Init(InitArgs),
+    /// Show this cluster peer.
+    Id(Ctl),
+    /// Cluster members.
+    #[command(subcommand)]
+    Peers(PeersCommand),
+    /// Pin, unpin and list the cluster pinset.
+    #[command(subcommand)]
+    Pin(PinCommand),
+    /// Status of CIDs on every peer.
+    Status(StatusArgs),
+    /// Retry failed pins and unpins.
+    Recover(RecoverArgs),
+    /// Add files on this peer and pin them cluster-wide.
+    Add(AddArgs),
+}
+
+/// Arguments of `cluster init`.
+#[derive(clap::Args)]
+pub struct InitArgs {
+    /// Generate a new 32-byte cluster secret (first peer of a new cluster).
+    #[arg(long, conflicts_with = "secret")]
+    new_secret: bool,
+    /// The cluster's secret, 64 hex digits (every other peer).
+    #[arg(
+        long,
+        value_name = "HEX",
+        env = "CLUSTER_SECRET",
+        hide_env_values = true
+    )]
+    secret: Option<String>,
+    /// Human-readable name of this peer (default: the host name).
+    #[arg(long)]
+    peer_name: Option<String>,
+    /// Cluster listen address(es) (default /ip4/0.0.0.0/tcp/9096).
+    #[arg(long = "listen", value_name = "MULTIADDR")]
+    listen: Vec<String>,
+    /// Peers to join through (cluster multiaddrs ending in /p2p/<id>).
+    #[arg(long = "bootstrap", value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
+    /// REST API address (default /ip4/127.0.0.1/tcp/9094, "off" disables).
+    #[arg(long, value_name = "MULTIADDR")]
+    rest_api: Option<String>,
+    /// Pinning Service API address (default /ip4/127.0.0.1/tcp/9097, "off" disables).
+    #[arg(long, value_name = "MULTIADDR")]
+    pinsvc_api: Option<String>,
+    /// Default minimum replication (-1 = every peer).
+    #[arg(long, allow_hyphen_values = true)]
+    replication_min: Option<i32>,
+    /// Default maximum replication (-1 = every peer).
+    #[arg(long, allow_hyphen_values = true)]
+    replication_max: Option<i32>,
+    /// Replace an existing `Cluster` section.
+    #[arg(long, short)]
+    force: bool,
+}
+
+/// Options shared by the commands that talk to the REST API.
+#[derive(clap::Args, Clone)]
+pub struct Ctl {
+    /// REST API of the cluster peer (default: this repo's Cluster.RestAPI, else 127.0.0.1:9094).
+    #[arg(long, value_name = "MULTIADDR")]
+    host: Option<String>,
+    /// `user:password` for a REST API with basic auth.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "CLUSTER_BASIC_AUTH",
+        hide_env_values = true
+    )]
+    basic_auth: Option<String>,
+    /// Output encoding: text or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    enc: String,
+}
+
+/// `cluster peers` subcommands.
+#[derive(clap::Subcommand)]
+pub enum PeersCommand {
+    /// List every member with its addresses.
+    Ls(Ctl),
+    /// Remove a member from the cluster.
+    Rm {
+        /// Cluster peer ID.
+        peer: String,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+}
+
+/// Options of `cluster pin add` and `cluster add`.
+#[derive(clap::Args, Clone)]
+pub struct PinOpts {
+    /// Minimum number of peers holding it (-1 = all).
+    #[arg(long = "rmin", alias = "replication-min", allow_hyphen_values = true)]
+    rmin: Option<i32>,
+    /// Maximum number of peers holding it (-1 = all).
+    #[arg(long = "rmax", alias = "replication-max", allow_hyphen_values = true)]
+    rmax: Option<i32>,
+    /// Pin name.
+    #[arg(long, short = 'n')]
+    name: Option<String>,
+    /// recursive or direct.
+    #[arg(long, value_parser = ["recursive", "direct"])]
+    mode: Option<String>,
+    /// Remove the pin after this long (e.g. 1h, 30m, 90s).
+    #[arg(long, value_name = "DURATION")]
+    expire_in: Option<String>,
+    /// Peers to allocate to first (comma separated cluster peer IDs).
+    #[arg(long, value_name = "PEERS")]
+    allocations: Option<String>,
+    /// Metadata key=value (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    metadata: Vec<String>,
+    /// Wait until the pin is pinned on all its allocations.
+    #[arg(long, short = 'w')]
+    wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    wait_timeout: String,
+}
+
+/// `cluster pin` subcommands.
+#[derive(clap::Subcommand)]
+pub enum PinCommand {
+    /// Pin a CID in the cluster.
+    Add {
+        /// CID (or /ipfs/ path) to pin.
+        cid: String,
+        #[command(flatten)]
+        opts: PinOpts,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// Unpin a CID from the cluster.
+    Rm {
+        /// CID to unpin.
+        cid: String,
+        /// Wait until every peer has unpinned it.
+        #[arg(long, short = 'w')]
+        wait: bool,
+        /// How long --wait waits.
+        #[arg(long, default_value = "5m", value_name = "DURATION")]
+        wait_timeout: String,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+    /// List the pinset (allocations, replication, names).
+    Ls {
+        /// Only this CID.
+        cid: Option<String>,
+        #[command(flatten)]
+        ctl: Ctl,
+    },
+}
+
+/// Arguments of `cluster status`.
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// Only this CID.
+    cid: Option<String>,
+    /// Only this peer's view.
+    #[arg(long)]
+    local: bool,
+    /// Only CIDs with one of these statuses on some peer (comma separated,
+    /// e.g. pin_error,queued).
+    #[arg(long)]
+    filter: Option<String>,
+    #[command(flatten)]
+    ctl: Ctl,
+}
+
+/// Arguments of `cluster recover`.
+#[derive(clap::Args)]
+pub struct RecoverArgs {
+    /// Only this CID (default: every CID in an error state).
+    cid: Option<String>,
+    /// Only on this peer.
+    #[arg(long)]
+    local: bool,
+    #[command(flatten)]
+    ctl: Ctl,
+}
+
+/// Arguments of `cluster add`.
+#[derive(clap::Args)]
+pub struct AddArgs {
+    /// Files or folders to add.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Add folders recursively.
+    #[arg(long, short = 'r')]
+    recursive: bool,
+    /// Wrap the files in a folder.
+    #[arg(long, short = 'w')]
+    wrap_with_directory: bool,
+    /// CID version.
+    #[arg(long)]
+    cid_version: Option<u8>,
+    /// Raw leaves.
+    #[arg(long)]
+    raw_leaves: Option<bool>,
+    /// Print only the final CID.
+    #[arg(long, short = 'Q')]
+    quieter: bool,
+    #[command(flatten)]
+    opts: PinOpts,
+    #[command(flatten)]
+    ctl: Ctl,
+}
+
+/// Runs a `cluster` subcommand; `repo` supplies defaults (the REST address).
+pub fn run(repo: &Path, c: Command) -> Result<()> {
+    match c {
+        Command::Init(a) => init(repo, a),
+        Command::Id(ctl) => {
+            let api = Api::new(repo, &ctl)?;
+            let v = api.get_json("/id")?;
+            if ctl.enc == "json" {
+                return print_json(&v);
+            }
+            print_peer(&v);
+            Ok(())
+        }
+        Command::Peers(PeersCommand::Ls(ctl)) => {
+            let api = Api::new(repo, &ctl)?;
+            api.stream("GET", "/peers", |v| {
+                if ctl.enc == "json" {
+                    println!("{v}");
+                } else {
+                    print_peer(&v);
+                }
+                Ok(())
+            })
+        }
+        Command::Peers(PeersCommand::Rm { peer, ctl }) => {
+            let api = Api::new(repo, &ctl)?;
+            api.call("DELETE", &format!("/peers/{peer}"), None)?;
+            println!("removed {peer}");
+            Ok(())
+        }
+        Command::Pin(PinCommand::Add { cid, opts, ctl }) => {
+            let api = Api::new(repo, &ctl)?;
+            let q = pin_query(&opts)?;
+            let pin = api.call_json("POST", &format!("/pins/{}{q}", enc_path(&cid)), None)?;
+            let cid = str_of(&pin, "cid").to_string();
+            if opts.wait {
+                wait_for(&api, &cid, &opts.wait_timeout, true)?;
+            }
+            show_status(&api, &cid, &ctl)
+        }
+        Command::Pin(PinCommand::Rm {
+            cid,
+            wait,
+            wait_timeout,
+            ctl,
+        }) => {
+            let api = Api::new(repo, &ctl)?;
+            let pin = api.call_json("DELETE", &format!("/pins/{}", enc_path(&cid)), None)?;
+            let cid = str_of(&pin, "cid").to_string();
+            if wait {
+                wait_for(&api, &cid, &wait_timeout, false)?;
+            }
+            show_status(&api, &cid, &ctl)
+        }
+        Command::Pin(PinCommand::Ls { cid, ctl }) => {
+            let api = Api::new(repo, &ctl)?;
+            let show = |v: Value| -> Result<()> {
+                if ctl.enc == "json" {
+                    println!("{v}");
+                } else {
+                    print_pin(&v);
+                }
+                Ok(())
+            };
+            match cid {
+                Some(c) => show(api.get_json(&format!("/allocations/{}", enc_path(&c)))?),
+                None => api.stream("GET", "/allocations", show),
+            }
+        }
+        Command::Status(a) => {
+            let api = Api::new(repo, &a.ctl)?;
+            let local = if a.local { "?local=true" } else { "" };
+            match a.cid {
+                Some(c) => {
+                    let v = api.get_json(&format!("/pins/{}{local}", enc_path(&c)))?;
+                    print_status(&v, &a.ctl)
+                }
+                None => {
+                    let mut q = vec![format!("local={}", a.local)];
+                    if let Some(f) = &a.filter {
+                        q.push(format!("filter={}", enc_query(f)));
+                    }
+                    api.stream("GET", &format!("/pins?{}", q.join("&")), |v| {
+                        print_status(&v, &a.ctl)
+                    })
+                }
+            }
+        }
+        Command::Recover(a) => {
+            let api = Api::new(repo, &a.ctl)?;
+            let local = if a.local { "?local=true" } else { "" };
+            match a.cid {
+                Some(c) => {
+                    let v = api.call_json(
+                        "POST",
+                        &format!("/pins/{}/recover{local}", enc_path(&c)),
+                        None,
+                    )?;
+                    print_status(&v, &a.ctl)
+                }
+                None => api.stream("POST", &format!("/pins/recover{local}"), |v| {
+                    print_status(&v, &a.ctl)
+                }),
+            }
+        }
+        Command::Add(a) => add(repo, a),
+    }
+}
+
+fn init(repo: &Path, a: InitArgs) -> Result<()> {
+    let r = Repo::open(repo).context(
+        "cluster init needs an initialized repo that no daemon holds (run `ferrite init`, stop the daemon)",
+    )?;
+    let mut cfg = r.config();
+    if !a.force && ClusterSection::from_config(&cfg)?.is_some() {
+        bail!("this repo already has a Cluster section; use --force to replace it");
+    }
+    let secret: [u8; 32] = match (&a.secret, a.new_secret) {
+        (Some(s), _) => config::parse_secret(s).map_err(|e| anyhow!("--secret: {e}"))?,
+        (None, true) => rand::random(),
+        (None, false) => bail!(
+            "give the cluster secret: --new-secret for a new cluster, or --secret HEX to join one"
+        ),
+    };
+    let name = a.peer_name.unwrap_or_else(hostname);
+    let mut s = ClusterSection::new(&secret, &name);
+    if !a.listen.is_empty() {
+        s.listen_multiaddress = a.listen;
+    }
+    s.bootstrap = a.bootstrap;
+    if let Some(v) = a.replication_min {
+        s.replication_factor_min = v;
+    }
+    if let Some(v) = a.replication_max {
+        s.replication_factor_max = v;
+    }
+    if let Some(v) = a.rest_api {
+        s.rest_api.http_listen_multiaddress = v;
+    }
+    if let Some(v) = a.pinsvc_api {
+        s.pin_svc_api.http_listen_multiaddress = v;
+    }
+    s.pin_svc_api.tokens = vec![config::to_hex(&rand::random::<[u8; 24]>())];
+    s.validate()?;
+    cfg.set("Cluster", serde_json::to_value(&s)?)?;
+    r.set_config(cfg)?;
+    println!(
+        "cluster peer configured in {}",
+        repo.join("config").display()
+    );
+    println!("cluster secret: {}", s.secret);
+    println!("pinning service token: {}", s.pin_svc_api.tokens[0]);
+    if a.new_secret {
+        println!("other peers join with: ferrite cluster init --secret {} --bootstrap <this peer's cluster address>", s.secret);
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "ferrite".into())
+}
+
+fn add(repo: &Path, a: AddArgs) -> Result<()> {
+    let api = Api::new(repo, &a.ctl)?;
+    let mut m = Multipart::new();
+    for p in &a.paths {
+        if p.is_dir() && !a.recursive {
+            bail!("{} is a directory, use -r to add directories", p.display());
+        }
+        m.add_path(p, false)?;
+    }
+    let mut q = pin_query(&a.opts)?;
+    q.push_str(if q.is_empty() { "?" } else { "&" });
+    q.push_str("stream-channels=true");
+    if a.wrap_with_directory {
+        q.push_str("&wrap-with-directory=true");
+    }
+    if let Some(v) = a.cid_version {
+        q.push_str(&format!("&cid-version={v}"));
+    }
+    if let Some(v) = a.raw_leaves {
+        q.push_str(&format!("&raw-leaves={v}"));
+    }
+    let mut body = Vec::new();
+    let boundary = m.boundary().to_string();
+    m.write_to(&mut body)?;
+    let mut last = None;
+    api.stream_body(
+        "POST",
+        &format!("/add{q}"),
+        Some((format!("multipart/form-data; boundary={boundary}"), body)),
+        |v| {
+            if a.ctl.enc == "json" {
+                println!("{v}");
+            } else if !a.quieter {
+                println!("added {} {}", str_of(&v, "cid"), str_of(&v, "name"));
+            }
+            last = Some(str_of(&v, "cid").to_string());
+            Ok(())
+        },
+    )?;
+    let root = last.ok_or_else(|| anyhow!("the cluster peer added nothing"))?;
+    if a.quieter && a.ctl.enc != "json" {
+        println!("{root}");
+    }
+    if a.opts.wait {
+        wait_for(&api, &root, &a.opts.wait_timeout, true)?;
+    }
+    Ok(())
+}
+
+fn pin_query(o: &PinOpts) -> Result<String> {
+    let mut q = Vec::new();
+    if let Some(v) = o.rmin {
+        q.push(format!("replication-min={v}"));
+    }
+    if let Some(v) = o.rmax {
+        q.push(format!("replication-max={v}"));
+    }
+    if let Some(v) = &o.name {
+        q.push(format!("name={}", enc_query(v)));
+    }
+    if let Some(v) = &o.mode {
+        q.push(format!("mode={v}"));
+    }
+    if let Some(v) = &o.expire_in {
+        config::parse_duration(v).map_err(|e| anyhow!("--expire-in: {e}"))?;
+        q.push(format!("expire-in={}", enc_query(v)));
+    }
+    if let Some(v) = &o.allocations {
+        q.push(format!("user-allocations={}", enc_query(v)));
+    }
+    for kv in &o.metadata {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--metadata {kv:?}: expected KEY=VALUE"))?;
+        q.push(format!("meta-{}={}", enc_query(k), enc_query(v)));
+    }
+    Ok(if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    })
+}
+
+/// Polls the status until every allocation reports `pinned` (or, for an
+/// unpin, no peer reports pinned/pinning/unpinning any more).
+fn wait_for(api: &Api, cid: &str, timeout: &str, pinned: bool) -> Result<()> {
+    let timeout = config::parse_duration(timeout).map_err(|e| anyhow!("--wait-timeout: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let v = api.get_json(&format!("/pins/{cid}"))?;
+        let map = v
+            .get("peer_map")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let allocs: Vec<String> = v
+            .get("allocations")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let status = |p: &Value| str_of(p, "status").to_string();
+        let done = if pinned {
+            let relevant: Vec<&Value> = map
+                .iter()
+                .filter(|(k, _)| allocs.is_empty() || allocs.contains(k))
+                .map(|(_, v)| v)
+                .collect();
+            if let Some(e) = relevant.iter().find(|p| status(p) == "pin_error") {
+                if Instant::now() > deadline {
+                    bail!("pin_error: {}", str_of(e, "error"));
+                }
+            }
+            !relevant.is_empty() && relevant.iter().all(|p| status(p) == "pinned")
+        } else {
+            map.values()
+                .all(|p| matches!(status(p).as_str(), "unpinned" | "remote" | "cluster_error"))
+        };
+        if done {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "timed out after {:?} waiting for {cid} to be {}",
+                timeout,
+                if pinned { "pinned" } else { "unpinned" }
+            );
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+fn show_status(api: &Api, cid: &str, ctl: &Ctl) -> Result<()> {
+    let v = api.get_json(&format!("/pins/{cid}"))?;
+    print_status(&v, ctl)
+}
+
+fn print_json(v: &Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn strings(v: &Value, k: &str) -> Vec<String> {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn print_peer(v: &Value) {
+    let err = str_of(v, "error");
+    if !err.is_empty() {
+        println!("{} | ERROR: {err}", str_of(v, "id"));
+        return;
+    }
+    let others = strings(v, "cluster_peers").len().saturating_sub(1);
+    println!(
+        "{} | {} | Sees {others} other peers",
+        str_of(v, "id"),
+        str_of(v, "peername")
+    );
+    println!("  > Addresses:");
+    for a in strings(v, "addresses") {
+        println!("    - {a}");
+    }
+    let ipfs = v.get("ipfs").cloned().unwrap_or_default();
+    println!("  > IPFS: {}", str_of(&ipfs, "id"));
+    for a in strings(&ipfs, "addresses") {
+        println!("    - {a}");
+    }
+}
+
+fn print_pin(v: &Value) {
+    let rmin = v
+        .get("replication_factor_min")
+        .and_then(Value::as_i64)
+        .unwrap_or(-1);
+    let rmax = v
+        .get("replication_factor_max")
+        .and_then(Value::as_i64)
+        .unwrap_or(-1);
+    let allocs = strings(v, "allocations");
+    let allocs = if allocs.is_empty() {
+        "[everywhere]".to_string()
+    } else {
+        format!("[{}]", allocs.join(" "))
+    };
+    let repl = if rmin == -1 {
+        "Repl. Factor: -1".to_string()
+    } else {
+        format!("Repl. Factor: {rmin}--{rmax}")
+    };
+    let exp = match str_of(v, "expire_at") {
+        "" | "0001-01-01T00:00:00Z" => "∞".to_string(),
+        t => t.to_string(),
+    };
+    let meta = match v.get("metadata").and_then(Value::as_object) {
+        Some(m) if !m.is_empty() => "yes",
+        _ => "no",
+    };
+    let mode = match str_of(v, "mode") {
+        "direct" => "Direct",
+        _ => "Recursive",
+    };
+    println!(
+        "{} | {} | PIN | {repl} | Allocations: {allocs} | {mode} | Metadata: {meta} | Exp: {exp} | Added: {}",
+        str_of(v, "cid"),
+        str_of(v, "name"),
+        str_of(v, "timestamp")
+    );
+}
+
+fn print_status(v: &Value, ctl: &Ctl) -> Result<()> {
+    if ctl.enc == "json" {
+        println!("{v}");
+        return Ok(());
+    }
+    println!("{} | {}:", str_of(v, "cid"), str_of(v, "name"));
+    let map: BTreeMap<String, Value> = v
+        .get("peer_map")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    for (peer, p) in map {
+        let name = match str_of(&p, "peername") {
+            "" => peer.as_str(),
+            n => n,
+        };
+        let status = str_of(&p, "status").to_uppercase();
+        let err = str_of(&p, "error");
+        let attempts = p.get("attempt_count").and_then(Value::as_u64).unwrap_or(0);
+        print!(
+            "    > {name:<16} : {status} | {} | Attempts: {attempts}",
+            str_of(&p, "timestamp")
+        );
+        if !err.is_empty() {
+            print!(" | Error: {err}");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn enc_query(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUERY).to_string()
+}
+
+/// A CID or `/ipfs/…` path as a URL path segment (slashes kept).
+fn enc_path(s: &str) -> String {
+    s.trim_start_matches('/')
+        .split('/')
+        .map(enc_query)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A small client of the cluster REST API.
+struct Api {
+    base: String,
+    auth: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    fn new(repo: &Path, ctl: &Ctl) -> Result<Api> {
+        let ma = match &ctl.host {
+            Some(h) => h.clone(),
+            None => rest_addr_of(repo),
+        };
+        let mut addr =
+            ferrite_http::addr::to_socket(&ma).map_err(|e| anyhow!("--host {ma}: {e}"))?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let auth = ctl.basic_auth.as_ref().map(|ua| {
+            use base64::Engine as _;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(ua.as_bytes())
+            )
+        });
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(600)))
+            .build()
+            .into();
+        Ok(Api {
+            base: format!("http://{addr}"),
+            auth,
+            agent,
+        })
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let url = format!("{}{path}", self.base);
+        let mut b = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(a) = &self.auth {
+            b = b.header("Authorization", a);
+        }
+        let resp = match body {
+            Some((ct, bytes)) => {
+                let req = b.header("Content-Type", ct).body(bytes)?;
+                self.agent.run(req)
+            }
+            None => self.agent.run(b.body(())?),
+        }
+        .map_err(|e| anyhow!("cannot reach the cluster REST API at {}: {e}", self.base))?;
+        let status = resp.status().as_u16();
+        if status >= 400 {
+            let mut resp = resp;
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            let msg = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("message").and_then(Value::as_str).map(String::from))
+                .unwrap_or_else(|| text.trim().to_string());
+            bail!("{status}: {msg}");
+        }
+        Ok(resp)
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<(String, Vec<u8>)>) -> Result<String> {
+        let mut r = self.send(method, path, body)?;
+        Ok(r.body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_string()?)
+    }
+
+    fn call_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<Value> {
+        let text = self.call(method, path, body)?;
+        serde_json::from_str(&text).map_err(|e| anyhow!("bad answer from the cluster: {e}"))
+    }
+
+    fn get_json(&self, path: &str) -> Result<Value> {
+        self.call_json("GET", path, None)
+    }
+
+    fn stream(&self, method: &str, path: &str, f: impl FnMut(Value) -> Result<()>) -> Result<()> {
+        self.stream_body(method, path, None, f)
+    }
+
+    /// Sends and feeds each value of an NDJSON (or JSON array) answer to `f`.
+    fn stream_body(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+        mut f: impl FnMut(Value) -> Result<()>,
+    ) -> Result<()> {
+        let mut r = self.send(method, path, body)?;
+        let reader = r.body_mut().with_config().limit(u64::MAX).reader();
+        let mut reader = BufReader::new(reader);
+        // A JSON array (stream-channels=false style) or NDJSON.
+        let peek = reader.fill_buf()?.first().copied();
+        if peek == Some(b'[') {
+            let mut text = String::new();
+            reader.read_to_string(&mut text)?;
+            let v: Value = serde_json::from_str(&text)?;
+            for item in v.as_array().cloned().unwrap_or_default() {
+                f(item)?;
+            }
+            return Ok(());
+        }
+        for line in reader.lines() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&line)
+                .map_err(|e| anyhow!("bad answer from the cluster: {e}"))?;
+            if let Some(msg) = v.get("message").and_then(Value::as_str) {
+                if v.get("code").is_some() && v.get("cid").is_none() {
+                    bail!("{msg}");
+                }
+            }
+            f(v)?;
+        }
+        Ok(())
+    }
+}
+
+/// The REST API address from this repo's config, or the default.
+fn rest_addr_of(repo: &Path) -> String {
+    let read = || -> Option<String> {
+        let cfg = ferrite_store::config::Config::load(repo.join("config")).ok()?;
+        let s = ClusterSection::from_config(&cfg).ok()??;
+        match s.rest_api.http_listen_multiaddress.as_str() {
+            "" | "off" => None,
+            a => Some(a.to_string()),
+        }
+    };
+    read().unwrap_or_else(|| config::DEFAULT_REST_API.to_string())
+}

@@ -424,7 +424,26 @@ impl ClusterNode {
             if let (Some(leader), Some(node)) = (fwd.leader_id, fwd.leader_node) {
                 if leader != self.inner.id {
                     let req = Self::to_rpc(op.clone());
-                    match self.inner.transport.call(leader, &node.addr, req).await {
+                    // A leader cut off by a partition never answers: give up on
+                    // it as soon as we learn of another leader, and after a few
+                    // election timeouts anyway, then ask again.
+                    let mut metrics = self.inner.raft.metrics();
+                    let moved_on = metrics.wait_for(|m| {
+                        m.current_leader.is_some() && m.current_leader != Some(leader)
+                    });
+                    let attempt = self.inner.config.election_timeout_max * 3;
+                    let call = tokio::time::timeout(
+                        attempt,
+                        self.inner.transport.call(leader, &node.addr, req),
+                    );
+                    let answer = tokio::select! {
+                        r = call => r.unwrap_or(Err(TransportError::Timeout(leader))),
+                        _ = moved_on => {
+                            tracing::debug!(leader, "leader changed while forwarding; retrying");
+                            continue;
+                        }
+                    };
+                    match answer {
                         Ok(RpcResponse::Write(Ok(r))) => return Ok(r),
                         // The leader moved on: ask again.
                         Ok(RpcResponse::Write(Err(RaftError::APIError(

@@ -15,9 +15,12 @@
 #   1. `ferrite init --profile test` in a temporary repo (API and gateway on 127.0.0.1, port 0);
 #   2. seeds the fixtures with `ferrite add` (lib/seed.mjs; fails unless the CIDs are Kubo's);
 #   3. starts `ferrite daemon`, waits for `Daemon is ready`, reads the API and gateway addresses it prints;
-#   4. runs the tests, with FERRITE_API_URL, FERRITE_GATEWAY_URL, FERRITE_API_MADDR, FERRITE_PEER_ID and
-#      FERRITE_VERSION set;
-#   5. stops the daemon with SIGTERM (and fails if it does not exit cleanly within 20 s).
+#   4. for the JS side, a second repo made a single-peer cluster (`ferrite cluster init --new-secret`,
+#      cluster, REST and pinning-service listeners on 127.0.0.1 port 0) and its `ferrite daemon`, whose
+#      `Cluster REST API listening on` line gives CLUSTER_API_URL (for ipfs-cluster.test.mjs);
+#   5. runs the tests, with FERRITE_API_URL, FERRITE_GATEWAY_URL, FERRITE_API_MADDR, FERRITE_PEER_ID,
+#      FERRITE_VERSION, CLUSTER_API_URL, CLUSTER_RPC_URL and CLUSTER_PEER_ID set;
+#   6. stops the daemons with SIGTERM (and fails if one does not exit cleanly within 20 s).
 # Exits non-zero when any test fails, when no test ran, or when the daemon misbehaves. Its last line is
 # `clients: N passed, M failed`.
 set -euo pipefail
@@ -61,25 +64,35 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferrite-clients.XXXXXX")
 export FERRITE_PATH=$TMP/repo
-DAEMON_PID=
-stop_daemon() {
-  # SIGTERM, then wait up to 20 s for a clean exit (status 0). Prints why when it is not clean.
-  [ -n "$DAEMON_PID" ] || return 0
-  local pid=$DAEMON_PID rc=0
-  DAEMON_PID=
+DAEMON_PID= CLUSTER_PID=
+# stop_pid PID WHAT: SIGTERM, then wait up to 20 s for a clean exit (status 0). Says why when it is not.
+stop_pid() {
+  local pid=$1 what=$2 rc=0
+  [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
-    log "daemon did not exit within 20 s of SIGTERM; killing it"
+    log "$what did not exit within 20 s of SIGTERM; killing it"
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     return 1
   fi
   wait "$pid" || rc=$?
-  [ "$rc" = 0 ] || { log "daemon exited with status $rc after SIGTERM"; return 1; }
+  [ "$rc" = 0 ] || { log "$what exited with status $rc after SIGTERM"; return 1; }
+}
+stop_daemon() {
+  local pid=$DAEMON_PID
+  DAEMON_PID=
+  stop_pid "$pid" daemon
+}
+stop_cluster() {
+  local pid=$CLUSTER_PID
+  CLUSTER_PID=
+  stop_pid "$pid" "cluster daemon"
 }
 cleanup() {
   stop_daemon || true
+  stop_cluster || true
   if [ -n "${CLIENTS_KEEP:-}" ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -92,18 +105,24 @@ FERRITE_VERSION=$("$FERRITE_BIN" --version | awk '{print $NF}')
 export FERRITE_PEER_ID FERRITE_VERSION
 node "$DIR/lib/seed.mjs" "$FERRITE_BIN" "$TMP/seed"
 
+# wait_ready PID OUT ERR WHAT: waits (30 s) for `Daemon is ready` in OUT; fails when the process exits first.
+wait_ready() {
+  local pid=$1 out=$2 err=$3 what=$4
+  for _ in $(seq 300); do
+    grep -q '^Daemon is ready' "$out" && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$what exited before it was ready:"; cat "$out" "$err" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  log "$what not ready after 30 s:"; cat "$out" "$err" >&2; return 1
+}
+
 # Offline: these suites drive the RPC API and the gateway, not the network; a block that is not in the
 # repo must fail at once instead of being looked for on the network (which is network.rs's job).
 "$FERRITE_BIN" daemon --offline >"$TMP/daemon.out" 2>"$TMP/daemon.err" &
 DAEMON_PID=$!
-for _ in $(seq 300); do
-  grep -q '^Daemon is ready' "$TMP/daemon.out" && break
-  if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-    log "daemon exited before it was ready:"; cat "$TMP/daemon.out" "$TMP/daemon.err" >&2; DAEMON_PID=; exit 1
-  fi
-  sleep 0.1
-done
-grep -q '^Daemon is ready' "$TMP/daemon.out" || { log "daemon not ready after 30 s:"; cat "$TMP/daemon.out" "$TMP/daemon.err" >&2; exit 1; }
+wait_ready "$DAEMON_PID" "$TMP/daemon.out" "$TMP/daemon.err" daemon || { DAEMON_PID=; exit 1; }
 
 # /ip4/127.0.0.1/tcp/PORT -> http://127.0.0.1:PORT
 maddr_url() { sed -n 's#^/ip4/\([0-9.]*\)/tcp/\([0-9]*\)$#http://\1:\2#p'; }
@@ -117,6 +136,28 @@ export FERRITE_API_URL FERRITE_GATEWAY_URL
   || { log "cannot read the API/gateway addresses from the daemon's output:"; cat "$TMP/daemon.out" >&2; exit 1; }
 [ "$(cat "$FERRITE_PATH/api")" = "$api_maddr" ] || { log "\$FERRITE_PATH/api does not hold $api_maddr"; exit 1; }
 log "daemon ready: API $FERRITE_API_URL, gateway $FERRITE_GATEWAY_URL"
+
+# The cluster REST API (ipfs-cluster.test.mjs): a second repo, made a single-peer cluster. Online, so the
+# cluster runs as it does in production (the namespace has only lo, and the test profile has no bootstrap
+# peers and no mDNS).
+if [ "$want_js" = 1 ]; then
+  CREPO=$TMP/cluster-repo
+  FERRITE_PATH=$CREPO "$FERRITE_BIN" init --profile test >"$TMP/cluster-init.log" 2>&1 \
+    && FERRITE_PATH=$CREPO "$FERRITE_BIN" cluster init --new-secret --peer-name clients-cluster \
+      --listen /ip4/127.0.0.1/tcp/0 --rest-api /ip4/127.0.0.1/tcp/0 --pinsvc-api /ip4/127.0.0.1/tcp/0 \
+      >>"$TMP/cluster-init.log" 2>&1 \
+    || { log "cannot set up the cluster repo:"; cat "$TMP/cluster-init.log" >&2; exit 1; }
+  FERRITE_PATH=$CREPO "$FERRITE_BIN" daemon >"$TMP/cluster.out" 2>"$TMP/cluster.err" &
+  CLUSTER_PID=$!
+  wait_ready "$CLUSTER_PID" "$TMP/cluster.out" "$TMP/cluster.err" "cluster daemon" || { CLUSTER_PID=; exit 1; }
+  CLUSTER_API_URL=$(sed -n 's/^Cluster REST API listening on //p' "$TMP/cluster.out" | head -1 | maddr_url)
+  CLUSTER_RPC_URL=$(sed -n 's/^RPC API server listening on //p' "$TMP/cluster.out" | head -1 | maddr_url)
+  CLUSTER_PEER_ID=$(sed -n 's/^Cluster peer ID: //p' "$TMP/cluster.out" | head -1)
+  [ -n "$CLUSTER_API_URL" ] && [ -n "$CLUSTER_RPC_URL" ] && [ -n "$CLUSTER_PEER_ID" ] \
+    || { log "cannot read the cluster REST API / RPC API / peer id from the cluster daemon's output:"; cat "$TMP/cluster.out" >&2; exit 1; }
+  export CLUSTER_API_URL CLUSTER_RPC_URL CLUSTER_PEER_ID
+  log "cluster ready: REST API $CLUSTER_API_URL, RPC API $CLUSTER_RPC_URL, peer $CLUSTER_PEER_ID"
+fi
 
 passed=0 failed=0 rc=0
 
@@ -164,8 +205,12 @@ EOF
 fi
 
 stop_daemon || { log "the daemon did not stop cleanly"; cat "$TMP/daemon.err" >&2; rc=1; }
+if [ -n "$CLUSTER_PID" ]; then
+  stop_cluster || { log "the cluster daemon did not stop cleanly"; cat "$TMP/cluster.err" >&2; rc=1; }
+fi
 if [ "$passed" = 0 ]; then log "no test passed"; rc=1; fi
 [ "$failed" = 0 ] || rc=1
 if [ "$rc" != 0 ] && [ -s "$TMP/daemon.err" ]; then log "daemon stderr (last 30 lines):"; tail -30 "$TMP/daemon.err" >&2; fi
+if [ "$rc" != 0 ] && [ -s "$TMP/cluster.err" ]; then log "cluster daemon stderr (last 30 lines):"; tail -30 "$TMP/cluster.err" >&2; fi
 echo "clients: $passed passed, $failed failed"
 exit "$rc"

@@ -5,185 +5,12 @@
 //! (127.0.0.1 listeners, no bootstrap peers, no mDNS).
 
 mod common;
+use common::daemon::Node;
 use common::*;
-use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// A `ferrite daemon` on its own repo, killed when dropped.
-struct Node {
-    env: Env,
-    child: Option<Child>,
-    stderr: PathBuf,
-    gateway: String,
-}
-
-impl Node {
-    fn new() -> Node {
-        Node::with_env(Env::new())
-    }
-
-    fn with_env(env: Env) -> Node {
-        let stderr = env.path("daemon.stderr");
-        let mut n = Node {
-            env,
-            child: None,
-            stderr,
-            gateway: String::new(),
-        };
-        n.start();
-        n
-    }
-
-    fn start(&mut self) {
-        let err = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.stderr)
-            .unwrap();
-        let mut child = self
-            .env
-            .cmd(&["daemon"])
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut gateway = String::new();
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(g) = line.strip_prefix("Gateway server listening on ") {
-                    gateway = g.to_string();
-                }
-                if line == "Daemon is ready" {
-                    let _ = tx.send(gateway.clone());
-                }
-            }
-        });
-        let gw = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("daemon did not become ready");
-        let parts: Vec<&str> = gw.split('/').collect();
-        self.gateway = format!("{}:{}", parts[2], parts[4]);
-        self.child = Some(child);
-    }
-
-    /// Stops the daemon gracefully (SIGTERM) and waits for it.
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if c.try_wait().unwrap().is_some() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Kills the daemon at once (SIGKILL).
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn api_addr(&self) -> String {
-        let ma = std::fs::read_to_string(self.env.repo().join("api")).unwrap();
-        let parts: Vec<&str> = ma.trim().split('/').collect();
-        format!("{}:{}", parts[2], parts[4])
-    }
-
-    /// POST /api/v0/<path>; returns (status, body).
-    fn post(&self, path: &str) -> (u16, String) {
-        let (status, body) = self.post_bytes(path);
-        (status, String::from_utf8_lossy(&body).to_string())
-    }
-
-    fn post_bytes(&self, path: &str) -> (u16, Vec<u8>) {
-        let mut s = TcpStream::connect(self.api_addr()).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-        write!(
-            s,
-            "POST /api/v0/{path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-        )
-        .unwrap();
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).unwrap();
-        let split = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("http head");
-        let head = String::from_utf8_lossy(&buf[..split]).to_string();
-        let mut body = buf[split + 4..].to_vec();
-        if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            body = dechunk(&body);
-        }
-        let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap();
-        (status, body)
-    }
-
-    fn json(&self, path: &str) -> Value {
-        let (status, body) = self.post(path);
-        assert_eq!(status, 200, "{path}: {body}");
-        serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-    }
-
-    fn id(&self) -> String {
-        self.json("id")["ID"].as_str().unwrap().to_string()
-    }
-
-    /// This node's first TCP address with its /p2p/ part.
-    fn addr(&self) -> String {
-        self.json("id")["Addresses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().to_string())
-            .find(|a| a.contains("/tcp/"))
-            .expect("a tcp address")
-    }
-
-    fn connect(&self, other: &Node) {
-        let v = self.json(&format!("swarm/connect?arg={}", other.addr()));
-        assert!(
-            v["Strings"][0].as_str().unwrap().ends_with("success"),
-            "{v}"
-        );
-    }
-
-    fn peers(&self) -> Vec<String> {
-        match &self.json("swarm/peers")["Peers"] {
-            Value::Array(a) => a
-                .iter()
-                .map(|p| p["Peer"].as_str().unwrap().to_string())
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn sha(data: &[u8]) -> Vec<u8> {
     use sha2::Digest;
@@ -398,26 +225,8 @@ fn private_networks_keep_other_keys_out() {
 
 #[test]
 fn network_commands_need_the_daemon_online() {
-    let env = Env::new();
-    let mut child = env
-        .cmd(&["daemon", "--offline"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    for l in lines.by_ref() {
-        if l.unwrap() == "Daemon is ready" {
-            break;
-        }
-    }
-    let n = Node {
-        env,
-        child: Some(child),
-        stderr: PathBuf::new(),
-        gateway: String::new(),
-    };
+    let mut n = Node::unstarted(Env::new());
+    n.start_with(&["--offline"]);
     let (status, body) = n.post("swarm/peers");
     assert_eq!(status, 500);
     assert!(body.contains("online mode"), "{body}");
@@ -427,23 +236,6 @@ fn network_commands_need_the_daemon_online() {
 /// The CID printed by `add -Q`.
 fn cid_of(out: &str) -> String {
     out.trim().to_string()
-}
-
-/// Decodes an HTTP/1.1 chunked body (trailers dropped).
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size_text = String::from_utf8_lossy(&b[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Helpers for CLI tests: a fresh repo per test and a runner for the binary.
 #![allow(dead_code, clippy::new_without_default)]
 
+pub mod daemon;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -153,6 +153,11 @@ if [ "$want_js" = 1 ]; then
   CLUSTER_API_URL=$(sed -n 's/^Cluster REST API listening on //p' "$TMP/cluster.out" | head -1 | maddr_url)
   CLUSTER_RPC_URL=$(sed -n 's/^RPC API server listening on //p' "$TMP/cluster.out" | head -1 | maddr_url)
   CLUSTER_PEER_ID=$(sed -n 's/^Cluster peer ID: //p' "$TMP/cluster.out" | head -1)
+  PINSVC_URL=$(sed -n 's/^Pinning Service API listening on //p' "$TMP/cluster.out" | head -1 | maddr_url)
+  PINSVC_TOKEN=$(sed -n 's/^pinning service token: //p' "$TMP/cluster-init.log" | head -1)
+  [ -n "$PINSVC_URL" ] && [ -n "$PINSVC_TOKEN" ] \
+    || { log "cannot read the pinning service address / token:"; cat "$TMP/cluster.out" "$TMP/cluster-init.log" >&2; exit 1; }
+  export PINSVC_URL PINSVC_TOKEN
   [ -n "$CLUSTER_API_URL" ] && [ -n "$CLUSTER_RPC_URL" ] && [ -n "$CLUSTER_PEER_ID" ] \
     || { log "cannot read the cluster REST API / RPC API / peer id from the cluster daemon's output:"; cat "$TMP/cluster.out" >&2; exit 1; }
   export CLUSTER_API_URL CLUSTER_RPC_URL CLUSTER_PEER_ID

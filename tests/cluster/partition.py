@@ -402,9 +402,7 @@ def run(base):
             msg = (f"a pin POSTed to majority peer 3 right at the partition failed (HTTP {f_status} "
                    f"after {f_time:.1f}s: {f_body.strip()[:160]}) although the majority committed "
                    f"{t_commit:.1f}s after the partition: the write was stuck on the old leader")
-            if os.environ.get("PARTITION_STRICT_FIRST_WRITE") == "1":
-                raise TestFailure(msg)
-            log(f"WARNING (known product issue, PARTITION_STRICT_FIRST_WRITE=1 fails on it): {msg}")
+            raise TestFailure(msg)
 
         n_status, n_body, n_time = results["minority"]
         if 200 <= n_status < 300:

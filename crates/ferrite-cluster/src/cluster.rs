@@ -772,10 +772,24 @@ impl Cluster {
         self.inner.raft.remove_peer(id).await
     }
 
+    /// Fails at once on a peer that is not (yet) in a cluster, instead of
+    /// letting a write wait out the submit timeout.
+    fn ensure_member(&self) -> Result<(), ClusterError> {
+        if self.inner.raft.metrics().nodes.is_empty() {
+            return Err(ClusterError::Raft(
+                "this peer is not a cluster member yet: it is still trying to join through \
+                 Cluster.Bootstrap (see the daemon log)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Pins `cid` cluster-wide: allocates, commits through Raft, returns the
     /// pin as committed.
     pub async fn pin(&self, cid: &str, opts: PinOptions) -> Result<ClusterPin, ClusterError> {
         let cid = parse_cid(cid)?;
+        self.ensure_member()?;
         let s = &self.inner.section;
         let rmin = opts.replication_min.unwrap_or(s.replication_factor_min);
         let rmax = opts
@@ -825,6 +839,7 @@ impl Cluster {
     /// Removes `cid` from the pinset; `NotFound` when it is not there.
     pub async fn unpin(&self, cid: &str) -> Result<ClusterPin, ClusterError> {
         let cid = parse_cid(cid)?;
+        self.ensure_member()?;
         let pin =
             self.inner.raft.pin(&cid)?.ok_or_else(|| {
                 ClusterError::NotFound(format!("{cid} is not pinned in the cluster"))

@@ -510,8 +510,14 @@ fn wrong_secret() {
     assert!(members <= 1, "{did}");
     // It cannot pin anything either.
     let cid = add_unpinned(&d, "x.bin", b"intruder\n");
-    let (status, _) = d.rest("POST", &format!("/pins/{cid}"));
+    let started = std::time::Instant::now();
+    let (status, body) = d.rest("POST", &format!("/pins/{cid}"));
     assert_ne!(status, 200);
+    assert!(body.contains("not a cluster member"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once"
+    );
     // Both sides say why (the host's SECRET_MISMATCH_MESSAGE, rate-limited WARNs).
     let log = d.stderr();
     assert!(

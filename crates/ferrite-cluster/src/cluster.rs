@@ -214,6 +214,11 @@ fn peer_of(addr: &str) -> Option<String> {
     parse_node_addr(addr).map(|(p, _)| p.to_string())
 }
 
+/// The peer ID in a membership address record.
+pub fn peer_of_addr(addr: &str) -> Option<String> {
+    peer_of(addr)
+}
+
 fn with_p2p(addrs: &[Multiaddr], peer: &PeerId) -> Vec<String> {
     addrs
         .iter()
@@ -709,6 +714,16 @@ impl Cluster {
         &self.inner.raft
     }
 
+    /// How many CIDs this peer's tracker has in each status (`pinned`, …).
+    pub fn tracker_counts(&self) -> BTreeMap<String, usize> {
+        self.inner
+            .tracker
+            .counts()
+            .into_iter()
+            .map(|(k, v)| (k.as_str().to_string(), v))
+            .collect()
+    }
+
     /// The cluster settings in force.
     pub fn settings(&self) -> &ClusterSection {
         &self.inner.section
@@ -911,13 +926,23 @@ impl Cluster {
         join_all(asks).await.into_iter().flatten().collect()
     }
 
-    fn group(&self, infos: Vec<PinInfo>) -> Result<Vec<GlobalPinInfo>, ClusterError> {
+    async fn group(&self, infos: Vec<PinInfo>) -> Result<Vec<GlobalPinInfo>, ClusterError> {
+        // Many CIDs: one scan of the pinset beats a lookup per CID.
+        let all: Option<HashMap<String, ClusterPin>> = if infos.len() > 256 {
+            let pins = self.inner.raft.pins().await?;
+            Some(pins.into_iter().map(|p| (p.cid.clone(), p)).collect())
+        } else {
+            None
+        };
         let mut out: BTreeMap<String, GlobalPinInfo> = BTreeMap::new();
         for i in infos {
             let g = match out.get_mut(&i.cid) {
                 Some(g) => g,
                 None => {
-                    let pin = self.inner.raft.pin(&i.cid)?;
+                    let pin = match &all {
+                        Some(m) => m.get(&i.cid).cloned(),
+                        None => self.inner.raft.pin(&i.cid)?,
+                    };
                     out.entry(i.cid.clone())
                         .or_insert_with(|| self.global(&i.cid, pin.as_ref()))
                 }
@@ -966,7 +991,7 @@ impl Cluster {
             PeerRequest::Status { cids: Some(cids) }
         };
         let infos = self.gather(local, query, cids).await;
-        let mut all = self.group(infos)?;
+        let mut all = self.group(infos).await?;
         if !filter.is_empty() {
             all.retain(|g| g.peer_map.values().any(|i| filter.contains(&i.status)));
         }
@@ -999,7 +1024,7 @@ impl Cluster {
         let infos = self
             .gather(local, PeerRequest::Recover { cid: None }, &[])
             .await;
-        self.group(infos)
+        self.group(infos).await
     }
 
     /// `/monitor/metrics`: names of the metrics peers publish.

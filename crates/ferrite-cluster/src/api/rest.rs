@@ -130,6 +130,7 @@ fn routes() -> Router<Cluster> {
         .route("/allocations/{cid}", get(allocation))
         .route("/add", post(super::add::add))
         .route("/health", get(health))
+        .route("/raft", get(raft_status))
         .route("/health/graph", get(health_graph))
         .route("/monitor/metrics", get(metric_names))
         .route("/monitor/metrics/{name}", get(metrics))
@@ -279,26 +280,77 @@ fn metadata_json(m: &BTreeMap<String, String>) -> Value {
     }
 }
 
+/// IPFS Cluster's `Pin` JSON of a pinset entry, serialized straight from
+/// the pin (listing 100,000 of them must not build 100,000 JSON trees).
+#[derive(serde::Serialize)]
+struct PinJson<'a> {
+    cid: &'a str,
+    #[serde(rename = "type")]
+    ty: u8,
+    allocations: &'a [String],
+    max_depth: i32,
+    reference: Option<()>,
+    replication_factor_min: i32,
+    replication_factor_max: i32,
+    name: &'a str,
+    mode: PinMode,
+    shard_size: u64,
+    user_allocations: Option<()>,
+    expire_at: String,
+    metadata: Option<&'a BTreeMap<String, String>>,
+    pin_update: Option<()>,
+    origins: [(); 0],
+    timestamp: String,
+}
+
+impl<'a> From<&'a ClusterPin> for PinJson<'a> {
+    fn from(p: &'a ClusterPin) -> Self {
+        PinJson {
+            cid: &p.cid,
+            ty: 2,
+            allocations: &p.allocations,
+            max_depth: if p.mode == PinMode::Direct { 0 } else { -1 },
+            reference: None,
+            replication_factor_min: p.replication_min,
+            replication_factor_max: p.replication_max,
+            name: &p.name,
+            mode: p.mode,
+            shard_size: 0,
+            user_allocations: None,
+            expire_at: rfc3339_or_zero(p.expire_at),
+            metadata: (!p.metadata.is_empty()).then_some(&p.metadata),
+            pin_update: None,
+            origins: [],
+            timestamp: rfc3339_secs(p.timestamp),
+        }
+    }
+}
+
 /// IPFS Cluster's `Pin` JSON of a pinset entry.
 pub fn pin_json(p: &ClusterPin) -> Value {
-    json!({
-        "cid": p.cid,
-        "type": 2,
-        "allocations": p.allocations,
-        "max_depth": if p.mode == PinMode::Direct { 0 } else { -1 },
-        "reference": null,
-        "replication_factor_min": p.replication_min,
-        "replication_factor_max": p.replication_max,
-        "name": p.name,
-        "mode": p.mode,
-        "shard_size": 0,
-        "user_allocations": null,
-        "expire_at": rfc3339_or_zero(p.expire_at),
-        "metadata": metadata_json(&p.metadata),
-        "pin_update": null,
-        "origins": [],
-        "timestamp": rfc3339_secs(p.timestamp),
-    })
+    serde_json::to_value(PinJson::from(p)).expect("serializable")
+}
+
+/// Streams `items` as NDJSON, serialized on a blocking thread in chunks, so
+/// the first lines leave while later ones are still being encoded.
+fn ndjson_pins(pins: Vec<ClusterPin>) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        for chunk in pins.chunks(1000) {
+            let mut buf = Vec::with_capacity(chunk.len() * 512);
+            for p in chunk {
+                serde_json::to_writer(&mut buf, &PinJson::from(p)).expect("serializable");
+                buf.push(b'\n');
+            }
+            if tx.blocking_send(Ok(buf)).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    ferrite_http::rpc::ndjson_stream(Body::from_stream(stream))
 }
 
 /// IPFS Cluster's `GlobalPinInfo` JSON.
@@ -449,7 +501,7 @@ async fn recover_all(State(c): State<Cluster>, Query(q): Params) -> Reply {
 async fn allocations(State(c): State<Cluster>) -> Reply {
     // `filter` (pin, meta-pin, clusterdag, shard) is moot: every pin is a
     // data pin.
-    Ok(ndjson(c.allocations().await?.iter().map(pin_json)))
+    Ok(ndjson_pins(c.allocations().await?))
 }
 
 async fn allocation(State(c): State<Cluster>, Path(cid): Path<String>) -> Reply {
@@ -459,6 +511,29 @@ async fn allocation(State(c): State<Cluster>, Path(cid): Path<String>) -> Reply 
             "cid {cid} is not part of the global state"
         ))),
     }
+}
+
+/// Ferrite's addition: this peer's view of the consensus (who leads, how
+/// far its log and state are), for operators and for watching a peer catch up.
+async fn raft_status(State(c): State<Cluster>) -> Response {
+    let m = c.raft().metrics();
+    let name = |id: u64| {
+        m.nodes
+            .get(&id)
+            .and_then(|n| crate::cluster::peer_of_addr(&n.addr))
+            .unwrap_or_else(|| id.to_string())
+    };
+    json_body(&json!({
+        "peer": c.peer_id(),
+        "state": format!("{:?}", m.state).to_lowercase(),
+        "leader": m.leader.map(name),
+        "term": m.term,
+        "last_log_index": m.last_log_index,
+        "last_applied": m.last_applied,
+        "voters": m.voters.iter().map(|v| name(*v)).collect::<Vec<_>>(),
+        "learners": m.learners.iter().map(|v| name(*v)).collect::<Vec<_>>(),
+        "tracker": c.tracker_counts(),
+    }))
 }
 
 async fn health() -> StatusCode {

@@ -584,3 +584,150 @@ fn unpin() {
     assert!(!ls.contains(&cid), "{ls}");
     eprintln!("unpin: {}", secs(t0.elapsed()));
 }
+
+#[test]
+fn expired_pins_are_removed_and_peers_can_be_removed() {
+    let t0 = Instant::now();
+    let tune: &[(&str, &str)] = &[("Cluster.MonitorPingInterval", "\"500ms\"")];
+    let (peers, _) = cluster(3, tune);
+    let (a, b, c) = (&peers[0], &peers[1], &peers[2]);
+    // A pin that expires in 2 s leaves the pinset (the leader removes it)
+    // and the peers' local pins go with it; the CLI takes --expire-in.
+    let cid = add_unpinned(a, "e.bin", b"expires soon\n");
+    let out = b
+        .env
+        .ok(&["cluster", "pin", "add", &cid, "--expire-in", "2s", "--wait"]);
+    assert!(out.contains("PINNED"), "{out}");
+    let ls = b.env.ok(&["cluster", "pin", "ls", &cid]);
+    assert!(!ls.contains("Exp: ∞"), "an expiry is shown: {ls}");
+    for n in &peers {
+        wait_for(Duration::from_secs(20), "the expired pin to go", || match n
+            .rest("GET", &format!("/allocations/{cid}"))
+        {
+            (404, _) if !pinned_locally(n, &cid) => Ok(()),
+            (status, body) => Err(format!("{status}: {body}")),
+        });
+    }
+    // `cluster peers rm`: C leaves the membership; the others list two.
+    let out = a.env.ok(&["cluster", "peers", "rm", &c.cluster_peer_id]);
+    assert!(out.contains(&c.cluster_peer_id), "{out}");
+    for n in [a, b] {
+        wait_for(Duration::from_secs(20), "two members", || {
+            let list = n.rest_ndjson("/peers");
+            if list.len() == 2 && list.iter().all(|p| p["id"] != c.cluster_peer_id.as_str()) {
+                Ok(())
+            } else {
+                Err(format!("{list:?}"))
+            }
+        });
+    }
+    // Removing a peer that is not a member is a clear error.
+    let err = a.env.fails(&["cluster", "peers", "rm", &c.cluster_peer_id]);
+    assert!(err.contains("not a cluster peer"), "{err}");
+    eprintln!("expiry + peers rm: {}", secs(t0.elapsed()));
+}
+
+#[test]
+fn devnet_starts_a_working_cluster_and_stops_it() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    let dir = env.path("devnet");
+    // A base port nothing else here uses (ports base .. base + 25).
+    let base = 30_000 + (std::process::id() % 3_000) as u16 * 10;
+    let mut child = env
+        .cmd(&[
+            "devnet",
+            "--nodes",
+            "3",
+            "--dir",
+            s(&dir),
+            "--base-port",
+            &base.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = String::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !printed.contains("Ctrl-C stops every peer") {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => {
+                printed.push_str(&l);
+                printed.push('\n');
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("devnet did not come up:\n{printed}");
+            }
+        }
+    }
+    assert!(printed.contains("ferrite devnet: 3 peers"), "{printed}");
+    let rest = format!("/ip4/127.0.0.1/tcp/{}", base + 4);
+    let node0 = dir.join("node0");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
+            .args(args)
+            .env("FERRITE_PATH", &node0)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    wait_for(Duration::from_secs(30), "three peers", || {
+        let ls = run(&["cluster", "peers", "ls", "--host", &rest, "--enc", "json"]);
+        let healthy = ls
+            .lines()
+            .filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v["error"] == ""))
+            .count();
+        if healthy == 3 {
+            Ok(())
+        } else {
+            Err(ls)
+        }
+    });
+    let f = env.write("hello.txt", b"hello devnet\n");
+    let cid = run(&["add", "-Q", "--pin=false", s(&f)]).trim().to_string();
+    // The devnet's default replication is 2: two peers pin it.
+    wait_for(Duration::from_secs(30), "the pin to be accepted", || {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
+            .args(["cluster", "pin", "add", &cid, "--wait", "--host", &rest])
+            .env("FERRITE_PATH", &node0)
+            .output()
+            .unwrap();
+        if o.status.success() {
+            Ok(String::from_utf8_lossy(&o.stdout).to_string())
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).to_string())
+        }
+    });
+    let st = run(&["cluster", "status", &cid, "--host", &rest]);
+    assert_eq!(st.matches("PINNED").count(), 2, "{st}");
+    // SIGTERM stops devnet and every daemon it started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "devnet did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for i in 0..3 {
+        assert!(
+            !dir.join(format!("node{i}")).join("api").exists(),
+            "node{i} still running"
+        );
+    }
+}

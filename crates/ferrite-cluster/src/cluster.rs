@@ -955,16 +955,21 @@ impl Cluster {
     /// `/pins/{cid}`: status on every peer (`local`: this peer only).
     pub async fn status(&self, cid: &str, local: bool) -> Result<GlobalPinInfo, ClusterError> {
         let cid = parse_cid(cid)?;
-        let cids = vec![cid.clone()];
-        let infos = self
-            .gather(
-                local,
-                PeerRequest::Status {
-                    cids: Some(cids.clone()),
-                },
-                &cids,
-            )
-            .await;
+        let query = PeerRequest::Status {
+            cids: Some(vec![cid.clone()]),
+        };
+        self.one_cid(cid, local, query).await
+    }
+
+    /// Runs a one-CID query on the peers and assembles its global status.
+    async fn one_cid(
+        &self,
+        cid: String,
+        local: bool,
+        query: PeerRequest,
+    ) -> Result<GlobalPinInfo, ClusterError> {
+        let cids = [cid.clone()];
+        let infos = self.gather(local, query, &cids).await;
         let pin = self.inner.raft.pin(&cid)?;
         let mut g = self.global(&cid, pin.as_ref());
         for i in infos.into_iter().filter(|i| i.cid == cid) {
@@ -1001,22 +1006,10 @@ impl Cluster {
     /// `/pins/{cid}/recover`: retries a failed pin/unpin now, then reports.
     pub async fn recover(&self, cid: &str, local: bool) -> Result<GlobalPinInfo, ClusterError> {
         let cid = parse_cid(cid)?;
-        let cids = vec![cid.clone()];
-        let infos = self
-            .gather(
-                local,
-                PeerRequest::Recover {
-                    cid: Some(cid.clone()),
-                },
-                &cids,
-            )
-            .await;
-        let pin = self.inner.raft.pin(&cid)?;
-        let mut g = self.global(&cid, pin.as_ref());
-        for i in infos.into_iter().filter(|i| i.cid == cid) {
-            g.peer_map.insert(i.peer.clone(), i);
-        }
-        Ok(g)
+        let query = PeerRequest::Recover {
+            cid: Some(cid.clone()),
+        };
+        self.one_cid(cid, local, query).await
     }
 
     /// `/pins/recover`: recovers every CID in an error state.

@@ -186,66 +186,26 @@ async fn serve(
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     for (what, ma, router) in cluster.map(cluster_routers).unwrap_or_default() {
-        let listener = tokio::net::TcpListener::bind(
-            ferrite_http::addr::to_socket(&ma).map_err(anyhow::Error::msg)?,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {ma} ({what}): {e}"))?;
-        println!(
-            "{what} listening on {}",
-            ferrite_http::addr::from_socket(&listener.local_addr()?)
-        );
-        let mut rx = done_rx.clone();
-        servers.push(tokio::spawn(ferrite_http::serve(
-            listener,
-            router,
-            async move {
-                let _ = rx.wait_for(|d| *d).await;
-            },
-        )));
+        let (listener, bound) = bind(&ma, what).await?;
+        println!("{what} listening on {bound}");
+        servers.push(spawn_server(listener, router, &done_rx));
     }
     let mut api_file = None;
     for ma in &api_addrs {
-        let listener = tokio::net::TcpListener::bind(
-            ferrite_http::addr::to_socket(ma).map_err(anyhow::Error::msg)?,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {ma} (Addresses.API): {e}"))?;
-        let bound = ferrite_http::addr::from_socket(&listener.local_addr()?);
+        let (listener, bound) = bind(ma, "Addresses.API").await?;
         println!("RPC API server listening on {bound}");
         api_file.get_or_insert(bound);
         let router = ferrite_http::rpc::router(Api {
             node: node.clone(),
             shutdown: stop_tx.clone(),
         });
-        let mut rx = done_rx.clone();
-        servers.push(tokio::spawn(ferrite_http::serve(
-            listener,
-            router,
-            async move {
-                let _ = rx.wait_for(|d| *d).await;
-            },
-        )));
+        servers.push(spawn_server(listener, router, &done_rx));
     }
     for ma in &gw_addrs {
-        let listener = tokio::net::TcpListener::bind(
-            ferrite_http::addr::to_socket(ma).map_err(anyhow::Error::msg)?,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {ma} (Addresses.Gateway): {e}"))?;
-        println!(
-            "Gateway server listening on {}",
-            ferrite_http::addr::from_socket(&listener.local_addr()?)
-        );
+        let (listener, bound) = bind(ma, "Addresses.Gateway").await?;
+        println!("Gateway server listening on {bound}");
         let router = ferrite_http::gateway::router(gateway_node.clone());
-        let mut rx = done_rx.clone();
-        servers.push(tokio::spawn(ferrite_http::serve(
-            listener,
-            router,
-            async move {
-                let _ = rx.wait_for(|d| *d).await;
-            },
-        )));
+        servers.push(spawn_server(listener, router, &done_rx));
     }
     // `$FERRITE_PATH/api` tells CLI commands where the running daemon is.
     let api_path = repo.join("api");
@@ -270,6 +230,30 @@ async fn serve(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), net.shutdown()).await;
     }
     Ok(())
+}
+
+/// Binds a `/ip4|ip6/…/tcp/…` multiaddr; `what` names the setting in errors.
+/// Returns the listener and the address it got (port 0 resolved).
+async fn bind(ma: &str, what: &str) -> anyhow::Result<(tokio::net::TcpListener, String)> {
+    let listener = tokio::net::TcpListener::bind(
+        ferrite_http::addr::to_socket(ma).map_err(anyhow::Error::msg)?,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot listen on {ma} ({what}): {e}"))?;
+    let bound = ferrite_http::addr::from_socket(&listener.local_addr()?);
+    Ok((listener, bound))
+}
+
+/// Serves `router` until `done` turns true.
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    done: &tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let mut rx = done.clone();
+    tokio::spawn(ferrite_http::serve(listener, router, async move {
+        let _ = rx.wait_for(|d| *d).await;
+    }))
 }
 
 /// Gives memory freed after start-up and after bursts (a large transfer,

@@ -1,21 +1,20 @@
 //! `POST /add`: a multipart upload imported on this peer's IPFS node, then
 //! pinned cluster-wide (IPFS Cluster's "local" adder).
 //!
-//! The upload is streamed: an async pump parses parts and hands them to the
-//! blocking importer through channels (as ferrite-http's `/api/v0/add`
-//! does; its pump is private, so this is a slimmer copy over axum's
-//! `Multipart`). `format=car` imports a CAR instead and pins its root.
+//! The upload is streamed with ferrite-http's `/api/v0/add` pump
+//! ([`UploadEntries`]): parts are parsed as they arrive and handed to the
+//! blocking importer one at a time. `format=car` imports a CAR instead and
+//! pins its root.
 //!
 //! Blocks are added without a local pin: the cluster pin that follows
 //! decides where the content is pinned (this peer may not be allocated).
 
-use std::io::{self, Read};
+use std::io;
 
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::response::Response;
-use bytes::Bytes;
+use ferrite_http::rpc::{multipart_boundary, UploadEntries};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use super::now_secs;
 use super::rest::{bool_param, param, parse_pin_options, RestError};
@@ -160,14 +159,14 @@ pub(super) async fn import_upload(
         return Err(RestError::bad_request("sharding is not supported"));
     }
     let add_opts = add_options(&node, q)?;
-    let mp = Multipart::from_request(req, &())
-        .await
-        .map_err(|e| RestError::bad_request(e.body_text()))?;
-
-    let (tx, rx) = mpsc::channel::<EntryMsg>(1);
-    tokio::spawn(pump(mp, tx));
+    let ct = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = multipart_boundary(ct).map_err(|e| RestError::bad_request(e.message))?;
+    let mut entries = UploadEntries::new(req.into_body(), boundary);
     let rows = tokio::task::spawn_blocking(move || -> Result<Vec<AddedRow>, RestError> {
-        let mut entries = Entries { rx, done: false };
         if car {
             import_car(&node, &mut entries)
         } else {
@@ -196,7 +195,7 @@ pub(super) async fn import_upload(
 /// Imports the first file part as a CAR (its single root is what gets pinned).
 fn import_car(
     node: &ferrite_node::Node,
-    entries: &mut Entries,
+    entries: &mut UploadEntries,
 ) -> Result<Vec<AddedRow>, RestError> {
     let (name, reader) = loop {
         match entries.next() {
@@ -233,201 +232,6 @@ fn node_error(e: ferrite_node::Error) -> RestError {
             RestError::bad_request(e.to_string())
         }
         other => RestError::internal(other.to_string()),
-    }
-}
-
-enum EntryMsg {
-    Entry(ferrite_node::AddEntry),
-    Fail(ferrite_node::Error),
-    End,
-}
-
-enum Piece {
-    Data(Bytes),
-    Fail(io::Error),
-    End,
-}
-
-/// Percent-decodes a part's file name (clients URL-escape them); a name
-/// that is not valid escaping is taken as is.
-pub fn part_name(raw: &str) -> String {
-    let b = raw.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => out.push(v),
-                    None => return raw.to_owned(),
-                }
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
-}
-
-fn io_fail(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("multipart: {e}"))
-}
-
-/// Parses parts as they arrive; stops when the importer stops listening.
-async fn pump(mut mp: Multipart, tx: mpsc::Sender<EntryMsg>) {
-    use ferrite_node::{AddEntry, AddEntryKind};
-    loop {
-        let next = tokio::select! {
-            r = mp.next_field() => r,
-            _ = tx.closed() => return,
-        };
-        let mut field = match next {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                let _ = tx.send(EntryMsg::End).await;
-                return;
-            }
-            Err(e) => {
-                let _ = tx
-                    .send(EntryMsg::Fail(ferrite_node::Error::Io(io_fail(e))))
-                    .await;
-                return;
-            }
-        };
-        let path = part_name(field.file_name().unwrap_or(""));
-        let media = field
-            .content_type()
-            .map(|m| {
-                m.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
-        match media.as_str() {
-            "application/x-directory" | "multipart/form-data" => {
-                let e = AddEntry {
-                    path,
-                    kind: AddEntryKind::Dir,
-                };
-                if tx.send(EntryMsg::Entry(e)).await.is_err() {
-                    return;
-                }
-            }
-            "application/symlink" => {
-                let target = match field.bytes().await {
-                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Err(e) => {
-                        let _ = tx
-                            .send(EntryMsg::Fail(ferrite_node::Error::Io(io_fail(e))))
-                            .await;
-                        return;
-                    }
-                };
-                let e = AddEntry {
-                    path,
-                    kind: AddEntryKind::Symlink(target),
-                };
-                if tx.send(EntryMsg::Entry(e)).await.is_err() {
-                    return;
-                }
-            }
-            _ => {
-                let (ptx, prx) = mpsc::channel::<Piece>(16);
-                let reader = ChanReader {
-                    rx: prx,
-                    cur: Bytes::new(),
-                    ended: false,
-                };
-                let e = AddEntry {
-                    path,
-                    kind: AddEntryKind::File(Box::new(reader)),
-                };
-                if tx.send(EntryMsg::Entry(e)).await.is_err() {
-                    return;
-                }
-                loop {
-                    let chunk = tokio::select! {
-                        c = field.chunk() => c,
-                        _ = ptx.closed() => return,
-                    };
-                    let piece = match chunk {
-                        Ok(Some(b)) => Piece::Data(b),
-                        Ok(None) => Piece::End,
-                        Err(e) => Piece::Fail(io_fail(e)),
-                    };
-                    let last = !matches!(piece, Piece::Data(_));
-                    if ptx.send(piece).await.is_err() || last {
-                        break;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A file part's bytes as an `io::Read`; a closed channel without
-/// [`Piece::End`] is an aborted upload, never a short file.
-struct ChanReader {
-    rx: mpsc::Receiver<Piece>,
-    cur: Bytes,
-    ended: bool,
-}
-
-impl Read for ChanReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.cur.is_empty() {
-            if self.ended {
-                return Ok(0);
-            }
-            match self.rx.blocking_recv() {
-                Some(Piece::Data(b)) => self.cur = b,
-                Some(Piece::End) => self.ended = true,
-                Some(Piece::Fail(e)) => return Err(e),
-                None => return Err(io::Error::new(io::ErrorKind::BrokenPipe, "upload aborted")),
-            }
-        }
-        let n = buf.len().min(self.cur.len());
-        buf[..n].copy_from_slice(&self.cur[..n]);
-        bytes::Buf::advance(&mut self.cur, n);
-        Ok(n)
-    }
-}
-
-/// The entries channel as the iterator `Node::add_entries` takes.
-struct Entries {
-    rx: mpsc::Receiver<EntryMsg>,
-    done: bool,
-}
-
-impl Iterator for Entries {
-    type Item = ferrite_node::Result<ferrite_node::AddEntry>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let item = match self.rx.blocking_recv() {
-            Some(EntryMsg::Entry(e)) => return Some(Ok(e)),
-            Some(EntryMsg::End) => None,
-            Some(EntryMsg::Fail(e)) => Some(Err(e)),
-            None => Some(Err(ferrite_node::Error::Io(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "upload aborted",
-            )))),
-        };
-        self.done = true;
-        item
     }
 }
 
@@ -550,16 +354,6 @@ mod tests {
         let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
         assert_eq!(rows[0]["cid"], root.to_string());
         assert_eq!(rows[0]["name"], "x.car");
-    }
-
-    #[test]
-    fn part_names_are_unescaped() {
-        assert_eq!(part_name("a%20b.txt"), "a b.txt");
-        assert_eq!(part_name("dir%2Ffile"), "dir/file");
-        assert_eq!(part_name("a+b"), "a b");
-        assert_eq!(part_name("100%"), "100%");
-        assert_eq!(part_name("50%zz"), "50%zz");
-        assert_eq!(part_name("plain.txt"), "plain.txt");
     }
 
     #[test]

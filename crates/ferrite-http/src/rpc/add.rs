@@ -6,7 +6,9 @@
 //! The body is never buffered: an async pump parses parts as they arrive and
 //! hands each to the blocking importer through channels (file bytes through
 //! a channel-backed `Read`), so memory stays at a few chunks whatever the
-//! upload's size.
+//! upload's size. That pump is public as [`UploadEntries`] (with
+//! [`multipart_boundary`]): ferrite-cluster's `POST /add` reads its uploads
+//! with it.
 //!
 //! Output is Kubo's NDJSON: `{"Name","Hash","Size"}` per `added` row (Size a
 //! string) and, with `progress`, `{"Name","Bytes"}` objects every 256 KiB
@@ -80,21 +82,11 @@ pub async fn add(node: Node, req: Req) -> Reply {
     // `quiet` only changes what a CLI client prints; every row is sent.
     req.bool("quiet", false)?;
     let enc = CidEnc::from_req(&req)?;
-    let boundary = multipart_boundary(&req)?;
-
-    let overflow = Arc::new(AtomicU64::new(0));
-    let stream = Guarded {
-        inner: Box::pin(req.request.into_body().into_data_stream()),
-        counted: overflow.clone(),
-        pause: false,
-    };
-    let multipart = multer::Multipart::new(stream, boundary);
-
-    let (entry_tx, entry_rx) = mpsc::channel::<EntryMsg>(1);
-    tokio::spawn(pump(multipart, entry_tx, overflow));
+    let boundary = request_boundary(&req)?;
+    let entries = UploadEntries::new(req.request.into_body(), boundary);
 
     let (out_tx, mut out_rx) = mpsc::channel::<Out>(16);
-    tokio::task::spawn_blocking(move || import(node, opts, output, enc, entry_rx, out_tx));
+    tokio::task::spawn_blocking(move || import(node, opts, output, enc, entries, out_tx));
 
     // Headers go out with the first output: an error before it is a status.
     let first = match out_rx.recv().await {
@@ -194,15 +186,21 @@ fn add_error(e: ferrite_node::Error) -> ApiError {
     e.into()
 }
 
-/// The boundary of a `multipart/form-data` body, or Kubo's error for a
-/// request without files.
-fn multipart_boundary(req: &Req) -> Result<String, ApiError> {
+/// The boundary of the request's `multipart/form-data` body.
+fn request_boundary(req: &Req) -> Result<String, ApiError> {
     let ct = req
         .request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    multipart_boundary(ct)
+}
+
+/// The boundary of a `multipart/form-data` body from its `Content-Type`
+/// header value (`""` when there is none), or Kubo's client error (400) for
+/// a request without files or without a boundary.
+pub fn multipart_boundary(ct: &str) -> Result<String, ApiError> {
     let media = ct.split(';').next().unwrap_or("").trim();
     if !media.eq_ignore_ascii_case("multipart/form-data") {
         return Err(ApiError::client("file argument 'path' is required"));
@@ -292,8 +290,7 @@ fn add_options(node: &Node, req: &Req) -> Result<AddOptions, ApiError> {
 
 /// boxo's part name: the `filename` parameter, URL-unescaped when it is
 /// valid escaping (`+` is a space), else taken as is.
-fn part_path(field: &multer::Field<'_>) -> Result<String, ferrite_node::Error> {
-    let raw = field.file_name().unwrap_or("");
+fn part_path(raw: &str) -> Result<String, ferrite_node::Error> {
     let spaced = raw.replace('+', " ");
     let bytes: Vec<u8> = percent_encoding::percent_decode_str(&spaced).collect();
     let valid_escapes = raw
@@ -346,7 +343,7 @@ async fn pump(
                 return;
             }
         };
-        let path = match part_path(&field) {
+        let path = match part_path(field.file_name().unwrap_or("")) {
             Ok(p) => p,
             Err(e) => {
                 let _ = tx.send(EntryMsg::Fail(e)).await;
@@ -475,13 +472,48 @@ impl Read for ChanReader {
     }
 }
 
-/// The entries channel as the iterator [`Node::add_entries`] takes.
-struct Entries {
+/// A `multipart/form-data` upload (go-ipfs-cmds' layout, see the module
+/// docs) as the entries [`Node::add_entries`] takes, streamed: a Tokio task
+/// parses the body as it arrives and hands over one entry at a time, file
+/// bytes through a channel-backed [`Read`], so memory stays at a few chunks
+/// whatever the upload's size.
+///
+/// The parser reads one body frame at a time (backpressure) and fails an
+/// upload whose part headers exceed 1 MiB or whose symlink target exceeds
+/// 64 KiB. Part names are the `filename` parameters, URL-unescaped.
+///
+/// Errors come as `ferrite_node::Error`: a malformed upload is an
+/// `Error::Io` of kind [`io::ErrorKind::InvalidData`] (or
+/// `Error::Invalid`, e.g. a non-UTF-8 name), a body that stopped (the
+/// client went away) one of kind [`io::ErrorKind::BrokenPipe`]. These errors
+/// may also surface from reading a file entry.
+///
+/// The iterator and the readers block: drive them from a blocking thread
+/// (`tokio::task::spawn_blocking`). Dropping the iterator stops the parser.
+pub struct UploadEntries {
     rx: mpsc::Receiver<EntryMsg>,
     done: bool,
 }
 
-impl Iterator for Entries {
+impl UploadEntries {
+    /// Starts parsing `body`, a `multipart/form-data` body with `boundary`
+    /// (see [`multipart_boundary`]). Must be called within a Tokio runtime:
+    /// it spawns the parsing task.
+    pub fn new(body: Body, boundary: String) -> Self {
+        let overflow = Arc::new(AtomicU64::new(0));
+        let stream = Guarded {
+            inner: Box::pin(body.into_data_stream()),
+            counted: overflow.clone(),
+            pause: false,
+        };
+        let multipart = multer::Multipart::new(stream, boundary);
+        let (tx, rx) = mpsc::channel::<EntryMsg>(1);
+        tokio::spawn(pump(multipart, tx, overflow));
+        Self { rx, done: false }
+    }
+}
+
+impl Iterator for UploadEntries {
     type Item = ferrite_node::Result<AddEntry>;
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -536,13 +568,9 @@ fn import(
     opts: AddOptions,
     output: Output,
     enc: CidEnc,
-    entries: mpsc::Receiver<EntryMsg>,
+    mut entries: UploadEntries,
     out: mpsc::Sender<Out>,
 ) {
-    let mut entries = Entries {
-        rx: entries,
-        done: false,
-    };
     let mut last: Option<(String, u64)> = None;
     let mut progress = |p: FileProgress<'_>| {
         if !output.progress || output.silent {
@@ -612,5 +640,33 @@ fn send_added(added: &[Added], quieter: bool, enc: CidEnc, out: &mpsc::Sender<Ou
     }
     if !buf.is_empty() {
         let _ = out.blocking_send(Out::Data(Bytes::from(buf)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_names_are_unescaped() {
+        let p = |raw: &str| part_path(raw).unwrap();
+        assert_eq!(p("a%20b.txt"), "a b.txt");
+        assert_eq!(p("dir%2Ffile"), "dir/file");
+        assert_eq!(p("a+b"), "a b");
+        assert_eq!(p("100%"), "100%");
+        assert_eq!(p("50%zz"), "50%zz");
+        assert_eq!(p("plain.txt"), "plain.txt");
+        assert!(part_path("%ff").is_err());
+    }
+
+    #[test]
+    fn boundaries() {
+        assert_eq!(
+            multipart_boundary("multipart/form-data; boundary=xyz").unwrap(),
+            "xyz"
+        );
+        assert!(multipart_boundary("").is_err());
+        assert!(multipart_boundary("application/json").is_err());
+        assert!(multipart_boundary("multipart/form-data").is_err());
     }
 }

@@ -28,6 +28,7 @@ pub mod security;
 mod stats;
 mod swarm;
 
+pub use add::{multipart_boundary, UploadEntries};
 pub use cmds::{ApiError, Req};
 
 use axum::body::Body;

@@ -257,62 +257,99 @@ fn spawn_server(
 }
 
 /// Gives memory freed after start-up and after bursts (a large transfer,
-/// a big listing) back to the system, so an idle daemon stays small.
-/// glibc only returns the top of its heaps on its own.
+/// a big listing, a wave of new connections) back to the system, so an idle
+/// daemon stays small: freed heap every 10 s (glibc only returns the top of
+/// its heaps on its own), and the code pages a burst paged in once the
+/// daemon is quiet again.
 async fn release_free_memory() {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for round in 0u64.. {
+    let mut last_cpu = cpu_time();
+    // File-backed resident bytes right after the last release (start-up
+    // counts as a burst: nothing released yet).
+    let mut baseline = 0;
+    loop {
         // The first tick is immediate: right after start-up.
         tick.tick().await;
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         unsafe {
             libc::malloc_trim(0);
         }
-        if round == 1 {
-            release_startup_code();
+        let cpu = cpu_time();
+        let quiet = cpu.saturating_sub(last_cpu) < std::time::Duration::from_millis(100);
+        last_cpu = cpu;
+        // More than the idle daemon's own steady use (about 1 MiB of code
+        // comes back between ticks), so releases follow bursts, not every tick.
+        let mapped = file_resident_bytes();
+        if quiet && mapped > baseline + (2 << 20) {
+            release_code_pages();
+            baseline = file_resident_bytes();
         }
     }
 }
 
-/// Unmaps the pages of our own machine code once start-up is over.
+/// User + system CPU time of the whole process.
+fn cpu_time() -> std::time::Duration {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| {
+        std::time::Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000)
+    };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Resident file-backed (and shared) bytes, from /proc/self/statm.
+fn file_resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Unmaps the resident pages of our own code and read-only data.
 ///
-/// Start-up (config, stores, host set-up) runs through megabytes of code
-/// that an idle daemon never runs again, and the kernel maps whole
-/// neighbourhoods of each page it faults in; all of that stays in the
-/// process's resident set. Text pages are never written, so dropping them
-/// is safe: the few the daemon still runs fault back in from the page cache
-/// (measured: about 1 MiB of code while idle, instead of 11).
+/// Start-up (config, stores, host set-up) and bursts run through megabytes
+/// of code an idle daemon does not run again, and the kernel maps whole
+/// neighbourhoods of each page it faults in; all of that would stay in the
+/// resident set. These mappings are private and were never written (a
+/// mapping is skipped unless smaps says none of it is anonymous, i.e.
+/// copied on write, such as relocated data), so dropping their pages loses
+/// nothing: what is still used faults back in from the page cache.
 #[cfg(target_os = "linux")]
-fn release_startup_code() {
+fn release_code_pages() {
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
         return;
     };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
-    for line in maps.lines() {
-        // "start-end perms offset dev inode path"
+    let mut candidate: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
         let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let path = f.nth(3).unwrap_or("");
-        // Only private, read + execute, never-written mappings of our binary.
-        if perms != "r-xp" || std::path::Path::new(path) != exe {
-            continue;
-        }
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
-            continue;
-        };
-        unsafe {
-            libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+        let Some(first) = f.next() else { continue };
+        if let Some((a, b)) = first.split_once('-') {
+            // A mapping header: "start-end perms offset dev inode path".
+            candidate = None;
+            let perms = f.next().unwrap_or("");
+            let path = f.nth(3).unwrap_or("");
+            if (perms == "r-xp" || perms == "r--p") && std::path::Path::new(path) == exe {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+                {
+                    candidate = Some((a, b));
+                }
+            }
+        } else if first == "Anonymous:" {
+            if let (Some((a, b)), Some("0")) = (candidate.take(), f.next()) {
+                unsafe {
+                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+                }
+            }
         }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn release_startup_code() {}
+fn release_code_pages() {}

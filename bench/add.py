@@ -39,7 +39,6 @@ import hashlib
 import json
 import os
 import platform
-import random
 import shutil
 import statistics
 import subprocess
@@ -53,44 +52,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
 
 from kubo import Kubo, reexec_in_private_netns  # noqa: E402
+from inputs import MiB, fs_type, sha256_file, write_random_file, write_small_files  # noqa: E402
 
-MiB = 1 << 20
 
 
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
-
-def write_random_file(path: Path, size: int) -> None:
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 4 * MiB)
-            f.write(os.urandom(n))
-            left -= n
-
-
-def write_small_files(folder: Path, count: int, seed: int = 1) -> int:
-    rng = random.Random(seed)
-    folder.mkdir(parents=True)
-    total = 0
-    for i in range(count):
-        n = rng.randint(1024, 4096)
-        (folder / f"file-{i:06d}.bin").write_bytes(os.urandom(n))
-        total += n
-    return total
-
-
-def fs_type(path: Path) -> str:
-    best, kind = "", "?"
-    real = str(path.resolve())
-    with open("/proc/mounts") as f:
-        for line in f:
-            _, mnt, typ = line.split()[:3]
-            if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
-                best, kind = mnt, typ
-    return kind
-
 
 class Run:
     """Result of one measured process."""
@@ -201,14 +169,6 @@ def check_same_cid(what: str, kubo_cid: str | None, ferrite_cid: str | None) -> 
         print(f"WARNING: {what}: ferrite printed {ferrite_cid}, Kubo {kubo_cid} (CIDs differ!)", file=sys.stderr)
         return "CIDs DIFFER"
     return ""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(4 * MiB):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_cat(binary: Path, env: dict, cid: str, expected_sha256: str) -> None:

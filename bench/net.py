@@ -60,7 +60,6 @@ import http.client
 import json
 import os
 import platform
-import random
 import shlex
 import shutil
 import signal
@@ -78,8 +77,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
 
 from kubo import Kubo, assert_network_isolated, reexec_in_private_netns  # noqa: E402
+from inputs import MiB, fs_type, sha256_file, write_random_file, write_small_files  # noqa: E402
 
-MiB = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -87,37 +86,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # inputs
 # ------------------------------------------------------------------------------------------------
 
-def write_random_file(path: Path, size: int) -> None:
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 4 * MiB)
-            f.write(os.urandom(n))
-            left -= n
-
-
-def write_small_files(folder: Path, count: int, seed: int = 1) -> int:
-    rng = random.Random(seed)
-    folder.mkdir(parents=True)
-    total = 0
-    for i in range(count):
-        n = rng.randint(1024, 4096)
-        (folder / f"file-{i:06d}.bin").write_bytes(os.urandom(n))
-        total += n
-    return total
-
-
 def write_swarm_key(path: Path) -> Path:
     path.write_text("/key/swarm/psk/1.0.0/\n/base16/\n" + os.urandom(32).hex() + "\n")
     return path
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(4 * MiB):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def same_tree(a: Path, b: Path) -> str | None:
@@ -130,17 +101,6 @@ def same_tree(a: Path, b: Path) -> str | None:
         if (a / name).read_bytes() != (b / name).read_bytes():
             return f"{name} differs"
     return None
-
-
-def fs_type(path: Path) -> str:
-    best, kind = "", "?"
-    real = str(path.resolve())
-    with open("/proc/mounts") as f:
-        for line in f:
-            _, mnt, typ = line.split()[:3]
-            if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
-                best, kind = mnt, typ
-    return kind
 
 
 # ------------------------------------------------------------------------------------------------

@@ -22,11 +22,12 @@ use crate::config::ClusterSection;
 use crate::host::{ClusterHost, HostConfig, Inbound};
 use crate::network::{RpcFuture, RpcRequest, RpcResponse, Transport, TransportError};
 use crate::node::{ClusterConfig, ClusterError, ClusterNode};
-use crate::pinset::{ClusterPin, Command, PinMode};
+use crate::pinset::{ClusterPin, Command};
 use crate::store::StateChange;
 use crate::tracker::{LocalPeer, PinTracker, TrackerConfig};
-use crate::types::TrackerStatus;
-use crate::types::{now_ms, now_ns, GlobalPinInfo, Metric, PeerInfo, PinInfo, PinOptions};
+use crate::types::{
+    now_ms, now_ns, GlobalPinInfo, Metric, PeerInfo, PinInfo, PinOptions, TrackerStatus,
+};
 use crate::NodeId;
 
 /// Version string reported by `/id` and `/version`.
@@ -210,13 +211,9 @@ fn parse_node_addr(addr: &str) -> Option<(PeerId, Vec<Multiaddr>)> {
     Some((peer?, addrs))
 }
 
-fn peer_of(addr: &str) -> Option<String> {
-    parse_node_addr(addr).map(|(p, _)| p.to_string())
-}
-
 /// The peer ID in a membership address record.
-pub fn peer_of_addr(addr: &str) -> Option<String> {
-    peer_of(addr)
+pub fn peer_of(addr: &str) -> Option<String> {
+    parse_node_addr(addr).map(|(p, _)| p.to_string())
 }
 
 fn with_p2p(addrs: &[Multiaddr], peer: &PeerId) -> Vec<String> {
@@ -1056,16 +1053,6 @@ fn parse_cid(s: &str) -> Result<String, ClusterError> {
     t.parse::<ferrite_ipld::Cid>()
         .map(|c| c.to_string())
         .map_err(|e| ClusterError::Invalid(format!("invalid CID {s:?}: {e}")))
-}
-
-impl PinMode {
-    /// `recursive` or `direct`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PinMode::Recursive => "recursive",
-            PinMode::Direct => "direct",
-        }
-    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 /// Go's `url.QueryEscape`: everything but `A-Za-z0-9-_.~` is escaped, and a
 /// space becomes `+` (fixed up in [`query_escape`]).
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

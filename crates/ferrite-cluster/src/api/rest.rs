@@ -520,7 +520,7 @@ async fn raft_status(State(c): State<Cluster>) -> Response {
     let name = |id: u64| {
         m.nodes
             .get(&id)
-            .and_then(|n| crate::cluster::peer_of_addr(&n.addr))
+            .and_then(|n| crate::cluster::peer_of(&n.addr))
             .unwrap_or_else(|| id.to_string())
     };
     json_body(&json!({

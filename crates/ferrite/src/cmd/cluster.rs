@@ -650,14 +650,10 @@ fn print_status(v: &Value, ctl: &Ctl) -> Result<()> {
     Ok(())
 }
 
-const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
+/// Percent-encodes a query value or path segment (`%20` for a space, which
+/// is right in paths too, unlike `remote::query_escape`'s `+`).
 fn enc_query(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, QUERY).to_string()
+    percent_encoding::utf8_percent_encode(s, crate::remote::QUERY).to_string()
 }
 
 /// A CID or `/ipfs/…` path as a URL path segment (slashes kept).

@@ -330,6 +330,12 @@ impl Cluster {
             let mut members = BTreeMap::new();
             members.insert(node_id(&self.inner.peer), crate::Node { addr });
             self.inner.raft.initialize(members).await?;
+            // Return a formed cluster: right after `initialize` the metrics
+            // may not list the membership yet, and /peers would be empty.
+            self.inner
+                .raft
+                .wait_for_leader(Duration::from_secs(10))
+                .await?;
             return Ok(());
         }
         let me = self.clone();

@@ -37,6 +37,11 @@ pub trait BlockWriter: Send {
     fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<()>;
     /// Makes every block put so far durable and visible.
     fn commit(self: Box<Self>) -> Result<()>;
+    /// Says the blocks of this batch are a stream not expected to be read
+    /// again soon (blocks fetched from the network): once durable, the
+    /// store may evict them from the OS page cache, keeping only the newest
+    /// few MiB for a reader that follows the stream.
+    fn streaming(&mut self) {}
 }
 
 /// Puts a block after checking that its bytes match its CID.

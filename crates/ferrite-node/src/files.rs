@@ -2,9 +2,13 @@
 
 use crate::{Error, IpfsPath, Node, Result};
 use ferrite_ipld::Cid;
+use ferrite_store::Blockstore;
 use ferrite_unixfs::export::{self, ExportError};
 use std::io::{Read, Write};
 use std::path::Path;
+
+/// Files smaller than this are read without a read-ahead (a few blocks).
+const READ_AHEAD_MIN: u64 = 1 << 20;
 
 impl From<ExportError> for Error {
     fn from(e: ExportError) -> Self {
@@ -53,14 +57,31 @@ impl Node {
         if entry.kind.is_dir() {
             return Err(Error::Invalid("this dag node is a directory".into()));
         }
-        let reader = export::FileReader::with_range(src, &cid, offset, length)?;
         let size = entry.size;
         let len = length.map_or(size.saturating_sub(offset), |l| {
             l.min(size.saturating_sub(offset))
         });
-        // Online, the rest of the file is fetched ahead of the reader.
-        let guard = self.prefetch(&cid);
+        // Online, the rest of the file is fetched ahead of the reader; for a
+        // large file that is not here, into memory the reader takes from.
+        let read_ahead = offset == 0 && len > READ_AHEAD_MIN && !self.looks_local(&cid);
+        let (src, guard) = self.prefetch(&cid, read_ahead);
+        let reader = export::FileReader::with_range(src, &cid, offset, length)?;
         Ok((len, Box::new(Prefetched(reader, guard))))
+    }
+
+    /// Whether the blocks of the file at `root` seem to be here: its root
+    /// and its first and last children are. (A reader of a local file
+    /// reads the store faster itself than through a read-ahead.)
+    fn looks_local(&self, root: &Cid) -> bool {
+        let Ok(Some(data)) = self.repo.blocks().get(root) else {
+            return false;
+        };
+        let Ok(links) = ferrite_ipld::codec::links(root, &data) else {
+            return false;
+        };
+        let here = |c: Option<&Cid>| c.is_none_or(|c| self.repo.blocks().has(c).unwrap_or(false));
+        let local = here(links.first()) && here(links.last());
+        local
     }
 
     /// Size information about the node at `path` (for progress bars and `ls`).

@@ -196,6 +196,18 @@ struct AheadState {
     finished: bool,
 }
 
+impl AheadState {
+    /// Drops the blocks before `pos`: the reader is past them.
+    fn pass_before(&mut self, pos: &Pos) {
+        let later = self.by_pos.split_off(pos);
+        for (c, d) in std::mem::replace(&mut self.by_pos, later).into_values() {
+            self.pos_of.remove(&c);
+            self.bytes -= d.len();
+            self.passed.insert(c);
+        }
+    }
+}
+
 /// What [`ReadAhead::take`] found.
 enum Take {
     Block(Bytes),
@@ -210,13 +222,7 @@ impl ReadAhead {
         let mut g = self.state.lock().unwrap();
         if g.passed.contains(&cid) {
             // The reader got it elsewhere, so it is past everything before.
-            let later = g.by_pos.split_off(&pos);
-            let skipped = std::mem::replace(&mut g.by_pos, later);
-            for (c, d) in skipped.into_values() {
-                g.pos_of.remove(&c);
-                g.bytes -= d.len();
-                g.passed.insert(c);
-            }
+            g.pass_before(&pos);
             self.taken.notify_all();
         } else {
             let st = &mut *g;
@@ -260,13 +266,7 @@ impl ReadAhead {
                 Take::NotYet
             };
         };
-        let later = g.by_pos.split_off(&pos);
-        let skipped = std::mem::replace(&mut g.by_pos, later);
-        for (c, d) in skipped.into_values() {
-            g.pos_of.remove(&c);
-            g.bytes -= d.len();
-            g.passed.insert(c);
-        }
+        g.pass_before(&pos);
         g.passed.insert(*cid);
         let Some((_, data)) = g.by_pos.remove(&pos) else {
             return Take::Passed;

@@ -311,11 +311,8 @@ fn fetch_dag(
     ahead: Option<&ReadAhead>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
-    let net = src.net.as_ref();
-    if net.is_none() && ahead.is_none() {
-        return Ok(());
-    }
-    let id = net.map_or(0, |n| n.waiter_id());
+    let Some(net) = &src.net else { return Ok(()) };
+    let id = net.waiter_id();
     let (tx, rx) = mpsc::channel::<(Cid, Bytes)>();
     // Blocks to visit, keyed by their path from the root (child indexes):
     // the smallest key is the next block in depth-first order, which is the
@@ -345,9 +342,7 @@ fn fetch_dag(
             break Ok(());
         }
         // Blocks received but not yet on disk count against memory too.
-        if let Some(n) = net {
-            n.wait_pending_below(MAX_UNSTORED_BYTES);
-        }
+        net.wait_pending_below(MAX_UNSTORED_BYTES);
         // A full read-ahead stops new wants, not the blocks already asked
         // for: the reader may be waiting for one of those.
         if let (Some(a), true) = (ahead, inflight.is_empty()) {
@@ -374,13 +369,6 @@ fn fetch_dag(
                 None => batch.push((cid, pos)),
             }
         }
-        let Some(net) = net else {
-            // Offline: a missing block stays missing and the reader says so.
-            if batch.is_empty() && !todo.is_empty() {
-                continue;
-            }
-            break Ok(());
-        };
         let cids = batch.iter().map(|(cid, _)| *cid).collect();
         inflight.extend(batch);
         net.request(id, &tx, cids);
@@ -420,9 +408,7 @@ fn fetch_dag(
             }
         }
     };
-    if let Some(n) = net {
-        n.cancel(id, inflight.into_keys().collect());
-    }
+    net.cancel(id, inflight.into_keys().collect());
     result
 }
 

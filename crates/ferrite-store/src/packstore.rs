@@ -314,9 +314,9 @@ impl PackStore {
     /// data it serves out of the page cache; and on virtual machines whose
     /// free memory goes back to the host, every page cache page never used
     /// before costs a host fault, while evicted pages are reused at once (a
-    /// 256 MiB ferrite → ferrite transfer took 0.72–0.95 s with eviction,
-    /// 1.09–1.28 s without). The price: reading such a file again soon
-    /// reads the disk.
+    /// 256 MiB ferrite → ferrite transfer: 1.09–1.28 s without eviction,
+    /// 0.88–0.95 s with it; BENCHMARKS.md). The price: reading such a file
+    /// again soon reads the disk.
     fn evict_streamed(&self, entries: &[(Vec<u8>, Loc)]) {
         let (head_pack, head) = {
             let a = self.active.lock().unwrap();
@@ -324,8 +324,8 @@ impl PackStore {
         };
         let mut ranges = self.streamed.lock().unwrap();
         for (mh, loc) in entries {
-            let start = loc.offset - 5 - mh.len() as u64;
             let end = loc.offset + loc.len as u64;
+            let start = end - record_len(mh.len(), loc.len);
             match ranges.last_mut() {
                 Some(r) if r.0 == loc.pack && r.2 == start => r.2 = end,
                 _ => ranges.push((loc.pack, start, end)),

@@ -168,3 +168,32 @@ fn recursive_pin_of_incomplete_dag_is_refused() {
     .unwrap();
     assert_eq!(pins.get(&pcid).unwrap().unwrap().mode, PinMode::Direct);
 }
+
+#[test]
+fn streamed_blocks_stay_readable_after_the_page_cache_drops_them() {
+    // 80 MiB in 8 MiB streaming batches: the first 16 MiB fall more than
+    // the 64 MiB window behind the end and are evicted from the page cache.
+    let dir = tempfile::tempdir().unwrap();
+    let s = PackStore::open(dir.path()).unwrap();
+    let blocks: Vec<(Cid, Vec<u8>)> = (0..320u32)
+        .map(|i| {
+            let b = block(i, 256 << 10);
+            (raw(&b), b)
+        })
+        .collect();
+    for batch in blocks.chunks(32) {
+        let mut w = s.writer().unwrap();
+        w.streaming();
+        for (cid, data) in batch {
+            w.put(cid, data).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    for (cid, data) in &blocks {
+        assert_eq!(s.get(cid).unwrap().unwrap(), &data[..]);
+    }
+    drop(s);
+    let s = PackStore::open(dir.path()).unwrap();
+    assert_eq!(s.stat().unwrap().blocks, 320);
+    assert_eq!(s.get(&blocks[0].0).unwrap().unwrap(), &blocks[0].1[..]);
+}

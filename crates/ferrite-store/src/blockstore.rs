@@ -38,9 +38,8 @@ pub trait BlockWriter: Send {
     /// Makes every block put so far durable and visible.
     fn commit(self: Box<Self>) -> Result<()>;
     /// Says the blocks of this batch are a stream not expected to be read
-    /// again soon (blocks fetched from the network): once durable, the
-    /// store may evict them from the OS page cache, keeping only the newest
-    /// few MiB for a reader that follows the stream.
+    /// again soon (blocks fetched from the network): the store may keep
+    /// them out of the OS page cache. Call before the first `put`.
     fn streaming(&mut self) {}
 }
 

@@ -30,6 +30,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// multihash bytes → (pack id, offset of the data, data length)
@@ -61,6 +62,8 @@ struct Active {
     /// Length of the file including `buf`.
     len: u64,
     buf: Vec<u8>,
+    /// `buf` holds streamed bytes (see [`BlockWriter::streaming`]).
+    buf_streamed: bool,
     /// File offset up to which writeback has been started.
     kicked: u64,
 }
@@ -75,15 +78,17 @@ impl Active {
             file,
             len,
             buf: Vec::with_capacity(WRITE_BUFFER),
+            buf_streamed: false,
             kicked: len,
         }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
-            self.file.write_all(&self.buf)?;
+            write_pack(&mut self.file, &self.buf, self.buf_streamed)?;
             self.buf.clear();
         }
+        self.buf_streamed = false;
         self.kick();
         Ok(())
     }
@@ -221,7 +226,7 @@ impl PackStore {
     }
 
     /// Appends one record to the active pack; returns where its data went.
-    fn append(&self, active: &mut Active, mh: &[u8], data: &[u8]) -> Result<Loc> {
+    fn append(&self, active: &mut Active, mh: &[u8], data: &[u8], streamed: bool) -> Result<Loc> {
         if active.len >= PACK_TARGET {
             self.rotate(active)?;
         }
@@ -238,9 +243,10 @@ impl PackStore {
         active.buf.extend_from_slice(&loc.len.to_le_bytes());
         active.buf.push(mh.len() as u8);
         active.buf.extend_from_slice(mh);
+        active.buf_streamed |= streamed;
         if data.len() >= WRITE_BUFFER / 2 {
             active.flush()?;
-            active.file.write_all(data)?;
+            write_pack(&mut active.file, data, streamed)?;
             active.len += header + data.len() as u64;
             active.kick();
             return Ok(loc);
@@ -308,7 +314,8 @@ impl PackStore {
     }
 
     /// Evicts committed streamed bytes from the page cache once they are
-    /// [`STREAM_CACHE_WINDOW`] behind the end of the pack.
+    /// [`STREAM_CACHE_WINDOW`] behind the end of the pack: what uncached
+    /// writes (see [`write_pack`]) left, all of it on kernels without them.
     ///
     /// Why: a node fetching gigabytes for its pins would otherwise push the
     /// data it serves out of the page cache; and on virtual machines whose
@@ -379,6 +386,50 @@ impl PackStore {
 
 fn record_len(mh_len: usize, data_len: u32) -> u64 {
     5 + mh_len as u64 + data_len as u64
+}
+
+/// Set once the kernel refused `RWF_DONTCACHE`: plain writes from then on.
+static NO_DONTCACHE: AtomicBool = AtomicBool::new(false);
+
+/// Appends `data` to a pack. Streamed bytes are written with
+/// `RWF_DONTCACHE` (Linux 6.14+), which drops their pages from the page
+/// cache once written back: on a VM whose free memory goes back to the
+/// host, filling fresh page cache pages runs at 350–500 MB/s here, against
+/// 1.4–1.7 GB/s for the recycled pages of uncached writes (and a fetch
+/// that fills the page cache pushes out the data the node serves).
+fn write_pack(file: &mut File, data: &[u8], streamed: bool) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if streamed && !NO_DONTCACHE.load(Ordering::Relaxed) {
+        use std::os::fd::AsRawFd;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let iov = libc::iovec {
+                iov_base: rest.as_ptr() as *mut libc::c_void,
+                iov_len: rest.len(),
+            };
+            // SAFETY: `iov` points at `rest`, alive for the call; offset -1
+            // writes at (and advances) the file position, here the end
+            // because packs are opened for appending.
+            let n = unsafe { libc::pwritev2(file.as_raw_fd(), &iov, 1, -1, libc::RWF_DONTCACHE) };
+            if n >= 0 {
+                rest = &rest[n as usize..];
+                continue;
+            }
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => {}
+                // Older kernels and file systems without uncached writes.
+                Some(libc::EOPNOTSUPP | libc::EINVAL) => {
+                    NO_DONTCACHE.store(true, Ordering::Relaxed);
+                    return file.write_all(rest);
+                }
+                _ => return Err(e),
+            }
+        }
+        return Ok(());
+    }
+    let _ = streamed;
+    file.write_all(data)
 }
 
 /// Asks the kernel to drop the (clean) cached pages of a file range.
@@ -543,7 +594,7 @@ impl Blockstore for PackStore {
             for (mh, loc) in &live {
                 let data = self.read_loc(*loc)?;
                 let mut active = self.active.lock().unwrap();
-                let new = self.append(&mut active, mh, &data)?;
+                let new = self.append(&mut active, mh, &data, false)?;
                 moved.push((mh.clone(), new));
             }
             {
@@ -595,7 +646,7 @@ impl BlockWriter for PackWriter<'_> {
         }
         let loc = {
             let mut active = self.store.active.lock().unwrap();
-            self.store.append(&mut active, &mh, data)?
+            self.store.append(&mut active, &mh, data, self.streaming)?
         };
         self.seen.insert(mh.clone());
         self.entries.push((mh, loc));

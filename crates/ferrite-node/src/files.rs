@@ -80,8 +80,7 @@ impl Node {
             return false;
         };
         let here = |c: Option<&Cid>| c.is_none_or(|c| self.repo.blocks().has(c).unwrap_or(false));
-        let local = here(links.first()) && here(links.last());
-        local
+        here(links.first()) && here(links.last())
     }
 
     /// Size information about the node at `path` (for progress bars and `ls`).

@@ -87,8 +87,12 @@ impl Active {
 
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
-            let uncached = self.buf_streamed && !self.no_dontcache;
-            self.no_dontcache |= !write_pack(&mut self.file, &self.buf, uncached)?;
+            write_pack(
+                &mut self.file,
+                &self.buf,
+                self.buf_streamed,
+                &mut self.no_dontcache,
+            )?;
             self.buf.clear();
         }
         self.buf_streamed = false;
@@ -249,8 +253,7 @@ impl PackStore {
         active.buf_streamed |= streamed;
         if data.len() >= WRITE_BUFFER / 2 {
             active.flush()?;
-            let uncached = streamed && !active.no_dontcache;
-            active.no_dontcache |= !write_pack(&mut active.file, data, uncached)?;
+            write_pack(&mut active.file, data, streamed, &mut active.no_dontcache)?;
             active.len += header + data.len() as u64;
             active.kick();
             return Ok(loc);
@@ -317,9 +320,9 @@ impl PackStore {
         Ok(())
     }
 
-    /// Evicts committed streamed bytes from the page cache once they are
-    /// [`STREAM_CACHE_WINDOW`] behind the end of the pack: what uncached
-    /// writes (see [`write_pack`]) left, all of it on kernels without them.
+    /// Where uncached writes are refused (see [`write_pack`]), evicts
+    /// committed streamed bytes from the page cache once they are
+    /// [`STREAM_CACHE_WINDOW`] behind the end of the pack.
     ///
     /// Why: a node fetching gigabytes for its pins would otherwise push the
     /// data it serves out of the page cache; and on virtual machines whose
@@ -331,6 +334,10 @@ impl PackStore {
     fn evict_streamed(&self, entries: &[(Vec<u8>, Loc)]) {
         let (head_pack, head) = {
             let a = self.active.lock().unwrap();
+            if !a.no_dontcache {
+                // Written uncached: the kernel drops the pages itself.
+                return;
+            }
             (a.id, a.len)
         };
         let mut ranges = self.streamed.lock().unwrap();
@@ -392,18 +399,23 @@ fn record_len(mh_len: usize, data_len: u32) -> u64 {
     5 + mh_len as u64 + data_len as u64
 }
 
-/// Appends `data` to a pack; `uncached` writes it with `RWF_DONTCACHE`
+/// Appends `data` to a pack. Streamed data is written with `RWF_DONTCACHE`
 /// (Linux 6.14+), which drops its pages from the page cache once written
-/// back. Returns false if the kernel or file system refused that (the
-/// data is then written normally).
+/// back, unless the kernel or file system refused it before (`refused`,
+/// set on the first refusal; the data is then written normally).
 ///
 /// Why, for streamed bytes: on a VM whose free memory goes back to the
 /// host, filling fresh page cache pages runs at 350–500 MB/s here, against
 /// 1.4–1.7 GB/s for the recycled pages of uncached writes (and a fetch
 /// that fills the page cache pushes out the data the node serves).
-fn write_pack(file: &mut File, data: &[u8], uncached: bool) -> std::io::Result<bool> {
+fn write_pack(
+    file: &mut File,
+    data: &[u8],
+    streamed: bool,
+    refused: &mut bool,
+) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
-    if uncached {
+    if streamed && !*refused {
         use std::os::fd::AsRawFd;
         let mut rest = data;
         while !rest.is_empty() {
@@ -424,17 +436,16 @@ fn write_pack(file: &mut File, data: &[u8], uncached: bool) -> std::io::Result<b
                 Some(libc::EINTR) => {}
                 // Older kernels and file systems without uncached writes.
                 Some(libc::EOPNOTSUPP | libc::EINVAL) => {
-                    file.write_all(rest)?;
-                    return Ok(false);
+                    *refused = true;
+                    return file.write_all(rest);
                 }
                 _ => return Err(e),
             }
         }
-        return Ok(true);
+        return Ok(());
     }
-    let _ = uncached;
-    file.write_all(data)?;
-    Ok(true)
+    let _ = (streamed, refused);
+    file.write_all(data)
 }
 
 /// Asks the kernel to drop the (clean) cached pages of a file range.

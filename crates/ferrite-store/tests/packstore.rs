@@ -187,8 +187,8 @@ fn streamed_blocks_fall_back_to_plain_writes_where_uncached_ones_are_refused() {
 
 fn streamed_blocks_round_trip(dir: tempfile::TempDir) {
     // 80 MiB in 8 MiB streaming batches: written uncached where the kernel
-    // can, and the first 16 MiB fall more than the 64 MiB window behind
-    // the end and are evicted from the page cache.
+    // can; elsewhere the first 16 MiB fall more than the 64 MiB window
+    // behind the end and are evicted from the page cache.
     let s = PackStore::open(dir.path()).unwrap();
     let blocks: Vec<(Cid, Vec<u8>)> = (0..320u32)
         .map(|i| {

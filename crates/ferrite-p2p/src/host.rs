@@ -125,6 +125,12 @@ pub enum HostError {
     /// The provider database could not be opened.
     #[error(transparent)]
     ProviderStore(#[from] ProviderStoreError),
+    /// None of the configured listen addresses could be served.
+    #[error("cannot listen on any configured address: {}", list_skipped(.skipped))]
+    NoListenAddr {
+        /// Each address and why it was skipped.
+        skipped: Vec<SkippedListenAddr>,
+    },
     /// Listening on an address failed.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -133,6 +139,49 @@ pub enum HostError {
         /// The underlying error.
         source: TransportError<io::Error>,
     },
+}
+
+/// A configured listen address the host does not listen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedListenAddr {
+    /// The address.
+    pub addr: Multiaddr,
+    /// Why, in words (e.g. "WebRTC Direct is not supported").
+    pub reason: String,
+}
+
+impl fmt::Display for SkippedListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.addr, self.reason)
+    }
+}
+
+fn list_skipped(skipped: &[SkippedListenAddr]) -> String {
+    let parts: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+    parts.join(", ")
+}
+
+/// Why `listen_on(addr)` failed, naming the transport when the host has
+/// none for it.
+fn listen_failure(addr: &Multiaddr, err: &TransportError<io::Error>) -> String {
+    match err {
+        TransportError::MultiaddrNotSupported(_) => match unsupported_transport(addr) {
+            Some(name) => format!("{name} is not supported"),
+            None => "no transport for this address".into(),
+        },
+        TransportError::Other(e) => e.to_string(),
+    }
+}
+
+/// The name of a transport in `addr` that this host never runs.
+pub fn unsupported_transport(addr: &Multiaddr) -> Option<&'static str> {
+    addr.iter().find_map(|p| match p {
+        Protocol::WebRTCDirect | Protocol::WebRTC => Some("WebRTC Direct"),
+        Protocol::WebTransport => Some("WebTransport"),
+        Protocol::Ws(_) | Protocol::Wss(_) => Some("WebSocket"),
+        Protocol::Quic => Some("QUIC draft-29 (/quic; use /quic-v1)"),
+        _ => None,
+    })
 }
 
 /// Marks a connection that reached the peer over TCP but failed in the
@@ -300,13 +349,22 @@ impl HostBuilder {
             libp2p::swarm::Config::with_tokio_executor()
                 .with_idle_connection_timeout(config.idle_connection_timeout),
         );
+        // As go-libp2p: an address this host cannot serve (a transport it
+        // does not run, a port in use) is skipped and reported, so a config
+        // copied from Kubo still starts; only listening on nothing fails.
+        let mut listeners = Vec::new();
+        let mut skipped = Vec::new();
         for addr in &config.listen_addrs {
-            swarm
-                .listen_on(addr.clone())
-                .map_err(|source| HostError::Listen {
+            match swarm.listen_on(addr.clone()) {
+                Ok(id) => listeners.push((id, addr.clone())),
+                Err(e) => skipped.push(SkippedListenAddr {
                     addr: addr.clone(),
-                    source,
-                })?;
+                    reason: listen_failure(addr, &e),
+                }),
+            }
+        }
+        if listeners.is_empty() && !skipped.is_empty() {
+            return Err(HostError::NoListenAddr { skipped });
         }
         if let Some(key) = &config.swarm_key {
             tracing::info!(
@@ -327,6 +385,8 @@ impl HostBuilder {
             sweeper: Sweeper::new(config.provide.clone()),
             pending_events: VecDeque::new(),
             listen_addrs: Vec::new(),
+            listeners,
+            skipped_listen_addrs: skipped,
             announce_addrs: None,
             announce: config.announce.clone(),
             append_announce: config.append_announce.clone(),
@@ -364,6 +424,10 @@ pub struct Host<B: NetworkBehaviour> {
     pending_events: VecDeque<SwarmEvent<BehaviourEvent<B>>>,
     /// Our actual listen addresses (from `NewListenAddr`).
     listen_addrs: Vec<Multiaddr>,
+    /// The configured listeners that started, with their address.
+    listeners: Vec<(ListenerId, Multiaddr)>,
+    /// Configured listen addresses that could not be served.
+    skipped_listen_addrs: Vec<SkippedListenAddr>,
     /// Overrides the addresses put in provider records.
     announce_addrs: Option<Vec<Multiaddr>>,
     /// `Addresses.Announce`.
@@ -421,6 +485,70 @@ impl<B: NetworkBehaviour> Host<B> {
         self.swarm
             .listen_on(addr.clone())
             .map_err(|source| HostError::Listen { addr, source })
+    }
+
+    /// Configured listen addresses that are not served, and why (the
+    /// caller should warn about each).
+    pub fn skipped_listen_addrs(&self) -> &[SkippedListenAddr] {
+        &self.skipped_listen_addrs
+    }
+
+    /// Drives the swarm until every configured listener has reported an
+    /// address or failed (or `timeout` passes), and returns the listen
+    /// addresses then known, sorted. Events seen meanwhile are kept for
+    /// [`Host::next_event`]. A listener that fails here is added to
+    /// [`Host::skipped_listen_addrs`].
+    pub async fn wait_listening(&mut self, timeout: Duration) -> Vec<Multiaddr> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut waiting: Vec<(ListenerId, Multiaddr)> = self.listeners.clone();
+        while !waiting.is_empty() {
+            let Ok(event) = tokio::time::timeout_at(deadline, self.swarm.select_next_some()).await
+            else {
+                break;
+            };
+            self.observe(&event);
+            match &event {
+                SwarmEvent::NewListenAddr { listener_id, .. } => {
+                    waiting.retain(|(id, _)| id != listener_id);
+                }
+                SwarmEvent::ListenerClosed {
+                    listener_id,
+                    reason,
+                    ..
+                } => {
+                    if let Some(i) = waiting.iter().position(|(id, _)| id == listener_id) {
+                        let (_, addr) = waiting.remove(i);
+                        let reason = match reason {
+                            Err(e) => e.to_string(),
+                            Ok(()) => "closed".into(),
+                        };
+                        self.skipped_listen_addrs
+                            .push(SkippedListenAddr { addr, reason });
+                    }
+                }
+                _ => {}
+            }
+            if let Some(event) = self.intercept(event) {
+                self.pending_events.push_back(event);
+            }
+        }
+        // A wildcard listener reports one address per interface, in a
+        // burst: take the rest of it too (bounded: the burst is short).
+        for _ in 0..64 {
+            let Ok(event) =
+                tokio::time::timeout(Duration::from_millis(20), self.swarm.select_next_some())
+                    .await
+            else {
+                break;
+            };
+            self.observe(&event);
+            if let Some(event) = self.intercept(event) {
+                self.pending_events.push_back(event);
+            }
+        }
+        let mut addrs = self.listen_addrs.clone();
+        addrs.sort_by_key(|a| a.to_string());
+        addrs
     }
 
     /// Dials an address (with or without a trailing `/p2p/<peer>`).

@@ -30,10 +30,11 @@ pub use bandwidth::BandwidthCounters;
 pub use config::{agent_version, ConnMgrConfig, HostConfig, KadMode, DEFAULT_MEMORY_FRACTION};
 pub use connmgr::ConnManager;
 pub use host::{
-    handshake_failure, is_pnet_mismatch, is_pnet_mismatch_incoming, Behaviour, BehaviourEvent,
-    HandshakeFailure, Host, HostBuilder, HostError, FORCE_PNET_ENV, PNET_MISMATCH_MESSAGE,
+    handshake_failure, is_pnet_mismatch, is_pnet_mismatch_incoming, unsupported_transport,
+    Behaviour, BehaviourEvent, HandshakeFailure, Host, HostBuilder, HostError, SkippedListenAddr,
+    FORCE_PNET_ENV, PNET_MISMATCH_MESSAGE,
 };
-pub use peerstore::{load_peers, save_peers, PeerAddrs};
+pub use peerstore::{load_peers, save_peers, strip_p2p, PeerAddrs};
 pub use pnet::{SwarmKey, SwarmKeyError};
 pub use providers::{
     LocalProviderFn, LocalProviders, ProviderStore, ProviderStoreConfig, ProviderStoreError,

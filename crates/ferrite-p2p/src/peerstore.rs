@@ -33,7 +33,7 @@ pub struct PeerAddrs {
 }
 
 /// `addr` without a trailing `/p2p/<peer>`.
-pub(crate) fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
+pub fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
     let mut a = addr.clone();
     if matches!(a.iter().last(), Some(Protocol::P2p(_))) {
         a.pop();

@@ -40,18 +40,15 @@ use serde_json::{json, Map, Value};
 /// File name of the configuration inside a repo.
 pub const CONFIG_FILE_NAME: &str = "config";
 
-/// Kubo's default swarm listen addresses (TCP and QUIC, WebTransport and
-/// WebRTC-direct on IPv4 and IPv6). Transports the node does not run are
-/// skipped at listen time, as go-libp2p does.
-pub const DEFAULT_SWARM_ADDRESSES: [&str; 8] = [
+/// The default swarm listen addresses: Kubo's less WebTransport and
+/// WebRTC Direct, which ferrite does not serve, so a fresh repo starts
+/// without warnings. A Kubo config that lists them still starts: the daemon
+/// warns about each address it cannot serve and listens on the rest.
+pub const DEFAULT_SWARM_ADDRESSES: [&str; 4] = [
     "/ip4/0.0.0.0/tcp/4001",
     "/ip6/::/tcp/4001",
-    "/ip4/0.0.0.0/udp/4001/webrtc-direct",
     "/ip4/0.0.0.0/udp/4001/quic-v1",
-    "/ip4/0.0.0.0/udp/4001/quic-v1/webtransport",
-    "/ip6/::/udp/4001/webrtc-direct",
     "/ip6/::/udp/4001/quic-v1",
-    "/ip6/::/udp/4001/quic-v1/webtransport",
 ];
 /// Default RPC API listen address.
 pub const DEFAULT_API_ADDRESS: &str = "/ip4/127.0.0.1/tcp/5001";

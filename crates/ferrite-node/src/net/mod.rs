@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrite_ipld::Cid;
+use ferrite_p2p::libp2p::multiaddr::Protocol;
 use ferrite_p2p::{ConnMgrConfig, HostConfig, KadMode, SwarmKey};
 use ferrite_store::{Blockstore, Repo};
 use tokio::sync::{mpsc, oneshot};
@@ -204,6 +205,44 @@ impl NetConfig {
             }
         };
         let mut listen_addrs = parse_addrs("Addresses.Swarm", &addrs.swarm)?;
+        // Kubo's transport switches: `true` for a transport ferrite does not
+        // run is an explicit request it cannot meet, so the daemon stops;
+        // `false` leaves that transport's addresses out. Left at null, an
+        // unsupported address is skipped with a warning by the host.
+        let switch = |name: &str| -> Result<Option<bool>> {
+            Ok(cfg
+                .lookup(&format!("Swarm.Transports.Network.{name}"))?
+                .and_then(|v| v.as_bool()))
+        };
+        for (name, what) in [
+            ("WebTransport", "WebTransport"),
+            ("WebRTCDirect", "WebRTC Direct"),
+            ("Websocket", "WebSocket"),
+        ] {
+            if switch(name)? == Some(true) {
+                return Err(Error::Invalid(format!(
+                    "Swarm.Transports.Network.{name} is true, but ferrite does not support \
+                     {what}: set it to null or false"
+                )));
+            }
+        }
+        let (tcp_off, quic_off) = (
+            switch("TCP")? == Some(false),
+            switch("QUIC")? == Some(false),
+        );
+        listen_addrs.retain(|a| {
+            let quic = a
+                .iter()
+                .any(|p| matches!(p, Protocol::QuicV1 | Protocol::Quic));
+            let tcp = !quic && a.iter().any(|p| matches!(p, Protocol::Tcp(_)));
+            let off = (quic && quic_off) || (tcp && tcp_off);
+            if off {
+                tracing::info!(
+                    "not listening on {a}: its transport is off in Swarm.Transports.Network"
+                );
+            }
+            !off
+        });
         if swarm_key.is_some() {
             if cfg
                 .lookup("Swarm.Transports.Network.QUIC")?
@@ -295,6 +334,16 @@ impl NetConfig {
     }
 }
 
+/// Where the network listens after start-up.
+#[derive(Debug, Default)]
+pub struct Listening {
+    /// The addresses listened on, sorted (one per interface for a wildcard
+    /// address).
+    pub addrs: Vec<Multiaddr>,
+    /// Configured addresses that are not served, and why.
+    pub skipped: Vec<ferrite_p2p::SkippedListenAddr>,
+}
+
 /// Handle to the running network; cheap to clone.
 #[derive(Clone)]
 pub struct Network {
@@ -303,6 +352,7 @@ pub struct Network {
     pending: Arc<Pending>,
     next_waiter: Arc<AtomicU64>,
     fingerprint: Option<String>,
+    listening: tokio::sync::watch::Receiver<Option<Arc<Listening>>>,
     bw: ferrite_p2p::BandwidthCounters,
     bw_sample: Arc<std::sync::Mutex<(std::time::Instant, u64, u64)>>,
 }
@@ -331,7 +381,16 @@ impl Network {
         let reprovide =
             (config.provide && !config.routing_none && !config.reprovide_interval.is_zero())
                 .then(|| (config.reprovide_strategy.clone(), config.reprovide_interval));
-        let bw = runner::spawn(repo.clone(), keypair, config, rx, pending.clone(), counters)?;
+        let (listening_tx, listening) = tokio::sync::watch::channel(None);
+        let bw = runner::spawn(
+            repo.clone(),
+            keypair,
+            config,
+            rx,
+            pending.clone(),
+            counters,
+            listening_tx,
+        )?;
         if let Some((strategy, interval)) = reprovide {
             tokio::spawn(reprovider(repo, strategy, interval, tx.clone()));
         }
@@ -341,6 +400,7 @@ impl Network {
             pending,
             next_waiter: Arc::new(AtomicU64::new(1)),
             fingerprint,
+            listening,
             bw,
             bw_sample: Arc::new(std::sync::Mutex::new((std::time::Instant::now(), 0, 0))),
         })
@@ -349,6 +409,19 @@ impl Network {
     /// This node's peer ID.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// The listen addresses once the listeners have started (a few
+    /// seconds at most after [`Network::start`]), and the configured
+    /// addresses that are not served, which the caller should warn about.
+    pub async fn listening(&self) -> Arc<Listening> {
+        let mut rx = self.listening.clone();
+        let listening = match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().unwrap_or_default(),
+            // The swarm task ended before it started listening.
+            Err(_) => Arc::default(),
+        };
+        listening
     }
 
     /// The swarm key's fingerprint, when the node is in a private network.

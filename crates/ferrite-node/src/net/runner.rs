@@ -23,7 +23,9 @@ use ferrite_p2p::{BehaviourEvent, Host, HostBuilder};
 use ferrite_store::{Blockstore, Repo};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{BitswapStats, Cmd, Counters, NetConfig, PeerInfo, Pending, Provider, Waiter};
+use super::{
+    BitswapStats, Cmd, Counters, Listening, NetConfig, PeerInfo, Pending, Provider, Waiter,
+};
 use crate::{Error, Result};
 
 /// A want broadcast this long without an answer starts a DHT search.
@@ -34,6 +36,9 @@ const SINGLE_PEER_PATIENCE: Duration = Duration::from_secs(3);
 const MAX_WANT_SEARCHES: usize = 4;
 /// The same want is searched for again after this long.
 const SEARCH_AGAIN_AFTER: Duration = Duration::from_secs(30);
+
+/// How long start-up waits for the listeners to report their addresses.
+const LISTEN_WAIT: Duration = Duration::from_secs(5);
 
 /// Peers from the peerstore dialled at start.
 const SAVED_PEERS_TO_DIAL: usize = 16;
@@ -114,6 +119,7 @@ pub(super) fn spawn(
     rx: mpsc::UnboundedReceiver<Cmd>,
     pending: Arc<Pending>,
     counters: Arc<Counters>,
+    listening: tokio::sync::watch::Sender<Option<Arc<Listening>>>,
 ) -> Result<ferrite_p2p::BandwidthCounters> {
     pending.start(repo.clone());
     let store = Arc::new(StoreAdapter {
@@ -169,7 +175,12 @@ pub(super) fn spawn(
         let _ = runner.host.swarm_mut().dial(opts);
     }
     let bandwidth = runner.host.bandwidth();
-    tokio::spawn(async move { runner.run().await });
+    tokio::spawn(async move {
+        let addrs = runner.host.wait_listening(LISTEN_WAIT).await;
+        let skipped = runner.host.skipped_listen_addrs().to_vec();
+        let _ = listening.send(Some(Arc::new(Listening { addrs, skipped })));
+        runner.run().await
+    });
     Ok(bandwidth)
 }
 
@@ -294,29 +305,41 @@ impl Runner {
                 let _ = reply.send(out);
             }
             Cmd::KnownAddrs(reply) => {
+                // Each address once, without `/p2p/<peer>` (the DHT keeps
+                // some with it, dialled addresses come without), sorted.
                 let mut map: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+                let mut add = |peer: PeerId, a: &Multiaddr| {
+                    let a = ferrite_p2p::strip_p2p(a);
+                    let v = map.entry(peer).or_default();
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                };
                 for bucket in self.host.behaviour_mut().kad.kbuckets() {
                     for e in bucket.iter() {
-                        map.entry(*e.node.key.preimage())
-                            .or_default()
-                            .extend(e.node.value.iter().cloned());
+                        for a in e.node.value.iter() {
+                            add(*e.node.key.preimage(), a);
+                        }
                     }
                 }
                 for (peer, conns) in &self.conns {
-                    let v = map.entry(*peer).or_default();
-                    for c in conns {
-                        if c.outbound && !v.contains(&c.addr) {
-                            v.push(c.addr.clone());
-                        }
+                    for c in conns.iter().filter(|c| c.outbound) {
+                        add(*peer, &c.addr);
                     }
+                }
+                for v in map.values_mut() {
+                    v.sort_by_key(|a| a.to_string());
                 }
                 let _ = reply.send(map);
             }
             Cmd::ListenAddrs(reply) => {
-                let listen: Vec<Multiaddr> = self.host.swarm().listeners().cloned().collect();
+                let mut listen: Vec<Multiaddr> = self.host.swarm().listeners().cloned().collect();
                 // Announce, AppendAnnounce and NoAnnounce are applied by
                 // the host.
-                let _ = reply.send((listen, self.host.announced_addrs()));
+                let mut announced = self.host.announced_addrs();
+                listen.sort_by_key(|a| a.to_string());
+                announced.sort_by_key(|a| a.to_string());
+                let _ = reply.send((listen, announced));
             }
             Cmd::FindProviders(cid, max, tx) => {
                 if self.config.routing_none {
@@ -542,7 +565,10 @@ impl Runner {
                 // The host announces it (unless Addresses.Announce or
                 // NoAnnounce say otherwise), which also puts the DHT in
                 // server mode without waiting for reachability probes.
-                println!("Swarm listening on {address}");
+                // The addresses at start-up are reported by
+                // `Network::listening`; this is a later one (a new
+                // interface) or part of that first burst.
+                tracing::info!("swarm listening on {address}");
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,

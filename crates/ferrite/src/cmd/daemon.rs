@@ -11,6 +11,10 @@ use std::path::Path;
 
 /// Arguments of `daemon`.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferrite daemon --init\n  ferrite daemon --offline\n  \
+                        ferrite daemon --cluster-bootstrap /ip4/10.0.0.1/tcp/9096/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
+)]
 pub struct Args {
     /// Initialise the repo first if there is none.
     #[arg(long)]
@@ -52,6 +56,11 @@ pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    // Start-up lines in a fixed order, as Kubo prints them: who we are,
+    // then the network, then the HTTP servers, then "Daemon is ready".
+    println!("Initializing daemon...");
+    println!("ferrite version: {}", env!("CARGO_PKG_VERSION"));
+    println!("Repo path: {}", repo.display());
     if a.init && !Repo::is_initialized(repo) {
         println!("initializing ferrite node at {}", repo.display());
         Repo::init(repo, &Config::init(&a.init_profile)?)?;
@@ -87,10 +96,17 @@ pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
             None => node,
             Some(c) => {
                 let net = Network::start(node.repo_arc(), c)?;
-                println!("PeerID: {}", net.peer_id());
                 if let Some(fp) = net.swarm_key_fingerprint() {
                     println!("Swarm is limited to private network of peers with the swarm key");
                     println!("Swarm key fingerprint: {fp}");
+                }
+                println!("PeerID: {}", net.peer_id());
+                let listening = net.listening().await;
+                for s in &listening.skipped {
+                    eprintln!("Warning: not listening on {}: {}", s.addr, s.reason);
+                }
+                for a in &listening.addrs {
+                    println!("Swarm listening on {a}");
                 }
                 node.with_network(net)
             }
@@ -187,9 +203,11 @@ async fn serve(
     gw_addrs: Vec<String>,
     cluster: Option<&Cluster>,
 ) -> anyhow::Result<()> {
-    println!("Initializing daemon...");
-    println!("ferrite version: {}", env!("CARGO_PKG_VERSION"));
-    println!("Repo path: {}", repo.display());
+    // Handlers first: a signal that arrives once "Daemon is ready" is out
+    // must stop the daemon cleanly (removing the api file), not kill it.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
@@ -199,9 +217,13 @@ async fn serve(
         servers.push(spawn_server(listener, router, &done_rx));
     }
     let mut api_file = None;
+    let mut urls = Vec::new();
     for ma in &api_addrs {
         let (listener, bound) = bind(ma, "Addresses.API").await?;
         println!("RPC API server listening on {bound}");
+        if api_file.is_none() {
+            urls.push(format!("RPC API: {}/api/v0", http_url(&listener)?));
+        }
         api_file.get_or_insert(bound);
         let router = ferrite_http::rpc::router(Api {
             node: node.clone(),
@@ -209,26 +231,41 @@ async fn serve(
         });
         servers.push(spawn_server(listener, router, &done_rx));
     }
+    let mut gateway_file = None;
     for ma in &gw_addrs {
         let (listener, bound) = bind(ma, "Addresses.Gateway").await?;
         println!("Gateway server listening on {bound}");
+        if gateway_file.is_none() {
+            let url = http_url(&listener)?;
+            urls.push(format!("Gateway: {url}/ipfs/<cid>"));
+            gateway_file = Some(url);
+        }
         let router = ferrite_http::gateway::router(gateway_node.clone());
         servers.push(spawn_server(listener, router, &done_rx));
     }
-    // `$FERRITE_PATH/api` tells CLI commands where the running daemon is.
+    // `$FERRITE_PATH/api` tells CLI commands where the running daemon is
+    // (a multiaddr, as Kubo's); `$FERRITE_PATH/gateway` has the gateway's
+    // URL, for scripts when the ports are random (`--profile test`).
     let api_path = repo.join("api");
     if let Some(ma) = &api_file {
         ferrite_store::repo::write_durably(&api_path, ma.as_bytes())?;
     }
+    let gateway_path = repo.join("gateway");
+    if let Some(url) = &gateway_file {
+        ferrite_store::repo::write_durably(&gateway_path, url.as_bytes())?;
+    }
+    for u in urls {
+        println!("{u}");
+    }
     println!("Daemon is ready");
     tokio::spawn(release_free_memory());
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("\nReceived interrupt signal, shutting down..."),
+        _ = int.recv() => println!("\nReceived interrupt signal, shutting down..."),
         _ = term.recv() => println!("Received terminate signal, shutting down..."),
         _ = stop_rx.recv() => println!("Received shutdown request, shutting down..."),
     }
     let _ = std::fs::remove_file(&api_path);
+    let _ = std::fs::remove_file(&gateway_path);
     let _ = done_tx.send(true);
     for s in servers {
         // Give in-flight requests a moment, but never hang on a stuck client.
@@ -250,6 +287,20 @@ async fn bind(ma: &str, what: &str) -> anyhow::Result<(tokio::net::TcpListener, 
     .map_err(|e| anyhow::anyhow!("cannot listen on {ma} ({what}): {e}"))?;
     let bound = ferrite_http::addr::from_socket(&listener.local_addr()?);
     Ok((listener, bound))
+}
+
+/// `http://host:port` of a bound listener, for people to paste (a wildcard
+/// address becomes 127.0.0.1).
+fn http_url(listener: &tokio::net::TcpListener) -> anyhow::Result<String> {
+    let mut a = listener.local_addr()?;
+    if a.ip().is_unspecified() {
+        a.set_ip(if a.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    Ok(format!("http://{a}"))
 }
 
 /// Serves `router` until `done` turns true.

@@ -14,6 +14,7 @@ use ferrite_store::Repo;
 
 /// Arguments of `devnet`.
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  ferrite devnet\n  ferrite devnet --nodes 5 --dir /tmp/devnet")]
 pub struct Args {
     /// Number of peers (3 survive the loss of one).
     #[arg(long, short = 'n', default_value_t = 3)]
@@ -124,6 +125,13 @@ pub fn run(a: Args) -> Result<()> {
             }
         }
     }
+    // The "try:" lines must work when printed: every peer a voter and
+    // every peer's free space known, so a pin can be allocated at once.
+    let rest: Vec<u16> = (0..a.nodes).map(|i| ports(a.base_port, i).rest).collect();
+    if let Err(e) = wait_allocatable(&rest, Duration::from_secs(60)) {
+        stop_all(&mut children);
+        return Err(e);
+    }
     println!();
     println!("ferrite devnet: {} peers in {}", a.nodes, dir.display());
     for i in 0..a.nodes {
@@ -187,6 +195,56 @@ fn start(exe: &Path, repo: &Path) -> Result<Child> {
         );
     }
     Ok(child)
+}
+
+/// Waits until the cluster REST API of every peer (at these ports) shows
+/// all peers as Raft voters with a valid `freespace` metric, which is what
+/// allocation needs.
+fn wait_allocatable(rest_ports: &[u16], timeout: Duration) -> Result<()> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    let get = |port: u16, path: &str| -> Option<serde_json::Value> {
+        agent
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+    };
+    let n = rest_ports.len();
+    let ready = |port: u16| -> Result<(), String> {
+        let raft = get(port, "/raft").ok_or("no answer")?;
+        let voters = raft["voters"].as_array().map_or(0, Vec::len);
+        if voters < n {
+            return Err(format!("{voters} of {n} peers in the cluster"));
+        }
+        let metrics = get(port, "/monitor/metrics/freespace").ok_or("no answer")?;
+        let valid = metrics
+            .as_array()
+            .map_or(0, |v| v.iter().filter(|m| m["valid"] == true).count());
+        if valid < n {
+            return Err(format!("free space known for {valid} of {n} peers"));
+        }
+        Ok(())
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let not_ready = rest_ports
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| ready(*p).err().map(|e| format!("node{i}: {e}")));
+        let Some(why) = not_ready else {
+            return Ok(());
+        };
+        if std::time::Instant::now() >= deadline {
+            bail!("the cluster did not form within {timeout:?} ({why})");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn wait_for_signal() {

@@ -5,6 +5,8 @@
 //! instead ([`remote`]) and print the same output.
 
 mod cmd;
+#[cfg(test)]
+mod help_tests;
 mod progress;
 mod remote;
 
@@ -18,16 +20,26 @@ use std::process::ExitCode;
 #[command(name = "ferrite", version, about, max_term_width = 100)]
 struct Cli {
     /// Path to the repo (default: $FERRITE_PATH, else ~/.ferrite).
-    #[arg(long = "repo-dir", global = true, value_name = "PATH")]
+    #[arg(
+        long = "repo-dir",
+        global = true,
+        value_name = "PATH",
+        help_heading = "Global options"
+    )]
     repo_dir: Option<PathBuf>,
     /// Use the daemon's RPC API at this multiaddr (default: the one in
     /// `$FERRITE_PATH/api`, written by a running `ferrite daemon`).
-    #[arg(long, global = true, value_name = "MULTIADDR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "MULTIADDR",
+        help_heading = "Global options"
+    )]
     api: Option<String>,
     /// Run offline: `daemon --offline` starts no network; any other command
     /// run through the daemon sees only local blocks (without a daemon every
     /// command is offline anyway).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     offline: bool,
     #[command(subcommand)]
     command: Command,
@@ -72,6 +84,7 @@ enum Command {
     /// Show the node's identity.
     Id(cmd::misc::IdArgs),
     /// Stop the running daemon.
+    #[command(after_help = "Examples:\n  ferrite shutdown")]
     Shutdown,
     /// Show or edit the list of bootstrap peers.
     Bootstrap(cmd::bootstrap::Args),
@@ -142,8 +155,159 @@ fn run(
     }
 }
 
+/// The global options, and where each means something. They are accepted
+/// after any command (`ferrite cat --offline …`), as Kubo's are, but a
+/// command's `--help` shows only those that change what it does.
+const GLOBAL_OPTIONS: [(&str, Meaningful); 3] = [
+    ("repo_dir", |path| {
+        !matches!(first_word(path), "cid" | "version" | "devnet")
+    }),
+    ("api", |path| {
+        !matches!(
+            first_word(path),
+            "init" | "daemon" | "cid" | "version" | "devnet" | "cluster"
+        ) && !path.starts_with("swarm key")
+    }),
+    ("offline", |path| {
+        matches!(
+            first_word(path),
+            "daemon" | "cat" | "get" | "ls" | "pin" | "refs" | "block" | "dag"
+        )
+    }),
+];
+
+/// Whether a global option means something for the command at this path
+/// (`"pin add"`).
+type Meaningful = fn(&str) -> bool;
+
+fn first_word(path: &str) -> &str {
+    path.split(' ').next().unwrap_or("")
+}
+
+/// The CLI definition with the global options hidden where they mean
+/// nothing (see [`GLOBAL_OPTIONS`]).
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    for sub in cmd.get_subcommands_mut() {
+        place_globals(sub, "", &globals);
+    }
+    cmd
+}
+
+/// Gives `cmd` and its subcommands their own copy of each global option,
+/// hidden where it means nothing. Clap propagates a global option only to
+/// subcommands that lack one of that id, and its values still reach the
+/// top level; hiding after clap's own propagation is not possible (the
+/// built argument index would go stale).
+fn place_globals(cmd: &mut clap::Command, parent: &str, globals: &[clap::Arg]) {
+    let path = if parent.is_empty() {
+        cmd.get_name().to_string()
+    } else {
+        format!("{parent} {}", cmd.get_name())
+    };
+    for a in globals {
+        let id = a.get_id().as_str();
+        let meaningful = GLOBAL_OPTIONS
+            .iter()
+            .find(|(g, _)| *g == id)
+            .is_none_or(|(_, f)| f(&path));
+        *cmd = std::mem::take(cmd).arg(a.clone().hide(!meaningful));
+    }
+    for sub in cmd.get_subcommands_mut() {
+        place_globals(sub, &path, globals);
+    }
+}
+
+/// The command path an argument list names (`ferrite pin add`): its
+/// leading subcommand names, options skipped.
+fn command_path(mut cmd: &clap::Command, args: &[String]) -> String {
+    let mut path = vec![cmd.get_name().to_string()];
+    for a in args {
+        if a.starts_with('-') {
+            continue;
+        }
+        match cmd.find_subcommand(a) {
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                cmd = sub;
+            }
+            None => break,
+        }
+    }
+    path.join(" ")
+}
+
+/// A usage error as one line, Kubo style: what is wrong, and which
+/// `--help` to read.
+fn usage_error(e: &clap::Error, path: &str) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let text = e.render().to_string();
+    let ctx = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join(" ")),
+        _ => None,
+    };
+    let first_line = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ")
+        .trim_end_matches(':')
+        .to_string();
+    let what = match e.kind() {
+        ErrorKind::InvalidSubcommand => {
+            let sub = ctx(ContextKind::InvalidSubcommand).unwrap_or_default();
+            match path.strip_prefix("ferrite ") {
+                Some(parent) => format!("unknown command '{parent} {sub}'"),
+                None => format!("unknown command '{sub}'"),
+            }
+        }
+        ErrorKind::MissingRequiredArgument => match ctx(ContextKind::InvalidArg) {
+            Some(args) => format!("missing argument {args}"),
+            None => first_line,
+        },
+        // Suggestions for a mistyped option are worth keeping (not those
+        // for commands: `ping` is not `pin`).
+        ErrorKind::UnknownArgument => match ctx(ContextKind::SuggestedArg) {
+            Some(s) => format!("{first_line} (did you mean '{s}'?)"),
+            None => first_line,
+        },
+        _ => first_line,
+    };
+    format!("{what}; see '{path} --help'")
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::FromArgMatches;
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            eprintln!(
+                "Error: {}",
+                usage_error(&e, &command_path(&command(), &args))
+            );
+            return ExitCode::from(2);
+        }
+    };
     let repo = cli
         .repo_dir
         .unwrap_or_else(ferrite_store::repo::default_path);

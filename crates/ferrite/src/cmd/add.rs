@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `add`, named and defaulted as Kubo's.
 #[derive(clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite add hello.txt\n",
+    "  ferrite add -r my-folder\n",
+    "  ferrite add -Q --cid-version 1 photo.jpg",
+))]
 pub struct Args {
     /// Files or folders to add; stdin when none.
     paths: Vec<PathBuf>,

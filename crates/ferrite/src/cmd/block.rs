@@ -11,11 +11,19 @@ use std::path::{Path, PathBuf};
 #[derive(Subcommand)]
 pub enum Command {
     /// Write a block's raw bytes to stdout.
+    #[command(
+        after_help = "Examples:\n  ferrite block get bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
+    )]
     Get {
         /// The block's CID.
         cid: String,
     },
     /// Store files (or stdin) as blocks and print their CIDs.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite block put hello.txt\n",
+        "  ferrite block put --cid-codec dag-cbor --pin=true node.cbor",
+    ))]
     Put {
         /// Files to store; stdin when none.
         files: Vec<PathBuf>,
@@ -31,11 +39,19 @@ pub enum Command {
         pin: bool,
     },
     /// Print a block's size.
+    #[command(
+        after_help = "Examples:\n  ferrite block stat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+    )]
     Stat {
         /// The block's CID.
         cid: String,
     },
     /// Remove blocks (not pinned ones).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite block rm bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e\n",
+        "  ferrite block rm -f -q QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
+    ))]
     Rm {
         /// Blocks to remove.
         #[arg(required = true)]

@@ -12,6 +12,11 @@ use std::path::Path;
 
 /// Arguments of `bootstrap` (without a subcommand: `list`).
 #[derive(clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite bootstrap\n",
+    "  ferrite bootstrap add /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp",
+))]
 pub struct Args {
     #[command(subcommand)]
     sub: Option<Sub>,
@@ -20,10 +25,22 @@ pub struct Args {
 #[derive(Subcommand)]
 enum Sub {
     /// Show the peers in the bootstrap list.
+    #[command(after_help = "Examples:\n  ferrite bootstrap list")]
     List,
     /// Add peers (multiaddrs ending in /p2p/<peer ID>) to the bootstrap list.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite bootstrap add /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp\n",
+        "  ferrite bootstrap add --default",
+    ))]
     Add(AddArgs),
     /// Remove peers from the bootstrap list.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite bootstrap rm /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp\n",
+        "  ferrite bootstrap rm /p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp\n",
+        "  ferrite bootstrap rm --all",
+    ))]
     Rm(RmArgs),
 }
 
@@ -42,6 +59,7 @@ struct AddArgs {
 #[derive(Subcommand)]
 enum AddSub {
     /// Add Kubo's default (public IPFS network) bootstrap peers.
+    #[command(after_help = "Examples:\n  ferrite bootstrap add default")]
     Default,
 }
 
@@ -61,6 +79,7 @@ struct RmArgs {
 #[derive(Subcommand)]
 enum RmSub {
     /// Remove every bootstrap peer.
+    #[command(after_help = "Examples:\n  ferrite bootstrap rm all")]
     All,
 }
 

@@ -9,6 +9,11 @@ use std::io::Write;
 #[derive(Subcommand)]
 pub enum Command {
     /// Format and convert CIDs.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cid format -v 1 -b base32 QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite cid format -f %P bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+    ))]
     Format {
         /// CIDs to format.
         #[arg(required = true)]
@@ -27,16 +32,22 @@ pub enum Command {
         base: Option<String>,
     },
     /// Convert CIDs to base32 CIDv1.
+    #[command(
+        after_help = "Examples:\n  ferrite cid base32 QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+    )]
     Base32 {
         /// CIDs to convert.
         #[arg(required = true)]
         cids: Vec<String>,
     },
     /// List multibase encodings.
+    #[command(after_help = "Examples:\n  ferrite cid bases")]
     Bases,
     /// List IPLD codecs.
+    #[command(after_help = "Examples:\n  ferrite cid codecs")]
     Codecs,
     /// List supported hash functions.
+    #[command(after_help = "Examples:\n  ferrite cid hashes")]
     Hashes,
 }
 

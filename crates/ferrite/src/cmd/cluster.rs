@@ -17,8 +17,18 @@ use crate::remote::Multipart;
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Make this repo a cluster peer: writes the `Cluster` config section.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster init --new-secret --peer-name node1\n",
+        "  ferrite cluster init --secret 9a420ec947512b8836d8eb46e1c56fdb746ab8a78015b9821e6b46b38344038f --bootstrap /ip4/10.0.0.1/tcp/9096/p2p/12D3KooWHk4d8vbtoJ2Ax5ygxU4YgD9yJmjTjuEF5xXf7rUxJu3W",
+    ))]
     Init(InitArgs),
     /// Show this cluster peer.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster id\n",
+        "  ferrite cluster id --host /ip4/10.0.0.2/tcp/9094 --enc json",
+    ))]
     Id(Ctl),
     /// Cluster members.
     #[command(subcommand)]
@@ -27,10 +37,26 @@ pub enum Command {
     #[command(subcommand)]
     Pin(PinCommand),
     /// Status of CIDs on every peer.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster status\n",
+        "  ferrite cluster status QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite cluster status --filter pin_error,queued",
+    ))]
     Status(StatusArgs),
     /// Retry failed pins and unpins.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster recover\n",
+        "  ferrite cluster recover --local QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
+    ))]
     Recover(RecoverArgs),
     /// Add files on this peer and pin them cluster-wide.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster add hello.txt\n",
+        "  ferrite cluster add -r --rmin 2 --rmax 3 --name site my-folder",
+    ))]
     Add(AddArgs),
 }
 
@@ -97,8 +123,16 @@ pub struct Ctl {
 #[derive(clap::Subcommand)]
 pub enum PeersCommand {
     /// List every member with its addresses.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster peers ls\n",
+        "  ferrite cluster peers ls --enc json",
+    ))]
     Ls(Ctl),
     /// Remove a member from the cluster.
+    #[command(
+        after_help = "Examples:\n  ferrite cluster peers rm 12D3KooWHk4d8vbtoJ2Ax5ygxU4YgD9yJmjTjuEF5xXf7rUxJu3W"
+    )]
     Rm {
         /// Cluster peer ID.
         peer: String,
@@ -143,6 +177,12 @@ pub struct PinOpts {
 #[derive(clap::Subcommand)]
 pub enum PinCommand {
     /// Pin a CID in the cluster.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster pin add QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite cluster pin add --rmin 2 --rmax 3 --name backups bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
+        "  ferrite cluster pin add -w --expire-in 24h QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
+    ))]
     Add {
         /// CID (or /ipfs/ path) to pin.
         cid: String,
@@ -152,6 +192,11 @@ pub enum PinCommand {
         ctl: Ctl,
     },
     /// Unpin a CID from the cluster.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster pin rm QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite cluster pin rm -w bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+    ))]
     Rm {
         /// CID to unpin.
         cid: String,
@@ -165,6 +210,11 @@ pub enum PinCommand {
         ctl: Ctl,
     },
     /// List the pinset (allocations, replication, names).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite cluster pin ls\n",
+        "  ferrite cluster pin ls QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
+    ))]
     Ls {
         /// Only this CID.
         cid: Option<String>,

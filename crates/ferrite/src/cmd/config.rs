@@ -8,7 +8,15 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `config`.
 #[derive(clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = concat!(
+        "Examples:\n",
+        "  ferrite config Addresses.API\n",
+        "  ferrite config Datastore.StorageMax 50GB\n",
+        "  ferrite config --json Swarm.ConnMgr.HighWater 400",
+    )
+)]
 pub struct Args {
     #[command(subcommand)]
     sub: Option<Sub>,
@@ -27,8 +35,10 @@ pub struct Args {
 #[derive(Subcommand)]
 enum Sub {
     /// Print the whole configuration (without the private key).
+    #[command(after_help = "Examples:\n  ferrite config show")]
     Show,
     /// Replace the configuration with a JSON file (`-` for stdin).
+    #[command(after_help = "Examples:\n  ferrite config replace new-config.json")]
     Replace {
         /// The new configuration.
         file: PathBuf,
@@ -41,6 +51,11 @@ enum Sub {
 #[derive(Subcommand)]
 enum ProfileCmd {
     /// Apply a profile and print what changed.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite config profile apply server\n",
+        "  ferrite config profile apply --dry-run lowpower",
+    ))]
     Apply {
         /// The profile's name.
         name: String,
@@ -49,6 +64,7 @@ enum ProfileCmd {
         dry_run: bool,
     },
     /// List the profiles.
+    #[command(after_help = "Examples:\n  ferrite config profile ls")]
     Ls,
 }
 

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 #[derive(Subcommand)]
 pub enum Command {
     /// Print a DAG node (or a value inside it).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite dag get bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua\n",
+        "  ferrite dag get --output-codec dag-cbor bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua/links/0",
+    ))]
     Get {
         /// The node's path, e.g. CID/a/b.
         path: String,
@@ -19,6 +24,11 @@ pub enum Command {
         output_codec: String,
     },
     /// Store a DAG node read from files or stdin.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite dag put node.json\n",
+        "  ferrite dag put --store-codec dag-json --pin=true node.json",
+    ))]
     Put {
         /// Files holding the node; stdin when none.
         files: Vec<PathBuf>,
@@ -40,11 +50,19 @@ pub enum Command {
         allow_big_block: bool,
     },
     /// Resolve a path to the block it ends in.
+    #[command(
+        after_help = "Examples:\n  ferrite dag resolve /ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/docs/readme.md"
+    )]
     Resolve {
         /// The path.
         path: String,
     },
     /// Count the blocks and bytes of DAGs.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite dag stat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite dag stat bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua",
+    ))]
     Stat {
         /// Roots.
         #[arg(required = true)]
@@ -55,11 +73,19 @@ pub enum Command {
         progress: Option<bool>,
     },
     /// Write a DAG as a CAR file to stdout.
+    #[command(
+        after_help = "Examples:\n  ferrite dag export bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+    )]
     Export {
         /// The root.
         root: String,
     },
     /// Import blocks from CAR files (stdin when none).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite dag import archive.car\n",
+        "  ferrite dag import --pin-roots=false --stats a.car b.car",
+    ))]
     Import {
         /// CAR files.
         files: Vec<PathBuf>,

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `cat`.
 #[derive(clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite cat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+    "  ferrite cat -o 100 -l 64 /ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/readme.md",
+))]
 pub struct CatArgs {
     /// Paths of files to print.
     #[arg(required = true)]
@@ -26,6 +31,11 @@ pub struct CatArgs {
 
 /// Arguments of `get`.
 #[derive(clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite get -o hello.txt QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+    "  ferrite get -a -o site.tar bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+))]
 pub struct GetArgs {
     /// Path of the file or folder.
     path: String,
@@ -43,6 +53,11 @@ pub struct GetArgs {
 
 /// Arguments of `ls`.
 #[derive(clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite ls bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
+    "  ferrite ls -v --size=false /ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/docs",
+))]
 pub struct LsArgs {
     /// Paths of folders to list.
     #[arg(required = true)]

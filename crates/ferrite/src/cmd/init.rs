@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `init`.
 #[derive(clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite init\n",
+    "  ferrite init --profile server\n",
+    "  ferrite init --swarm-key swarm.key --bootstrap /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp",
+))]
 pub struct Args {
     /// Configuration profiles to apply, comma separated (e.g. `test`,
     /// `server`, `lowpower`, `unixfs-v1-2025`).

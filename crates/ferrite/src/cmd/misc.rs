@@ -6,6 +6,11 @@ use serde_json::Value;
 
 /// Arguments of `id`.
 #[derive(clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite id\n",
+    "  ferrite --api /ip4/127.0.0.1/tcp/5001 id",
+))]
 pub struct IdArgs {
     /// Print with this format: `<id>`, `<aver>`, `<pubkey>`, `<addrs>` and
     /// `<protocols>` are replaced.

@@ -11,6 +11,11 @@ use std::path::Path;
 #[derive(Subcommand)]
 pub enum Command {
     /// Pin objects (and by default everything below them).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite pin add QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite pin add --recursive=false --name hello bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
+    ))]
     Add {
         /// Paths (/ipfs/CID/… or CIDs) to pin.
         #[arg(required = true)]
@@ -27,6 +32,11 @@ pub enum Command {
         progress: bool,
     },
     /// Remove pins.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite pin rm QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite pin rm --recursive=false bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
+    ))]
     Rm {
         /// Paths to unpin.
         #[arg(required = true)]
@@ -37,6 +47,12 @@ pub enum Command {
         recursive: bool,
     },
     /// List pins.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite pin ls --type recursive\n",
+        "  ferrite pin ls -q -t direct\n",
+        "  ferrite pin ls -n QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
+    ))]
     Ls {
         /// Only these paths.
         paths: Vec<String>,
@@ -51,6 +67,11 @@ pub enum Command {
         names: bool,
     },
     /// Check that every recursive pin's DAG is complete and intact.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite pin verify\n",
+        "  ferrite pin verify -q",
+    ))]
     Verify {
         /// Also print pins that are fine.
         #[arg(long)]
@@ -60,6 +81,11 @@ pub enum Command {
         quiet: bool,
     },
     /// Replace a recursive pin with another, efficiently.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite pin update QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
+        "  ferrite pin update --unpin=false QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+    ))]
     Update {
         /// The pinned path.
         from: String,

@@ -9,6 +9,12 @@ use std::path::Path;
 
 /// Arguments of `refs`.
 #[derive(Parser)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite refs bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
+    "  ferrite refs -r -u bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
+    "  ferrite refs local",
+))]
 pub struct Args {
     /// Paths to list the links of; `local` lists every stored block.
     #[arg(required = true)]

@@ -11,12 +11,22 @@ use std::path::Path;
 #[derive(Subcommand)]
 pub enum Command {
     /// Remove every block that no pin reaches.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite repo gc\n",
+        "  ferrite repo gc -q",
+    ))]
     Gc {
         /// Only print errors.
         #[arg(short, long)]
         quiet: bool,
     },
     /// Show repo statistics.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite repo stat -H\n",
+        "  ferrite repo stat -s",
+    ))]
     Stat {
         /// Only report RepoSize and StorageMax.
         #[arg(short = 's', long = "size-only")]
@@ -26,6 +36,7 @@ pub enum Command {
         human: bool,
     },
     /// Re-hash every block and report the corrupt ones.
+    #[command(after_help = "Examples:\n  ferrite repo verify")]
     Verify,
 }
 

@@ -16,6 +16,11 @@ const PROVIDER: u64 = 4;
 #[derive(Subcommand)]
 pub enum Command {
     /// Find peers that can provide a CID.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite routing findprovs QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite routing findprovs -n 5 -v bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+    ))]
     Findprovs {
         /// The CID.
         cid: String,
@@ -27,11 +32,19 @@ pub enum Command {
         verbose: bool,
     },
     /// Find the addresses of a peer.
+    #[command(
+        after_help = "Examples:\n  ferrite routing findpeer 12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
+    )]
     Findpeer {
         /// The peer ID.
         peer: String,
     },
     /// Announce to the network that this node provides CIDs.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite routing provide QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+        "  ferrite routing provide -r bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+    ))]
     Provide {
         /// The CIDs (blocks this node has).
         #[arg(required = true)]

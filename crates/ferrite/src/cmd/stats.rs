@@ -15,6 +15,12 @@ const PROVIDE_BUFFER: u64 = 256;
 #[derive(Subcommand)]
 pub enum Command {
     /// Bandwidth totals and rates.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite stats bw\n",
+        "  ferrite stats bw --proto /ipfs/bitswap/1.2.0\n",
+        "  ferrite stats bw -p 12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp",
+    ))]
     Bw {
         /// Only this peer's traffic.
         #[arg(short, long)]
@@ -24,6 +30,11 @@ pub enum Command {
         proto: Option<String>,
     },
     /// Bitswap counters, wantlist and partners.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite stats bitswap\n",
+        "  ferrite stats bitswap -v --human",
+    ))]
     Bitswap(BitswapStatArgs),
 }
 
@@ -31,8 +42,18 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum BitswapCommand {
     /// Bitswap counters, wantlist and partners.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite bitswap stat\n",
+        "  ferrite bitswap stat -v --human",
+    ))]
     Stat(BitswapStatArgs),
     /// The blocks this node (or `--peer`) wants.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  ferrite bitswap wantlist\n",
+        "  ferrite bitswap wantlist -p 12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp",
+    ))]
     Wantlist {
         /// Show this peer's wantlist instead.
         #[arg(short, long)]

@@ -27,6 +27,9 @@ pub fn online(t: &Target) -> anyhow::Result<&Client> {
 #[derive(Subcommand)]
 pub enum Command {
     /// List the peers with open connections.
+    #[command(
+        after_help = "Examples:\n  ferrite swarm peers\n  ferrite swarm peers --latency --direction"
+    )]
     Peers {
         /// Show latency, direction and streams too.
         #[arg(short, long)]
@@ -42,18 +45,27 @@ pub enum Command {
         direction: bool,
     },
     /// Open connections to peers (multiaddrs ending in /p2p/<peer ID>).
+    #[command(
+        after_help = "Examples:\n  ferrite swarm connect /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
+    )]
     Connect {
         /// The peers' addresses.
         #[arg(required = true)]
         addrs: Vec<String>,
     },
     /// Close connections to peers.
+    #[command(
+        after_help = "Examples:\n  ferrite swarm disconnect /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
+    )]
     Disconnect {
         /// The peers' addresses.
         #[arg(required = true)]
         addrs: Vec<String>,
     },
     /// List the known addresses of peers (`local`: ours, `listen`: where we listen).
+    #[command(
+        after_help = "Examples:\n  ferrite swarm addrs\n  ferrite swarm addrs local --id\n  ferrite swarm addrs listen"
+    )]
     Addrs(AddrsArgs),
     /// Private-network keys (swarm.key).
     #[command(subcommand)]
@@ -70,12 +82,16 @@ pub struct AddrsArgs {
 #[derive(Subcommand)]
 enum AddrsSub {
     /// The addresses this node announces.
+    #[command(
+        after_help = "Examples:\n  ferrite swarm addrs local\n  ferrite swarm addrs local --id"
+    )]
     Local {
         /// Append /p2p/<our peer ID> to each address.
         #[arg(long)]
         id: bool,
     },
     /// The addresses this node listens on.
+    #[command(after_help = "Examples:\n  ferrite swarm addrs listen")]
     Listen,
 }
 
@@ -83,6 +99,9 @@ enum AddrsSub {
 #[derive(Subcommand)]
 pub enum KeyCommand {
     /// Generate a new private-network key in ipfs-swarm-key-gen's format.
+    #[command(
+        after_help = "Examples:\n  ferrite swarm key gen -o swarm.key\n  ferrite swarm key gen"
+    )]
     Gen {
         /// Write the key to this file (mode 0600, never overwriting) instead
         /// of printing it.
@@ -91,6 +110,9 @@ pub enum KeyCommand {
     },
     /// Print a swarm key's fingerprint (as the daemon logs it at start), to
     /// check that nodes share the same key without showing it.
+    #[command(
+        after_help = "Examples:\n  ferrite swarm key fingerprint\n  ferrite swarm key fingerprint swarm.key"
+    )]
     Fingerprint {
         /// The key file (default: the repo's swarm.key).
         file: Option<PathBuf>,

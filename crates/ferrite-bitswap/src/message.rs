@@ -17,7 +17,7 @@ use crate::Version;
 /// Largest message we read or write, as in Kubo.
 pub const MAX_MESSAGE_SIZE: usize = 4 << 20;
 /// Largest block Bitswap carries (Kubo refuses bigger ones).
-pub const MAX_BLOCK_SIZE: usize = 2 << 20;
+pub const MAX_BLOCK_SIZE: usize = ferrite_ipld::MAX_BLOCK_SIZE;
 
 /// Why a message could not be decoded.
 #[derive(Debug, thiserror::Error)]

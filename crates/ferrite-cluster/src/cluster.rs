@@ -54,9 +54,9 @@ pub struct ClusterOptions {
 }
 
 impl ClusterOptions {
-    /// Options from the repo's config: `Ok(None)` when no cluster is configured.
-    pub fn from_repo(repo: &ferrite_store::Repo) -> Result<Option<ClusterOptions>, ClusterError> {
-        let cfg = repo.config();
+    /// Options from the node's config: `Ok(None)` when no cluster is configured.
+    pub fn from_node(node: &ferrite_node::Node) -> Result<Option<ClusterOptions>, ClusterError> {
+        let cfg = node.config();
         let Some(section) = ClusterSection::from_config(&cfg)? else {
             return Ok(None);
         };
@@ -71,7 +71,7 @@ impl ClusterOptions {
         };
         Ok(Some(ClusterOptions {
             section,
-            dir: repo.path().join("cluster"),
+            dir: node.repo_path().join("cluster"),
             keypair,
             raft: ClusterConfig::default(),
             tracker,
@@ -256,10 +256,7 @@ impl Cluster {
                 let announced = n.listen_addrs().await.map(|(_, a)| a).unwrap_or_default();
                 (n.peer_id().to_string(), with_p2p(&announced, &n.peer_id()))
             }
-            None => (
-                node.repo().config().peer_id().unwrap_or_default(),
-                Vec::new(),
-            ),
+            None => (node.config().peer_id().unwrap_or_default(), Vec::new()),
         };
         let local = LocalPeer {
             peer: peer.to_string(),

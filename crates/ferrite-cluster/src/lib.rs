@@ -1,13 +1,20 @@
-//! Ferrite's replicated pinset: the consensus core of an IPFS-Cluster-like
-//! cluster, built on openraft 0.9 (storage-v2) with a single redb file per
+//! Ferrite's cluster peer: a replicated pinset with IPFS Cluster's
+//! semantics, built on openraft 0.9 (storage-v2) with a single redb file per
 //! peer for the Raft log, vote and state machine.
 //!
+//! * [`cluster`]: [`Cluster`], the running peer the daemon starts (membership,
+//!   metrics, leader duties, the pin API).
+//! * [`host`]: the PSK-protected libp2p host the peers talk over (Raft RPCs,
+//!   metrics, forwarded writes).
 //! * [`pinset`]: the replicated state and its deterministic commands.
 //! * [`store`]: [`openraft::storage::RaftLogStorage`] and
 //!   [`openraft::storage::RaftStateMachine`] over `<dir>/raft.redb`.
-//! * [`network`]: the [`Transport`] trait the libp2p host will implement, the
+//! * [`network`]: the [`Transport`] trait ([`host`] implements it), the
 //!   openraft network adapter over it, and [`MemRouter`] for tests.
-//! * [`node`]: [`ClusterNode`], the handle the rest of Ferrite uses.
+//! * [`node`]: [`ClusterNode`], the Raft wrapper.
+//! * [`tracker`], [`allocator`]: local pinning of the allocations, and the
+//!   choice of peers for each pin.
+//! * [`api`]: IPFS Cluster's REST API and the Pinning Service API.
 #![warn(missing_docs)]
 
 use std::io::Cursor;

@@ -1,9 +1,9 @@
 //! Raft RPCs over a pluggable [`Transport`].
 //!
-//! The production transport (a PSK-protected libp2p host) lives outside this
-//! crate: it only has to move serde-serializable [`RpcRequest`]s to the target
-//! peer, hand them to [`ClusterNode::handle_rpc`] there and bring the
-//! [`RpcResponse`] back. [`MemRouter`] does the same in-process for tests.
+//! The production transport is the PSK-protected libp2p host
+//! ([`crate::host`]): it moves serde-serializable [`RpcRequest`]s to the
+//! target peer, hands them to [`ClusterNode::handle_rpc`] there and brings
+//! the [`RpcResponse`] back. [`MemRouter`] does the same in-process for tests.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use ferrite_ipld::Cid;
 use ferrite_node::Node;
-use ferrite_store::{Blockstore, Pin, PinMode as StorePinMode};
+use ferrite_node::{Pin, PinBatch, PinMode as StorePinMode};
 use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -556,10 +556,12 @@ impl Inner {
     /// Pin job: fast path for existing pins, local completeness check,
     /// then one managed-table and one pin-store commit for all good CIDs.
     fn run_pins(&self, items: &[PinItem]) -> Vec<Outcome> {
+        // GC waits until the pins are stored, so checked blocks stay.
+        self.node.pin_batch(|batch| self.run_pins_in(batch, items))
+    }
+
+    fn run_pins_in(&self, batch: &PinBatch<'_>, items: &[PinItem]) -> Vec<Outcome> {
         let online = self.node.network().is_some();
-        let repo = self.node.repo();
-        // Held until the pins are stored, so GC cannot drop checked blocks.
-        let _g = repo.write_guard();
         let mut out: Vec<Option<Outcome>> = Vec::with_capacity(items.len());
         let mut commit: Vec<(usize, Cid, bool)> = Vec::new();
         for (i, it) in items.iter().enumerate() {
@@ -570,12 +572,10 @@ impl Inner {
                     continue;
                 }
             };
-            let existing = match repo.pins().get(&cid) {
+            let existing = match batch.get(&cid) {
                 Ok(p) => p,
                 Err(e) => {
-                    out.push(Some(Outcome::Failed(
-                        ferrite_node::Error::from(e).to_string(),
-                    )));
+                    out.push(Some(Outcome::Failed(e.to_string())));
                     continue;
                 }
             };
@@ -595,33 +595,23 @@ impl Inner {
                     continue;
                 }
             }
-            let check = if it.recursive {
-                ferrite_store::dag::walk(repo.blocks(), &cid, &mut |_, _| Ok(()))
-            } else {
-                match repo.blocks().has(&cid) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(ferrite_store::Error::NotFound(cid)),
-                    Err(e) => Err(e),
-                }
-            };
-            match check {
-                Ok(()) => {
+            match batch.missing(&cid, it.recursive) {
+                Ok(None) => {
                     // A pin the user made (here: a direct one being upgraded)
                     // stays theirs, so it is never removed by the cluster.
                     let mark = existing.is_none() || it.managed;
                     commit.push((i, cid, mark));
                     out.push(None);
                 }
-                Err(ferrite_store::Error::NotFound(_)) if online && !it.fetched => {
-                    out.push(Some(Outcome::NeedFetch))
-                }
-                Err(e) => out.push(Some(Outcome::Failed(
-                    ferrite_node::Error::from(e).to_string(),
+                Ok(Some(_)) if online && !it.fetched => out.push(Some(Outcome::NeedFetch)),
+                Ok(Some(m)) => out.push(Some(Outcome::Failed(
+                    ferrite_node::Error::NotFound(m).to_string(),
                 ))),
+                Err(e) => out.push(Some(Outcome::Failed(e.to_string()))),
             }
         }
         if !commit.is_empty() {
-            let result = self.commit_pins(items, &commit);
+            let result = self.commit_pins(batch, items, &commit);
             for (i, _, mark) in &commit {
                 out[*i] = Some(match &result {
                     Ok(()) => Outcome::Pinned {
@@ -641,7 +631,12 @@ impl Inner {
             .collect()
     }
 
-    fn commit_pins(&self, items: &[PinItem], commit: &[(usize, Cid, bool)]) -> Result<(), String> {
+    fn commit_pins(
+        &self,
+        batch: &PinBatch<'_>,
+        items: &[PinItem],
+        commit: &[(usize, Cid, bool)],
+    ) -> Result<(), String> {
         // Managed first: a crash in between leaves a mark without a pin
         // (harmless: releasing a missing pin succeeds), never a cluster pin
         // that would look like the user's.
@@ -665,11 +660,7 @@ impl Inner {
                 name: items[*i].name.clone(),
             })
             .collect();
-        self.node
-            .repo()
-            .pins()
-            .insert(&pins)
-            .map_err(|e| ferrite_node::Error::from(e).to_string())
+        batch.insert(&pins).map_err(|e| e.to_string())
     }
 
     /// Fetch job: brings the missing blocks of one CID over Bitswap.
@@ -696,21 +687,20 @@ impl Inner {
 
     /// Release job: removes the cluster's local pins, then their marks.
     fn run_releases(&self, items: &[ReleaseItem]) -> Vec<Outcome> {
-        let pins = self.node.repo().pins();
         let mut out = Vec::with_capacity(items.len());
         let mut done = Vec::new();
         for (i, it) in items.iter().enumerate() {
             let r = match Cid::try_from(it.cid.as_str()) {
                 // Not a CID: it cannot be in the pin store either.
                 Err(_) => Ok(None),
-                Ok(cid) => pins.remove(&cid),
+                Ok(cid) => self.node.pin_remove(&cid),
             };
             match r {
                 Ok(_) => {
                     done.push(i);
                     out.push(Outcome::Released);
                 }
-                Err(e) => out.push(Outcome::Failed(ferrite_node::Error::from(e).to_string())),
+                Err(e) => out.push(Outcome::Failed(e.to_string())),
             }
         }
         if !done.is_empty() {
@@ -821,11 +811,10 @@ impl Inner {
         }
         let me = self.clone();
         let missing = tokio::task::spawn_blocking(move || {
-            let pins = me.node.repo().pins();
             pinned
                 .into_iter()
                 .filter(|(c, _)| match Cid::try_from(c.as_str()) {
-                    Ok(cid) => matches!(pins.get(&cid), Ok(None)),
+                    Ok(cid) => matches!(me.node.pin_get(&cid), Ok(None)),
                     Err(_) => false,
                 })
                 .collect::<Vec<_>>()

@@ -29,9 +29,9 @@ async fn serve(router: axum::Router) -> String {
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    ferrite_store::Repo::init(
+    ferrite_node::Node::init(
         &repo,
-        &ferrite_store::config::Config::init(&["test"]).unwrap(),
+        &ferrite_node::config::Config::init(&["test"]).unwrap(),
     )
     .unwrap();
     let node = ferrite_node::Node::open(&repo).unwrap();

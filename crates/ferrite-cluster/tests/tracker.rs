@@ -7,13 +7,12 @@ use ferrite_cluster::pinset::{ClusterPin, PinMode};
 use ferrite_cluster::tracker::{LocalPeer, PinTracker, TrackerConfig};
 use ferrite_cluster::types::TrackerStatus;
 use ferrite_node::{BlockPutOptions, Cid, Node, PinLsType};
-use ferrite_store::Blockstore;
 
 const WAIT: Duration = Duration::from_secs(20);
 
 fn new_node(dir: &Path) -> Node {
-    let cfg = ferrite_store::config::Config::init(&["test"]).unwrap();
-    ferrite_store::Repo::init(dir, &cfg).unwrap();
+    let cfg = ferrite_node::config::Config::init(&["test"]).unwrap();
+    ferrite_node::Node::init(dir, &cfg).unwrap();
     Node::open(dir).unwrap()
 }
 
@@ -338,11 +337,12 @@ async fn gc_keeps_tracked_pins() {
         .unwrap();
     let root = added.last().unwrap().cid;
     let mut blocks = Vec::new();
-    ferrite_store::dag::walk(s.node.repo().blocks(), &root, &mut |c, _| {
-        blocks.push(*c);
-        Ok(())
-    })
-    .unwrap();
+    s.node
+        .dag_walk(&root, &mut |c, _| {
+            blocks.push(*c);
+            Ok(())
+        })
+        .unwrap();
     assert!(blocks.len() > 1);
     let loose = put(&s.node, b"garbage");
 
@@ -353,9 +353,9 @@ async fn gc_keeps_tracked_pins() {
         .await
         .unwrap();
     for c in &blocks {
-        assert!(s.node.repo().blocks().has(c).unwrap(), "{c} collected");
+        assert!(s.node.has_block(c).unwrap(), "{c} collected");
     }
-    assert!(!s.node.repo().blocks().has(&loose).unwrap());
+    assert!(!s.node.has_block(&loose).unwrap());
     s.tracker.shutdown().await;
 }
 
@@ -365,14 +365,13 @@ async fn many_pins_are_pinned_quickly() {
     let s = setup(TrackerConfig::default());
     let mut cids = Vec::with_capacity(N);
     {
-        let mut w = s.node.repo().blocks().writer().unwrap();
-        for i in 0..N {
-            let data = format!("small block number {i}");
-            let cid = raw_cid(data.as_bytes());
-            w.put(&cid, data.as_bytes()).unwrap();
-            cids.push(cid);
-        }
-        w.commit().unwrap();
+        let data: Vec<String> = (0..N).map(|i| format!("small block number {i}")).collect();
+        let blocks: Vec<(Cid, &[u8])> = data
+            .iter()
+            .map(|d| (raw_cid(d.as_bytes()), d.as_bytes()))
+            .collect();
+        s.node.block_store_batch(&blocks).unwrap();
+        cids.extend(blocks.iter().map(|(c, _)| *c));
     }
     let start = Instant::now();
     for (i, c) in cids.iter().enumerate() {
@@ -428,8 +427,8 @@ async fn online_node_fetches_missing_content() {
     let a = new_node(&tmp.path().join("a"));
     let b = new_node(&tmp.path().join("b"));
     let start_net = |n: &Node| {
-        let cfg = ferrite_node::net::NetConfig::from_repo(n.repo()).unwrap();
-        let net = ferrite_node::net::Network::start(n.repo_arc(), cfg).unwrap();
+        let cfg = ferrite_node::net::NetConfig::from_node(n).unwrap();
+        let net = ferrite_node::net::Network::start(n, cfg).unwrap();
         n.with_network(net)
     };
     let a = start_net(&a);

@@ -4,9 +4,8 @@
 //! `cargo run --release -p ferrite-http --example api_bench [MiB]`
 
 use ferrite_http::rpc::{router, Api};
+use ferrite_node::config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
@@ -136,7 +135,7 @@ fn cat_through_api(port: u16, cid: &str, len: u64) -> f64 {
 }
 
 fn repo(path: &std::path::Path) -> Node {
-    Repo::init(path, &Config::init(&["test"]).unwrap()).unwrap();
+    ferrite_node::Node::init(path, &Config::init(&["test"]).unwrap()).unwrap();
     Node::open(path).unwrap()
 }
 

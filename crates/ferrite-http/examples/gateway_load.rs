@@ -11,9 +11,8 @@
 //! repo, with a client of raw keep-alive connections (one per concurrent
 //! requester), so client and server share the machine's cores.
 
+use ferrite_node::config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -148,7 +147,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn main() {
     let o = parse_args();
     let dir = tempfile::tempdir().expect("tempdir");
-    Repo::init(dir.path(), &Config::init(&["test"]).expect("config")).expect("init");
+    ferrite_node::Node::init(dir.path(), &Config::init(&["test"]).expect("config")).expect("init");
     let node = Node::open(dir.path()).expect("open");
     let opts = AddOptions {
         import: node.import_defaults().expect("import defaults"),

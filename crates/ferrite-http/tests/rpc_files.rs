@@ -3,9 +3,8 @@
 //! JSON shapes field by field, bad input, and clients that disconnect.
 
 use ferrite_http::rpc::{router, Api};
+use ferrite_node::config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -24,7 +23,7 @@ struct Server {
 fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    Repo::init(&repo, &Config::init(&["test"]).unwrap()).unwrap();
+    ferrite_node::Node::init(&repo, &Config::init(&["test"]).unwrap()).unwrap();
     let node = Node::open(&repo).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -777,9 +776,9 @@ fn pin_commands_shapes() {
     let v = s.post("pin/verify?verbose=true").ndjson();
     assert_eq!(v, [json!({"Cid": d, "Ok": true})], "recursive pins only");
     // A missing block makes the pin broken, with the block named.
-    use ferrite_store::Blockstore;
     let b_cid: ferrite_node::Cid = b.parse().unwrap();
-    s.node.repo().blocks().delete(&[*b_cid.hash()]).unwrap();
+    let removed = s.node.block_rm(&[b_cid], false).unwrap();
+    assert_eq!(removed[0].error, None);
     let v = s.post("pin/verify").ndjson();
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0]["Cid"], d);
@@ -885,7 +884,7 @@ fn repo_commands_shapes() {
     assert_eq!(s.post("repo/gc?silent=true&stream-errors=true").status, 200);
     assert_eq!(
         s.post("repo/version").json(),
-        json!({"Version": ferrite_store::repo::REPO_VERSION.to_string()})
+        json!({"Version": ferrite_node::REPO_VERSION.to_string()})
     );
 }
 

@@ -477,10 +477,7 @@ fn config_commands() {
         r.json(),
         json!({"Key": "Datastore.StorageMax", "Value": "20GB"})
     );
-    assert_eq!(
-        api.node.repo().config().storage_max().unwrap(),
-        20_000_000_000
-    );
+    assert_eq!(api.node.config().storage_max().unwrap(), 20_000_000_000);
     let r = api.post("config?arg=Swarm.ConnMgr.HighWater&arg=200&json=true");
     assert_eq!(r.json()["Value"], 200);
     let r = api.post("config?arg=Discovery.MDNS.Enabled&arg=true&bool=true");
@@ -511,25 +508,22 @@ fn config_commands() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "");
-    assert_eq!(
-        api.node.repo().config().storage_max().unwrap(),
-        30_000_000_000
-    );
+    assert_eq!(api.node.config().storage_max().unwrap(), 30_000_000_000);
     // The private key survived the replace.
-    assert!(api.node.repo().config().keypair().is_ok());
+    assert!(api.node.config().keypair().is_ok());
     api.post("config/replace")
         .assert_error(400, 1, "file argument");
 
-    let before = api.node.repo().config().show();
+    let before = api.node.config().show();
     let r = api.post("config/profile/apply?arg=lowpower&dry-run=true");
     let v = r.json();
     assert_eq!(v.as_object().unwrap().len(), 2);
     assert_eq!(v["OldCfg"], before);
     assert_ne!(v["NewCfg"], before);
     assert!(v["NewCfg"]["Identity"].get("PrivKey").is_none());
-    assert_eq!(api.node.repo().config().show(), before);
+    assert_eq!(api.node.config().show(), before);
     let r = api.post("config/profile/apply?arg=lowpower");
-    assert_eq!(api.node.repo().config().show(), r.json()["NewCfg"]);
+    assert_eq!(api.node.config().show(), r.json()["NewCfg"]);
     api.post("config/profile/apply?arg=nope")
         .assert_error(500, 0, "nope");
 }
@@ -549,7 +543,7 @@ fn version_id_shutdown() {
     );
     let peer = id["ID"].as_str().unwrap().to_string();
     assert!(peer.starts_with("12D3KooW"), "{peer}");
-    assert_eq!(peer, api.node.repo().config().peer_id().unwrap());
+    assert_eq!(peer, api.node.config().peer_id().unwrap());
     assert!(id["PublicKey"].as_str().unwrap().starts_with("CAES"));
     assert!(id["Addresses"].is_array());
     assert!(id["AgentVersion"].as_str().unwrap().starts_with("ferrite/"));
@@ -721,9 +715,14 @@ fn put_hash_defaults_to_import_hash_function() {
     let api = TestApi::start();
     let plain = key(&api.post_files("block/put", &[b"x"]).ndjson()[0]);
     let dag_plain = dag_put(&api, "1");
-    let mut cfg = api.node.repo().config();
+    let mut cfg = api.node.config();
     cfg.set("Import.HashFunction", json!("sha2-512")).unwrap();
-    api.node.repo().set_config(cfg).unwrap();
+    api.node
+        .update_config(|c| {
+            *c = cfg;
+            Ok::<(), ferrite_node::Error>(())
+        })
+        .unwrap();
     let k = key(&api.post_files("block/put", &[b"x"]).ndjson()[0]);
     assert_ne!(k, plain);
     let c = dag_put(&api, "1");

@@ -10,9 +10,14 @@ use serde_json::json;
 const DENIED: &str = "Kubo RPC Access Denied: Please provide a valid authorization token as defined in the API.Authorizations configuration.";
 
 fn set(api: &TestApi, key: &str, v: serde_json::Value) {
-    let mut cfg = api.node.repo().config();
+    let mut cfg = api.node.config();
     cfg.set(key, v).unwrap();
-    api.node.repo().set_config(cfg).unwrap();
+    api.node
+        .update_config(|c| {
+            *c = cfg;
+            Ok::<(), ferrite_node::Error>(())
+        })
+        .unwrap();
 }
 
 fn post_with(api: &TestApi, cmd: &str, headers: &[(&str, &str)]) -> Resp {
@@ -26,7 +31,7 @@ fn assert_forbidden(r: &Resp) {
 
 fn assert_ok_id(api: &TestApi, r: &Resp) {
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["ID"], api.node.repo().config().peer_id().unwrap());
+    assert_eq!(r.json()["ID"], api.node.config().peer_id().unwrap());
 }
 
 #[test]

@@ -20,9 +20,6 @@ use bytes::Bytes;
 use ipld_core::ipld::Ipld;
 use std::collections::BTreeMap;
 
-/// Kubo's soft block limit for `dag put` (the bitswap maximum).
-pub const SOFT_BLOCK_LIMIT: usize = 2 * 1024 * 1024;
-
 fn decode_err(codec: &'static str, reason: impl ToString) -> Error {
     Error::Decode {
         codec,
@@ -313,14 +310,7 @@ pub fn put(input: &[u8], opts: &PutOptions) -> Result<(Cid, Vec<u8>)> {
         )));
     }
     let cid = Cid::new_v1(opts.store_codec, opts.hash.digest(&block));
-    if !opts.allow_big_block && block.len() > SOFT_BLOCK_LIMIT {
-        return Err(Error::Usage(
-            "produced block is over 2MiB: big blocks can't be exchanged with other peers. \
-             consider using UnixFS for automatic chunking of bigger files, or pass \
-             --allow-big-block to override"
-                .into(),
-        ));
-    }
+    crate::check_block_size(block.len(), opts.allow_big_block).map_err(Error::Usage)?;
     Ok((cid, block))
 }
 

@@ -23,6 +23,25 @@ pub use ipld_core::ipld::Ipld;
 pub use multibase;
 pub use multihash;
 
+/// The largest block peers exchange (Bitswap's limit): bigger blocks are
+/// refused by `block put`, `dag put` and `dag import` unless explicitly
+/// allowed (`--allow-big-block`). The one definition of the limit.
+pub const MAX_BLOCK_SIZE: usize = 2 << 20;
+
+/// Kubo's error for a block over [`MAX_BLOCK_SIZE`] without
+/// `--allow-big-block`; `Ok` when the block fits or big blocks are allowed.
+pub fn check_block_size(len: usize, allow_big_block: bool) -> std::result::Result<(), String> {
+    if allow_big_block || len <= MAX_BLOCK_SIZE {
+        return Ok(());
+    }
+    Err(
+        "produced block is over 2MiB: big blocks can't be exchanged with other peers. \
+         consider using UnixFS for automatic chunking of bigger files, or pass \
+         --allow-big-block to override"
+            .into(),
+    )
+}
+
 /// A CID whose multihash digest fits in 64 bytes (enough for every hash we
 /// produce, including sha2-512 and blake2b-512).
 pub type Cid = cid::CidGeneric<64>;

@@ -15,6 +15,8 @@ pub struct BlockPutOptions {
     pub hash: HashAlg,
     /// Pin the block directly after storing it.
     pub pin: bool,
+    /// Store blocks over [`ferrite_ipld::MAX_BLOCK_SIZE`] too.
+    pub allow_big_block: bool,
 }
 
 impl Default for BlockPutOptions {
@@ -23,6 +25,7 @@ impl Default for BlockPutOptions {
             codec: codecs::RAW,
             hash: HashAlg::Sha2_256,
             pin: false,
+            allow_big_block: false,
         }
     }
 }
@@ -55,12 +58,7 @@ impl Node {
     /// Stores raw bytes as a block; returns its CID. Data given to a codec
     /// we decode (dag-pb, dag-cbor, dag-json) must decode.
     pub fn block_put(&self, data: &[u8], opts: &BlockPutOptions) -> Result<Cid> {
-        if data.len() > 2 << 20 {
-            return Err(Error::Invalid(format!(
-                "produced block is over 2MiB: big blocks can't be exchanged with other peers ({} bytes)",
-                data.len()
-            )));
-        }
+        ferrite_ipld::check_block_size(data.len(), opts.allow_big_block).map_err(Error::Invalid)?;
         let cid = Cid::new_v1(opts.codec, opts.hash.digest(data));
         self.block_store(&cid, data, opts.pin)?;
         Ok(cid)
@@ -83,6 +81,17 @@ impl Node {
                 .pins()
                 .pin(self.repo.blocks(), cid, PinMode::Recursive, "")?;
         }
+        Ok(())
+    }
+
+    /// Stores many blocks in one commit, each checked against its CID.
+    pub fn block_store_batch(&self, blocks: &[(Cid, &[u8])]) -> Result<()> {
+        let _g = self.repo.write_guard();
+        let mut w = self.repo.blocks().writer()?;
+        for (cid, data) in blocks {
+            put_verified(w.as_mut(), cid, data)?;
+        }
+        w.commit()?;
         Ok(())
     }
 

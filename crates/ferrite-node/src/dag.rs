@@ -21,6 +21,39 @@ pub struct DagStat {
     pub unique_blocks: u64,
 }
 
+/// Options of `dag import`.
+#[derive(Debug, Clone, Copy)]
+pub struct DagImportOptions {
+    /// Pin each root named in a CAR header (recursively) when its DAG is
+    /// complete (Kubo's `--pin-roots`, default true).
+    pub pin_roots: bool,
+    /// Accept blocks over [`ferrite_ipld::MAX_BLOCK_SIZE`].
+    pub allow_big_block: bool,
+}
+
+impl Default for DagImportOptions {
+    fn default() -> Self {
+        DagImportOptions {
+            pin_roots: true,
+            allow_big_block: false,
+        }
+    }
+}
+
+/// The CAR streams of one `dag import`, taken one after the other (each is
+/// read to its end before the next is asked for, so they may share one
+/// underlying stream, such as a multipart body).
+pub trait CarInputs {
+    /// The next CAR stream, or `None` after the last.
+    fn next_input(&mut self) -> Result<Option<Box<dyn Read + '_>>>;
+}
+
+impl<R: Read> CarInputs for std::vec::IntoIter<R> {
+    fn next_input(&mut self) -> Result<Option<Box<dyn Read + '_>>> {
+        Ok(self.next().map(|r| Box::new(r) as Box<dyn Read>))
+    }
+}
+
 /// What `dag import` did.
 #[derive(Debug, Clone, Default)]
 pub struct DagImport {
@@ -72,6 +105,21 @@ impl Node {
         Ok(cid)
     }
 
+    /// Calls `f` with each block of the DAG under `root`, each once. Online,
+    /// missing blocks are fetched first; an error from `f` stops the walk
+    /// and is returned.
+    pub fn dag_walk(
+        &self,
+        root: &Cid,
+        f: &mut dyn FnMut(&Cid, &[u8]) -> std::io::Result<()>,
+    ) -> Result<()> {
+        self.fetch_dag(root, &mut |_| {})?;
+        ferrite_store::dag::walk(self.repo.blocks(), root, &mut |c, data| {
+            f(c, data).map_err(ferrite_store::Error::Io)
+        })?;
+        Ok(())
+    }
+
     /// `dag stat`: block count and size of each DAG and of their union.
     pub fn dag_stat(&self, paths: &[String]) -> Result<DagStat> {
         let mut stat = DagStat::default();
@@ -82,8 +130,7 @@ impl Node {
                 return Err(Error::Invalid(format!("{p}: path does not end in a block")));
             }
             let (mut n, mut size) = (0, 0);
-            self.fetch_dag(&root, &mut |_| {})?;
-            ferrite_store::dag::walk(self.repo.blocks(), &root, &mut |c, data| {
+            self.dag_walk(&root, &mut |c, data| {
                 n += 1;
                 size += data.len() as u64;
                 if all.insert(*c) {
@@ -112,29 +159,52 @@ impl Node {
     }
 
     /// `dag import`: reads CAR streams, verifying every block, stores them in
-    /// one batch and pins the roots (`pin_roots`). A truncated or corrupt
-    /// CAR stores nothing.
+    /// one batch and pins the roots whose DAG is complete (with
+    /// `pin_roots`). A truncated or corrupt CAR, or a block over the size
+    /// limit, stores nothing. GC waits until the roots are pinned.
     pub fn dag_import(
         &self,
-        inputs: Vec<Box<dyn Read + '_>>,
-        pin_roots: bool,
+        inputs: &mut dyn CarInputs,
+        opts: DagImportOptions,
     ) -> Result<DagImport> {
         let mut report = DagImport::default();
-        let mut roots = Vec::new();
+        let mut roots: Vec<Cid> = Vec::new();
         let _g = self.repo.write_guard();
         let mut w = self.repo.blocks().writer()?;
-        for input in inputs {
-            let mut car = CarReader::new(input)?;
-            roots.extend_from_slice(car.roots());
-            while let Some((cid, data)) = car.next_block()? {
+        while let Some(input) = inputs.next_input()? {
+            let failed = |e: &dyn std::fmt::Display| Error::Invalid(format!("import failed: {e}"));
+            let mut car = CarReader::new(input).map_err(|e| failed(&e))?;
+            for r in car.roots() {
+                if !roots.contains(r) {
+                    roots.push(*r);
+                }
+            }
+            let mut previous: Option<Cid> = None;
+            loop {
+                let (cid, data) = match car.next_block() {
+                    Ok(Some(b)) => b,
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(Error::Invalid(match previous {
+                            Some(p) => {
+                                format!("import failed after block {:?}: {e}", p.to_string())
+                            }
+                            None => format!("import failed: {e}"),
+                        }))
+                    }
+                };
+                ferrite_ipld::check_block_size(data.len(), opts.allow_big_block).map_err(|e| {
+                    Error::Invalid(format!("import failed at block {:?}: {e}", cid.to_string()))
+                })?;
                 report.blocks += 1;
                 report.bytes += data.len() as u64;
                 w.put(&cid, &data)?;
+                previous = Some(cid);
             }
         }
         w.commit()?;
         for root in roots {
-            let outcome = if pin_roots {
+            let outcome = if opts.pin_roots {
                 match ferrite_store::dag::walk(self.repo.blocks(), &root, &mut |_, _| Ok(())) {
                     Ok(()) => {
                         self.repo.pins().insert(&[Pin {

@@ -16,18 +16,22 @@ mod refs;
 
 pub use add::{AddEntry, AddEntryKind, AddOptions, AddSource, Added, FileProgress};
 pub use blocks::{BlockPutOptions, BlockRm};
-pub use dag::{DagImport, DagStat};
+pub use dag::{CarInputs, DagImport, DagImportOptions, DagStat};
 pub use error::{Error, Result};
 pub use files::LsEntry;
 pub use gateway::{CarOptions, CarPlan, DagScope, EntityBytes, Resolved};
 pub use paths::IpfsPath;
-pub use pinning::{PinLsEntry, PinLsType, PinVerify};
+pub use pinning::{PinBatch, PinLsEntry, PinLsType, PinVerify};
 pub use refs::RefsOptions;
 
 pub use ferrite_ipld::Cid;
-pub use ferrite_store::{gc::GcReport, PinMode, Repo};
+// What the layers above need of the store's types; the store itself is
+// reached only through [`Node`].
+pub use ferrite_store::repo::{default_path as default_repo_path, write_durably, REPO_VERSION};
+pub use ferrite_store::{bootstrap, config, gc::GcReport, Pin, PinMode};
 
-use ferrite_store::Blockstore;
+use ferrite_store::config::Config;
+use ferrite_store::{Blockstore, Repo};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -86,14 +90,42 @@ impl Node {
         self.net.as_ref()
     }
 
-    /// The underlying repo, shared.
-    pub fn repo_arc(&self) -> Arc<Repo> {
+    /// Creates a repo at `path` with this configuration (fails if one is
+    /// there).
+    pub fn init(path: &Path, config: &Config) -> Result<()> {
+        Repo::init(path, config)?;
+        Ok(())
+    }
+
+    /// Whether `path` holds a repo.
+    pub fn is_initialized(path: &Path) -> bool {
+        Repo::is_initialized(path)
+    }
+
+    /// The repo, for this crate's modules (the network reads the store).
+    pub(crate) fn repo_arc(&self) -> Arc<Repo> {
         self.repo.clone()
     }
 
-    /// The underlying repo.
-    pub fn repo(&self) -> &Repo {
-        &self.repo
+    /// The repo's folder.
+    pub fn repo_path(&self) -> &Path {
+        self.repo.path()
+    }
+
+    /// A copy of the configuration.
+    pub fn config(&self) -> Config {
+        self.repo.config()
+    }
+
+    /// Edits the configuration and saves it durably, one edit at a time;
+    /// when `f` fails nothing changes.
+    pub fn update_config<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut Config) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.repo
+            .update_config(f)
+            .map_err(|e| E::from(Error::from(e)))?
     }
 
     /// `repo stat`.

@@ -267,3 +267,65 @@ impl Node {
         Ok((from, to))
     }
 }
+
+/// Checks and pin writes that GC waits for: blocks a batch finds complete
+/// stay until the pins it writes are in. Made by [`Node::pin_batch`].
+pub struct PinBatch<'a> {
+    node: &'a Node,
+    _gc: std::sync::RwLockReadGuard<'a, ()>,
+}
+
+impl PinBatch<'_> {
+    /// The pin on `cid`, if any.
+    pub fn get(&self, cid: &Cid) -> Result<Option<ferrite_store::Pin>> {
+        Ok(self.node.repo.pins().get(cid)?)
+    }
+
+    /// The first block of `cid` (with `recursive`, of its whole DAG) that
+    /// is not stored locally; `None` when it is complete.
+    pub fn missing(&self, cid: &Cid, recursive: bool) -> Result<Option<Cid>> {
+        let blocks = self.node.repo.blocks();
+        let r = if recursive {
+            walk(blocks, cid, &mut |_, _| Ok(()))
+        } else {
+            match blocks.has(cid)? {
+                true => Ok(()),
+                false => Err(ferrite_store::Error::NotFound(*cid)),
+            }
+        };
+        match r {
+            Ok(()) => Ok(None),
+            Err(ferrite_store::Error::NotFound(c)) => Ok(Some(c)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `pins` in one commit (replacing pins on the same CIDs).
+    pub fn insert(&self, pins: &[ferrite_store::Pin]) -> Result<()> {
+        Ok(self.node.repo.pins().insert(pins)?)
+    }
+}
+
+impl Node {
+    /// Runs `f` with GC held off, for pinning many CIDs at once (the
+    /// cluster's pin tracker): check with [`PinBatch::missing`], then
+    /// [`PinBatch::insert`]; what was found complete cannot be collected in
+    /// between.
+    pub fn pin_batch<T>(&self, f: impl FnOnce(&PinBatch<'_>) -> T) -> T {
+        let batch = PinBatch {
+            node: self,
+            _gc: self.repo.write_guard(),
+        };
+        f(&batch)
+    }
+
+    /// The pin on `cid`, if any.
+    pub fn pin_get(&self, cid: &Cid) -> Result<Option<ferrite_store::Pin>> {
+        Ok(self.repo.pins().get(cid)?)
+    }
+
+    /// Removes the pin on `cid` whatever its mode; returns the mode it had.
+    pub fn pin_remove(&self, cid: &Cid) -> Result<Option<PinMode>> {
+        Ok(self.repo.pins().remove(cid)?)
+    }
+}

@@ -1,46 +1,26 @@
 //! What `Reprovider.Strategy` announces: `all` every block, `pinned` every
 //! block under a pin, `roots` the pinned roots only.
 
-use ferrite_node::net::reprovide_keys;
-use ferrite_node::{AddOptions, AddSource, Node};
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
-use std::collections::HashSet;
+mod common;
 
-fn add(node: &Node, data: Vec<u8>, pin: bool) -> String {
-    let opts = AddOptions {
-        import: node.import_defaults().unwrap(),
-        pin,
-        ..Default::default()
-    };
-    let added = node
-        .add(
-            AddSource::Reader {
-                reader: Box::new(std::io::Cursor::new(data)),
-                name: None,
-            },
-            &opts,
-            &mut |_| {},
-        )
-        .unwrap();
-    added.last().unwrap().cid.to_string()
-}
+use common::{add, node_at};
+use ferrite_node::net::reprovide_keys;
+use std::collections::HashSet;
 
 #[test]
 fn strategies_select_all_pinned_or_root_blocks() {
     let dir = tempfile::tempdir().unwrap();
-    Repo::init(dir.path(), &Config::init(&["test"]).unwrap()).unwrap();
-    let node = Node::open(dir.path()).unwrap();
+    let node = node_at(dir.path());
     // 3 chunks + a root, pinned; 2 chunks + a root, not pinned.
     let pinned = add(&node, vec![1u8; 3 * 262_144], true);
     let loose = add(&node, vec![2u8; 2 * 262_144 - 10], false);
     let mh = |cids: Vec<ferrite_node::Cid>| -> HashSet<Vec<u8>> {
         cids.iter().map(|c| c.hash().to_bytes()).collect()
     };
-    let all = mh(reprovide_keys(node.repo(), "all").unwrap());
-    let pinned_set = mh(reprovide_keys(node.repo(), "pinned").unwrap());
-    let roots = mh(reprovide_keys(node.repo(), "roots").unwrap());
-    let root_of = |s: &str| ferrite_node::Cid::try_from(s).unwrap().hash().to_bytes();
+    let all = mh(reprovide_keys(&node, "all").unwrap());
+    let pinned_set = mh(reprovide_keys(&node, "pinned").unwrap());
+    let roots = mh(reprovide_keys(&node, "roots").unwrap());
+    let root_of = |c: &ferrite_node::Cid| c.hash().to_bytes();
     // Identical chunks are one block: the pinned file is 1 chunk + root,
     // the loose one 2 distinct chunks + root.
     assert_eq!(pinned_set.len(), 2, "{pinned_set:?}");

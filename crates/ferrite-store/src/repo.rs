@@ -127,11 +127,31 @@ impl Repo {
 
     /// Replaces the configuration, durably.
     pub fn set_config(&self, config: Config) -> Result<()> {
-        config
+        self.update_config(|c| {
+            *c = config;
+            Ok::<(), ()>(())
+        })
+        .map(|_| ())
+    }
+
+    /// Edits the configuration and saves it durably, one edit at a time (so
+    /// two concurrent edits cannot lose one). When `f` fails, nothing
+    /// changes and its error is the inner result.
+    pub fn update_config<T, E>(
+        &self,
+        f: impl FnOnce(&mut Config) -> std::result::Result<T, E>,
+    ) -> Result<std::result::Result<T, E>> {
+        let mut current = self.config.write().unwrap();
+        let mut edited = current.clone();
+        let out = match f(&mut edited) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        edited
             .save(self.path.join("config"))
             .map_err(|e| Error::Repo(e.to_string()))?;
-        *self.config.write().unwrap() = config;
-        Ok(())
+        *current = edited;
+        Ok(Ok(out))
     }
 
     /// Held by every operation that writes blocks and then pins them, so GC

@@ -308,9 +308,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let repo = cli
-        .repo_dir
-        .unwrap_or_else(ferrite_store::repo::default_path);
+    let repo = cli.repo_dir.unwrap_or_else(ferrite_node::default_repo_path);
     let result = run(&repo, cli.api.as_deref(), cli.offline, cli.command);
     match result {
         Ok(()) => ExitCode::SUCCESS,

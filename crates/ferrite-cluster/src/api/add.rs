@@ -208,7 +208,13 @@ fn import_car(
             None => return Err(RestError::bad_request("no CAR file in the upload")),
         }
     };
-    let report = node.dag_import(vec![reader], false).map_err(node_error)?;
+    let opts = ferrite_node::DagImportOptions {
+        pin_roots: false,
+        ..Default::default()
+    };
+    let report = node
+        .dag_import(&mut vec![reader].into_iter(), opts)
+        .map_err(node_error)?;
     let [(root, _)] = report.roots.as_slice() else {
         return Err(RestError::bad_request(
             "a CAR must have exactly one root to be added",
@@ -244,8 +250,8 @@ mod tests {
     async fn upload_server(dir: &std::path::Path) -> (String, ferrite_node::Node) {
         use axum::routing::post;
         let repo = dir.join("repo");
-        let cfg = ferrite_store::config::Config::init(&["test"]).unwrap();
-        ferrite_store::Repo::init(&repo, &cfg).unwrap();
+        let cfg = ferrite_node::config::Config::init(&["test"]).unwrap();
+        ferrite_node::Node::init(&repo, &cfg).unwrap();
         let node = ferrite_node::Node::open(&repo).unwrap();
         let r = axum::Router::new()
             .route(

@@ -17,9 +17,6 @@ pub(super) const COMMANDS: &[Command] = &[
     ("block/rm", |n, r| Box::pin(rm(n, r))),
 ];
 
-/// Bitswap's block size limit; bigger blocks need `allow-big-block`.
-const SOFT_BLOCK_LIMIT: usize = 2 * 1024 * 1024;
-
 /// Opens a `multipart/form-data` body, or fails as go-ipfs-cmds does when
 /// the command's required file argument `name` has no body.
 pub(super) async fn multipart(request: Request, name: &str) -> Result<Multipart, ApiError> {
@@ -115,8 +112,7 @@ impl CidEnc {
 /// The hash `block/put` and `dag/put` use when none is given:
 /// `Import.HashFunction`, else sha2-256 (Kubo's rule).
 pub(super) fn default_hash(node: &Node) -> String {
-    node.repo()
-        .config()
+    node.config()
         .import()
         .map(|i| i.effective_hash().name().to_string())
         .unwrap_or_else(|_| "sha2-256".into())
@@ -218,13 +214,7 @@ pub async fn put(node: Node, req: Req) -> Reply {
         let mut lines = Vec::new();
         for data in parts {
             // Kubo checks the size after hashing; the outcome is the same.
-            if !allow_big && data.len() > SOFT_BLOCK_LIMIT {
-                return Err(ApiError::internal(
-                    "produced block is over 2MiB: big blocks can't be exchanged with other peers. \
-                     consider using UnixFS for automatic chunking of bigger files, or pass \
-                     --allow-big-block to override",
-                ));
-            }
+            ferrite_ipld::check_block_size(data.len(), allow_big).map_err(ApiError::internal)?;
             let cid = spec.cid(&data)?;
             store_block(&node, &cid, &data, pin)?;
             let mut l = serde_json::to_vec(&serde_json::json!({

@@ -4,9 +4,9 @@
 //! start, as Kubo does). Every answer is `{"Peers":[…]}`.
 
 use super::{blocking, json, ApiError, Command, Reply, Req};
+use ferrite_node::bootstrap;
+use ferrite_node::config::{Config, ConfigError};
 use ferrite_node::Node;
-use ferrite_store::bootstrap;
-use ferrite_store::config::{Config, ConfigError};
 
 /// The `bootstrap` commands.
 pub(super) const COMMANDS: &[Command] = &[
@@ -30,21 +30,13 @@ async fn edit<F>(node: Node, edit: F) -> Reply
 where
     F: FnOnce(&mut Config) -> Result<Vec<String>, ConfigError> + Send + 'static,
 {
-    let peers = blocking(move || {
-        let repo = node.repo();
-        let mut cfg = repo.config();
-        let peers = edit(&mut cfg).map_err(error)?;
-        repo.set_config(cfg)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(peers)
-    })
-    .await?;
+    let peers = blocking(move || node.update_config(|cfg| edit(cfg).map_err(error))).await?;
     Ok(json(&serde_json::json!({ "Peers": peers })))
 }
 
 /// `/api/v0/bootstrap[/list]` → `{"Peers":[…]}`.
 pub async fn list(node: Node, _req: Req) -> Reply {
-    let peers = bootstrap::list(&node.repo().config()).map_err(error)?;
+    let peers = bootstrap::list(&node.config()).map_err(error)?;
     Ok(json(&serde_json::json!({ "Peers": peers })))
 }
 

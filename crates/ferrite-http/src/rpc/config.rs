@@ -4,8 +4,8 @@ use super::block::file_parts;
 use super::{blocking, json, ApiError, Command, Reply, Req};
 use axum::body::Body;
 use axum::response::Response;
+use ferrite_node::config::{Config, ValueMode};
 use ferrite_node::Node;
-use ferrite_store::config::{Config, ValueMode};
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[Command] = &[
@@ -32,19 +32,22 @@ pub async fn config(node: Node, req: Req) -> Reply {
         ValueMode::String
     };
     let v = blocking(move || {
-        let repo = node.repo();
-        let mut cfg = repo.config();
-        if let Some(raw) = value {
-            // Kubo's --bool stores `value == "true"`.
-            let parsed = match mode {
-                ValueMode::Bool => serde_json::Value::Bool(raw == "true"),
-                m => Config::parse_cli_value(&raw, m).map_err(internal)?,
-            };
-            cfg.set(&key, parsed).map_err(internal)?;
-            repo.set_config(cfg.clone()).map_err(internal)?;
+        let get = |cfg: &Config| -> Result<serde_json::Value, ApiError> {
+            let v = cfg.get(&key).map_err(internal)?.clone();
+            Ok(serde_json::json!({"Key": key, "Value": v}))
+        };
+        match value {
+            None => get(&node.config()),
+            Some(raw) => node.update_config(|cfg| {
+                // Kubo's --bool stores `value == "true"`.
+                let parsed = match mode {
+                    ValueMode::Bool => serde_json::Value::Bool(raw == "true"),
+                    m => Config::parse_cli_value(&raw, m).map_err(internal)?,
+                };
+                cfg.set(&key, parsed).map_err(internal)?;
+                get(cfg)
+            }),
         }
-        let v = cfg.get(&key).map_err(internal)?.clone();
-        Ok(serde_json::json!({"Key": key, "Value": v}))
     })
     .await?;
     Ok(json(&v))
@@ -53,7 +56,7 @@ pub async fn config(node: Node, req: Req) -> Reply {
 /// `/api/v0/config/show` → the whole configuration without the private key
 /// (and with `API.Authorizations` hidden).
 pub async fn show(node: Node, _req: Req) -> Reply {
-    Ok(json(&node.repo().config().show()))
+    Ok(json(&node.config().show()))
 }
 
 /// `/api/v0/config/replace` (multipart, one JSON file) → empty 200.
@@ -61,13 +64,7 @@ pub async fn replace(node: Node, req: Req) -> Reply {
     let parts = file_parts(req.request, "file").await?;
     let v: serde_json::Value = serde_json::from_slice(&parts[0])
         .map_err(|e| ApiError::internal(format!("failed to decode config: {e}")))?;
-    blocking(move || {
-        let repo = node.repo();
-        let mut cfg = repo.config();
-        cfg.replace(v).map_err(internal)?;
-        repo.set_config(cfg).map_err(internal)
-    })
-    .await?;
+    blocking(move || node.update_config(|cfg| cfg.replace(v).map_err(internal))).await?;
     Ok(Response::new(Body::empty()))
 }
 
@@ -76,13 +73,15 @@ pub async fn profile_apply(node: Node, req: Req) -> Reply {
     let name = req.arg(0, "profile")?.to_string();
     let dry_run = req.bool("dry-run", false)?;
     let v = blocking(move || {
-        let repo = node.repo();
-        let mut cfg = repo.config();
-        let change = cfg.apply_profile(&name).map_err(internal)?;
-        if !dry_run {
-            repo.set_config(cfg).map_err(internal)?;
+        let apply = |cfg: &mut Config| -> Result<serde_json::Value, ApiError> {
+            let change = cfg.apply_profile(&name).map_err(internal)?;
+            Ok(serde_json::json!({"OldCfg": change.old, "NewCfg": change.new}))
+        };
+        if dry_run {
+            apply(&mut node.config())
+        } else {
+            node.update_config(apply)
         }
-        Ok(serde_json::json!({"OldCfg": change.old, "NewCfg": change.new}))
     })
     .await?;
     Ok(json(&v))

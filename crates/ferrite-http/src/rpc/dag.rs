@@ -7,8 +7,7 @@ use crate::body::blocking_stream;
 use axum::body::Body;
 use ferrite_ipld::dag::{output_codec_from_name, PutOptions};
 use ferrite_ipld::Cid;
-use ferrite_node::Node;
-use ferrite_store::Blockstore;
+use ferrite_node::{CarInputs, DagImportOptions, Node};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::Write;
@@ -174,7 +173,8 @@ pub async fn stat(node: Node, req: Req) -> Reply {
         for root in &roots {
             s.dags.push((enc.encode(root), 0, 0));
             let mut io_err = None;
-            let walked = ferrite_store::dag::walk(node.repo().blocks(), root, &mut |c, data| {
+            // Online, missing blocks are fetched first (as `Node::dag_stat`).
+            let walked = node.dag_walk(root, &mut |c, data| {
                 let n = data.len() as u64;
                 let d = s.dags.last_mut().expect("pushed");
                 d.1 += n;
@@ -186,9 +186,7 @@ pub async fn stat(node: Node, req: Req) -> Reply {
                 if progress {
                     if let Err(e) = emit(w, &s.to_json()) {
                         io_err = Some(e);
-                        return Err(ferrite_store::Error::Io(std::io::Error::other(
-                            "client went away",
-                        )));
+                        return Err(std::io::Error::other("client went away"));
                     }
                 }
                 Ok(())
@@ -237,8 +235,28 @@ pub async fn import(node: Node, req: Req) -> Reply {
     let allow_big = req.bool("allow-big-block", false)?;
     let mut mp = multipart(req.request, "path").await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Part>(8);
-    let consumer =
-        tokio::task::spawn_blocking(move || import_parts(&node, rx, pin_roots, allow_big));
+    let consumer = tokio::task::spawn_blocking(move || {
+        let mut parts = Parts {
+            rx,
+            buf: bytes::Bytes::new(),
+            pending: None,
+            done: true,
+            started: false,
+            failed: None,
+        };
+        let opts = DagImportOptions {
+            pin_roots,
+            allow_big_block: allow_big,
+        };
+        match node.dag_import(&mut parts, opts) {
+            Ok(r) => Ok(r),
+            // The upload broke: the client's fault, as go-ipfs-cmds says.
+            Err(_) if parts.failed.is_some() => {
+                Err(ApiError::client(parts.failed.unwrap_or_default()))
+            }
+            Err(e) => Err(ApiError::internal(e.to_string())),
+        }
+    });
     let mut any = false;
     // Feed the parts; a send fails only when the import already stopped.
     'parts: loop {
@@ -281,7 +299,8 @@ pub async fn import(node: Node, req: Req) -> Reply {
     }
     let mut out = Vec::new();
     if pin_roots {
-        for (cid, msg) in &r.roots {
+        for (cid, outcome) in &r.roots {
+            let msg = outcome.as_ref().err().map_or("", String::as_str);
             line(
                 &json!({"Root": {"Cid": cid_link(cid), "PinErrorMsg": msg}}),
                 &mut out,
@@ -305,17 +324,22 @@ enum Part {
     Failed(String),
 }
 
-/// One file of the stream as a `Read`: ends at the next `Start` (kept in
-/// `pending`) or when the sender is gone.
-struct PartReader<'a> {
-    rx: &'a mut tokio::sync::mpsc::Receiver<Part>,
+/// The multipart stream's files as CAR inputs for [`Node::dag_import`]: a
+/// file ends at the next `Start` (kept in `pending`) or when the sender is
+/// gone; what the CAR reader left of a file is drained before the next.
+struct Parts {
+    rx: tokio::sync::mpsc::Receiver<Part>,
     buf: bytes::Bytes,
-    pending: &'a mut Option<Part>,
+    pending: Option<Part>,
+    /// The current file has ended.
     done: bool,
+    started: bool,
+    /// The body's failure, when that is what stopped the import.
+    failed: Option<String>,
 }
 
-impl std::io::Read for PartReader<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+impl Parts {
+    fn read_part(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         loop {
             if !self.buf.is_empty() {
                 let n = out.len().min(self.buf.len());
@@ -327,9 +351,12 @@ impl std::io::Read for PartReader<'_> {
             }
             match self.rx.blocking_recv() {
                 Some(Part::Data(b)) => self.buf = b,
-                Some(Part::Failed(e)) => return Err(std::io::Error::other(e)),
+                Some(Part::Failed(e)) => {
+                    self.failed = Some(e.clone());
+                    return Err(std::io::Error::other(e));
+                }
                 Some(Part::Start) => {
-                    *self.pending = Some(Part::Start);
+                    self.pending = Some(Part::Start);
                     self.done = true;
                 }
                 None => self.done = true,
@@ -338,103 +365,39 @@ impl std::io::Read for PartReader<'_> {
     }
 }
 
-/// Outcome of [`import_parts`].
-struct Imported {
-    /// Distinct header roots with their pin error ("" when pinned).
-    roots: Vec<(Cid, String)>,
-    blocks: u64,
-    bytes: u64,
+/// One file of [`Parts`] as a `Read`.
+struct PartReader<'a>(&'a mut Parts);
+
+impl std::io::Read for PartReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read_part(out)
+    }
 }
 
-/// Reads every CAR of the stream into one store batch, then pins the roots.
-fn import_parts(
-    node: &Node,
-    mut rx: tokio::sync::mpsc::Receiver<Part>,
-    pin_roots: bool,
-    allow_big: bool,
-) -> Result<Imported, ApiError> {
-    let repo = node.repo();
-    // Held until the roots are pinned, so GC cannot sweep the new blocks.
-    let _g = repo.write_guard();
-    let mut w = repo.blocks().writer().map_err(internal)?;
-    let mut roots: Vec<Cid> = Vec::new();
-    let (mut blocks, mut bytes) = (0u64, 0u64);
-    let mut next = rx.blocking_recv();
-    loop {
-        match next.take() {
-            None => break,
-            Some(Part::Failed(e)) => return Err(ApiError::client(e)),
+impl CarInputs for Parts {
+    fn next_input(&mut self) -> ferrite_node::Result<Option<Box<dyn std::io::Read + '_>>> {
+        if self.started {
+            let mut sink = [0u8; 8192];
+            while self.read_part(&mut sink)? > 0 {}
+        }
+        self.started = true;
+        let next = match self.pending.take() {
+            Some(p) => Some(p),
+            None => self.rx.blocking_recv(),
+        };
+        match next {
+            None => Ok(None),
+            Some(Part::Failed(e)) => {
+                self.failed = Some(e.clone());
+                Err(ferrite_node::Error::Invalid(e))
+            }
             // Start opens a file (data always follows a Start).
-            Some(Part::Data(_)) | Some(Part::Start) => {}
-        }
-        let mut reader = PartReader {
-            rx: &mut rx,
-            buf: bytes::Bytes::new(),
-            pending: &mut next,
-            done: false,
-        };
-        let mut car = ferrite_ipld::car::CarReader::new(&mut reader)
-            .map_err(|e| ApiError::internal(format!("import failed: {e}")))?;
-        for r in car.roots() {
-            if !roots.contains(r) {
-                roots.push(*r);
+            Some(Part::Start) | Some(Part::Data(_)) => {
+                self.done = false;
+                Ok(Some(Box::new(PartReader(self))))
             }
         }
-        let mut previous: Option<Cid> = None;
-        loop {
-            let (cid, data) = match car.next_block() {
-                Ok(Some(b)) => b,
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(ApiError::internal(match previous {
-                        Some(p) => format!("import failed after block {:?}: {e}", p.to_string()),
-                        None => format!("import failed: {e}"),
-                    }))
-                }
-            };
-            if !allow_big && data.len() > 2 * 1024 * 1024 {
-                return Err(ApiError::internal(format!(
-                    "import failed at block {:?}: produced block is over 2MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override",
-                    cid.to_string()
-                )));
-            }
-            blocks += 1;
-            bytes += data.len() as u64;
-            w.put(&cid, &data).map_err(internal)?;
-            previous = Some(cid);
-        }
-        drop(car);
-        // The CAR reader stops at the end of the part; drain in case it did not.
-        let mut sink = [0u8; 8192];
-        while std::io::Read::read(&mut reader, &mut sink).map_err(internal)? > 0 {}
     }
-    w.commit().map_err(internal)?;
-    let mut out = Vec::with_capacity(roots.len());
-    for root in roots {
-        let msg = if pin_roots {
-            match ferrite_store::dag::walk(repo.blocks(), &root, &mut |_, _| Ok(())) {
-                Ok(()) => {
-                    repo.pins()
-                        .insert(&[ferrite_store::Pin {
-                            cid: root,
-                            mode: ferrite_store::PinMode::Recursive,
-                            name: String::new(),
-                        }])
-                        .map_err(internal)?;
-                    String::new()
-                }
-                Err(e) => e.to_string(),
-            }
-        } else {
-            String::new()
-        };
-        out.push((root, msg));
-    }
-    Ok(Imported {
-        roots: out,
-        blocks,
-        bytes,
-    })
 }
 
 /// `/api/v0/dag/export?arg=CID` → a CARv1 stream (`application/vnd.ipld.car`).

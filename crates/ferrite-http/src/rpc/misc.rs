@@ -14,7 +14,7 @@ pub async fn version(_node: Node, _req: Req) -> Reply {
     Ok(json(&serde_json::json!({
         "Version": env!("CARGO_PKG_VERSION"),
         "Commit": "",
-        "Repo": ferrite_store::repo::REPO_VERSION.to_string(),
+        "Repo": ferrite_node::REPO_VERSION.to_string(),
         "System": format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
         "Golang": "",
     })))
@@ -24,7 +24,7 @@ pub async fn version(_node: Node, _req: Req) -> Reply {
 /// "Addresses","AgentVersion","Protocols"}` for this node (other peers need
 /// the network).
 pub async fn id(node: Node, req: Req) -> Reply {
-    let cfg = node.repo().config();
+    let cfg = node.config();
     let id = cfg
         .peer_id()
         .map_err(|e| ApiError::internal(e.to_string()))?;

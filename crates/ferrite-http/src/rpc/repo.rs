@@ -118,6 +118,6 @@ pub async fn verify(node: Node, _req: Req) -> Reply {
 pub async fn version(_node: Node, req: Req) -> Reply {
     req.bool("quiet", false)?;
     Ok(json(&serde_json::json!({
-        "Version": ferrite_store::repo::REPO_VERSION.to_string()
+        "Version": ferrite_node::REPO_VERSION.to_string()
     })))
 }

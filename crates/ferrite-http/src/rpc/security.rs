@@ -24,8 +24,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use ferrite_node::config::Config;
 use ferrite_node::Node;
-use ferrite_store::config::Config;
 
 /// Kubo's body for requests refused by `API.Authorizations`.
 pub const AUTH_DENIED: &str = "Kubo RPC Access Denied: Please provide a valid authorization token as defined in the API.Authorizations configuration.";
@@ -234,7 +234,7 @@ fn request_port(h: &HeaderMap) -> String {
 
 /// The access-control middleware; see the module docs.
 pub async fn check(State(node): State<Node>, req: Request, next: Next) -> Response {
-    let policy = Policy::from_config(&node.repo().config(), &request_port(req.headers()));
+    let policy = Policy::from_config(&node.config(), &request_port(req.headers()));
     let h = req.headers();
     let path = req.uri().path();
 

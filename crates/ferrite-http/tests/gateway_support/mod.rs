@@ -2,9 +2,8 @@
 #![allow(dead_code)]
 
 use ferrite_ipld::Cid;
+use ferrite_node::config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -44,7 +43,7 @@ impl Resp {
 impl Gw {
     pub fn start() -> Gw {
         let dir = tempfile::tempdir().unwrap();
-        Repo::init(dir.path(), &Config::init(&["test"]).unwrap()).unwrap();
+        ferrite_node::Node::init(dir.path(), &Config::init(&["test"]).unwrap()).unwrap();
         let node = Node::open(dir.path()).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -5,9 +5,8 @@
 #![allow(dead_code)]
 
 use ferrite_http::rpc::{router, Api};
+use ferrite_node::config::Config;
 use ferrite_node::Node;
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
@@ -29,7 +28,7 @@ impl TestApi {
     pub fn start() -> TestApi {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
-        Repo::init(&repo, &Config::init(&["test"]).unwrap()).unwrap();
+        ferrite_node::Node::init(&repo, &Config::init(&["test"]).unwrap()).unwrap();
         let node = Node::open(&repo).unwrap();
         let (shutdown_tx, shutdown_rx) = tokio::sync::mpsc::channel(4);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

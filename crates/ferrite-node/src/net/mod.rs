@@ -169,8 +169,12 @@ fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<Multiaddr>> {
 
 impl NetConfig {
     /// Reads `Addresses`, `Swarm`, `Routing`, `Bootstrap`, the reprovider
-    /// settings and `<repo>/swarm.key`.
-    pub fn from_repo(repo: &Repo) -> Result<NetConfig> {
+    /// settings and the repo's `swarm.key`.
+    pub fn from_node(node: &crate::Node) -> Result<NetConfig> {
+        NetConfig::from_repo(&node.repo_arc())
+    }
+
+    fn from_repo(repo: &Repo) -> Result<NetConfig> {
         let cfg = repo.config();
         let addrs = cfg.addresses()?;
         let swarm = cfg.swarm()?;
@@ -358,8 +362,10 @@ pub struct Network {
 }
 
 impl Network {
-    /// Starts the host and its task on the current Tokio runtime.
-    pub fn start(repo: Arc<Repo>, mut config: NetConfig) -> Result<Network> {
+    /// Starts the host and its task on the current Tokio runtime; the
+    /// network serves and stores the blocks of `node`'s repo.
+    pub fn start(node: &crate::Node, mut config: NetConfig) -> Result<Network> {
+        let repo = node.repo_arc();
         // We answer GET_PROVIDERS for every block we hold: no per-key
         // record, so a million local blocks cost the DHT store nothing.
         let r = repo.clone();
@@ -615,7 +621,7 @@ async fn reprovider(
     loop {
         let r = repo.clone();
         let s = strategy.clone();
-        match tokio::task::spawn_blocking(move || reprovide_keys(&r, &s)).await {
+        match tokio::task::spawn_blocking(move || keys_to_reprovide(&r, &s)).await {
             Ok(Ok(keys)) if !keys.is_empty() => {
                 tracing::info!("reproviding {} keys ({strategy})", keys.len());
                 let (done_tx, done_rx) = oneshot::channel();
@@ -634,7 +640,11 @@ async fn reprovider(
 
 /// The CIDs `Reprovider.Strategy` announces: `all` (every block), `pinned`
 /// (every block under a pin), `roots` (pinned roots only).
-pub fn reprovide_keys(repo: &Repo, strategy: &str) -> Result<Vec<Cid>> {
+pub fn reprovide_keys(node: &crate::Node, strategy: &str) -> Result<Vec<Cid>> {
+    keys_to_reprovide(&node.repo_arc(), strategy)
+}
+
+fn keys_to_reprovide(repo: &Repo, strategy: &str) -> Result<Vec<Cid>> {
     let pins = || -> Result<Vec<ferrite_store::Pin>> { Ok(repo.pins().list()?) };
     let mut out = Vec::new();
     match strategy {

@@ -88,6 +88,7 @@ fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
                 codec: ferrite_ipld::codec::codec_from_name(&cid_codec)?,
                 hash: mhtype.parse()?,
                 pin,
+                allow_big_block: false,
             };
             let mut inputs: Vec<Vec<u8>> = Vec::new();
             if files.is_empty() {

@@ -4,8 +4,8 @@
 use super::Target;
 use crate::remote::Client;
 use clap::Subcommand;
-use ferrite_store::bootstrap;
-use ferrite_store::config::Config;
+use ferrite_node::bootstrap;
+use ferrite_node::config::Config;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -122,8 +122,7 @@ pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
 
 fn run_local(repo: &Path, op: Op) -> anyhow::Result<Vec<String>> {
     let node = super::open(repo)?;
-    let r = node.repo();
-    let mut cfg: Config = r.config();
+    let mut cfg: Config = node.config();
     let peers = match op {
         Op::List => return Ok(bootstrap::list(&cfg)?),
         Op::Add(mut peers, default) => {
@@ -136,7 +135,7 @@ fn run_local(repo: &Path, op: Op) -> anyhow::Result<Vec<String>> {
         Op::Rm(peers) => bootstrap::remove(&mut cfg, &peers)?,
         Op::RmAll => bootstrap::remove_all(&mut cfg)?,
     };
-    r.set_config(cfg)?;
+    super::save_config(&node, cfg)?;
     Ok(peers)
 }
 

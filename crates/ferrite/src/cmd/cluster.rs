@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ferrite_cluster::config::{self, ClusterSection};
-use ferrite_store::Repo;
 use serde_json::Value;
 
 use crate::remote::Multipart;
@@ -388,10 +387,10 @@ pub fn run(repo: &Path, c: Command) -> Result<()> {
 }
 
 fn init(repo: &Path, a: InitArgs) -> Result<()> {
-    let r = Repo::open(repo).context(
+    let node = ferrite_node::Node::open(repo).context(
         "cluster init needs an initialized repo that no daemon holds (run `ferrite init`, stop the daemon)",
     )?;
-    let mut cfg = r.config();
+    let mut cfg = node.config();
     if !a.force && ClusterSection::from_config(&cfg)?.is_some() {
         bail!("this repo already has a Cluster section; use --force to replace it");
     }
@@ -423,7 +422,7 @@ fn init(repo: &Path, a: InitArgs) -> Result<()> {
     s.pin_svc_api.tokens = vec![config::to_hex(&rand::random::<[u8; 24]>())];
     s.validate()?;
     cfg.set("Cluster", serde_json::to_value(&s)?)?;
-    r.set_config(cfg)?;
+    super::save_config(&node, cfg)?;
     println!(
         "cluster peer configured in {}",
         repo.join("config").display()
@@ -853,7 +852,7 @@ impl Api {
 /// The REST API address from this repo's config, or the default.
 fn rest_addr_of(repo: &Path) -> String {
     let read = || -> Option<String> {
-        let cfg = ferrite_store::config::Config::load(repo.join("config")).ok()?;
+        let cfg = ferrite_node::config::Config::load(repo.join("config")).ok()?;
         let s = ClusterSection::from_config(&cfg).ok()??;
         match s.rest_api.http_listen_multiaddress.as_str() {
             "" | "off" => None,

@@ -3,7 +3,7 @@
 use super::Target;
 use crate::remote::{Client, Multipart};
 use clap::Subcommand;
-use ferrite_store::config::{human_output, read_json_file, Config, ValueMode};
+use ferrite_node::config::{human_output, read_json_file, Config, ValueMode};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `config`.
@@ -83,14 +83,13 @@ pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
 
 fn run_local(repo: &Path, a: Args) -> anyhow::Result<()> {
     let node = super::open(repo)?;
-    let r = node.repo();
-    let mut cfg = r.config();
+    let mut cfg = node.config();
     let mode = value_mode(&a);
     match a.sub {
         Some(Sub::Show) => print_json(&cfg.show())?,
         Some(Sub::Replace { file }) => {
             cfg.replace(read_replacement(&file)?)?;
-            r.set_config(cfg)?;
+            super::save_config(&node, cfg)?;
         }
         Some(Sub::Profile(ProfileCmd::Ls)) => print_profiles(),
         Some(Sub::Profile(ProfileCmd::Apply { name, dry_run })) => {
@@ -100,7 +99,7 @@ fn run_local(repo: &Path, a: Args) -> anyhow::Result<()> {
                 &serde_json::to_string_pretty(&change.new)?,
             );
             if !dry_run {
-                r.set_config(cfg)?;
+                super::save_config(&node, cfg)?;
             }
         }
         None => {
@@ -111,7 +110,7 @@ fn run_local(repo: &Path, a: Args) -> anyhow::Result<()> {
                 None => println!("{}", human_output(cfg.get(&key)?)),
                 Some(raw) => {
                     cfg.set(&key, Config::parse_cli_value(&raw, mode)?)?;
-                    r.set_config(cfg)?;
+                    super::save_config(&node, cfg)?;
                 }
             }
         }
@@ -173,7 +172,7 @@ fn run_remote(c: &Client, a: Args) -> anyhow::Result<()> {
 }
 
 fn print_profiles() {
-    for p in ferrite_store::config::profiles() {
+    for p in ferrite_node::config::profiles() {
         println!("{}:\n  {}\n", p.name(), p.description());
     }
 }

@@ -3,10 +3,9 @@
 use ferrite_cluster::api::{self, BasicAuth};
 use ferrite_cluster::{config, Cluster, ClusterOptions};
 use ferrite_http::rpc::Api;
+use ferrite_node::config::Config;
 use ferrite_node::net::{NetConfig, Network};
 use ferrite_node::Node;
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
 use std::path::Path;
 
 /// Arguments of `daemon`.
@@ -61,12 +60,12 @@ pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     println!("Initializing daemon...");
     println!("ferrite version: {}", env!("CARGO_PKG_VERSION"));
     println!("Repo path: {}", repo.display());
-    if a.init && !Repo::is_initialized(repo) {
+    if a.init && !Node::is_initialized(repo) {
         println!("initializing ferrite node at {}", repo.display());
-        Repo::init(repo, &Config::init(&a.init_profile)?)?;
+        Node::init(repo, &Config::init(&a.init_profile)?)?;
     }
     let node = Node::open(repo)?;
-    let cfg = node.repo().config();
+    let cfg = node.config();
     let api_addrs = cfg.api_addresses()?;
     let gw_addrs = cfg.gateway_addresses()?;
     let no_fetch = cfg.gateway()?.no_fetch;
@@ -74,9 +73,9 @@ pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     let net_config = if offline {
         None
     } else {
-        Some(NetConfig::from_repo(node.repo())?)
+        Some(NetConfig::from_node(&node)?)
     };
-    let mut cluster_opts = ClusterOptions::from_repo(node.repo())?;
+    let mut cluster_opts = ClusterOptions::from_node(&node)?;
     if !a.cluster_bootstrap.is_empty() {
         let Some(o) = cluster_opts.as_mut() else {
             anyhow::bail!(
@@ -95,7 +94,7 @@ pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
         let node = match net_config {
             None => node,
             Some(c) => {
-                let net = Network::start(node.repo_arc(), c)?;
+                let net = Network::start(&node, c)?;
                 if let Some(fp) = net.swarm_key_fingerprint() {
                     println!("Swarm is limited to private network of peers with the swarm key");
                     println!("Swarm key fingerprint: {fp}");
@@ -248,11 +247,11 @@ async fn serve(
     // URL, for scripts when the ports are random (`--profile test`).
     let api_path = repo.join("api");
     if let Some(ma) = &api_file {
-        ferrite_store::repo::write_durably(&api_path, ma.as_bytes())?;
+        ferrite_node::write_durably(&api_path, ma.as_bytes())?;
     }
     let gateway_path = repo.join("gateway");
     if let Some(url) = &gateway_file {
-        ferrite_store::repo::write_durably(&gateway_path, url.as_bytes())?;
+        ferrite_node::write_durably(&gateway_path, url.as_bytes())?;
     }
     for u in urls {
         println!("{u}");

@@ -174,7 +174,13 @@ fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
                 inputs.push(Box::new(std::io::BufReader::with_capacity(1 << 20, file)));
             }
-            let r = node.dag_import(inputs, pin_roots)?;
+            let r = node.dag_import(
+                &mut inputs.into_iter(),
+                ferrite_node::DagImportOptions {
+                    pin_roots,
+                    allow_big_block: false,
+                },
+            )?;
             let roots: Vec<(String, String)> = r
                 .roots
                 .iter()

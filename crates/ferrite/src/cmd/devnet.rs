@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ferrite_cluster::config::{self, ClusterSection};
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
+use ferrite_node::config::Config;
+use ferrite_node::Node;
 
 /// Arguments of `devnet`.
 #[derive(clap::Args)]
@@ -67,7 +67,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut first_cluster = String::new();
     for i in 0..a.nodes {
         let repo = dir.join(format!("node{i}"));
-        if Repo::is_initialized(&repo) {
+        if Node::is_initialized(&repo) {
             continue;
         }
         let p = ports(a.base_port, i);
@@ -103,7 +103,7 @@ pub fn run(a: Args) -> Result<()> {
             cfg.set("Bootstrap", serde_json::json!([first_ipfs]))?;
         }
         cfg.set("Cluster", serde_json::to_value(&s)?)?;
-        Repo::init(&repo, &cfg)?;
+        Node::init(&repo, &cfg)?;
         std::fs::write(repo.join("swarm.key"), swarm_key.to_file_contents())?;
     }
     let exe = std::env::current_exe()?;

@@ -1,7 +1,7 @@
 //! `ferrite init`.
 
-use ferrite_store::config::{Config, Identity};
-use ferrite_store::Repo;
+use ferrite_node::config::{Config, Identity};
+use ferrite_node::Node;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `init`.
@@ -95,7 +95,7 @@ fn identity(a: &Args) -> anyhow::Result<Identity> {
 
 /// Creates a repo, like `ipfs init`.
 pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
-    if Repo::is_initialized(repo) {
+    if Node::is_initialized(repo) {
         anyhow::bail!(
             "ferrite configuration file already exists at {}: reinitializing would overwrite your keys",
             repo.display()
@@ -106,15 +106,15 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
         Some(f) => Some(super::swarm::read_key(f)?),
         None => None,
     };
-    ferrite_store::bootstrap::validate(&a.bootstrap)?;
+    ferrite_node::bootstrap::validate(&a.bootstrap)?;
     let mut config = Config::init_with_identity(&identity(&a)?, &a.profiles)?;
     if !a.bootstrap.is_empty() {
-        ferrite_store::bootstrap::set(&mut config, &a.bootstrap)?;
+        ferrite_node::bootstrap::set(&mut config, &a.bootstrap)?;
     }
     println!("peer identity: {}", config.peer_id()?);
     println!("initializing ferrite node at {}", repo.display());
     match &swarm_key {
-        None => Repo::init(repo, &config)?,
+        None => Node::init(repo, &config)?,
         Some(key) => {
             // The key goes in first: the repo is complete (its version file
             // written) only with it, and a failed init takes it away again.
@@ -129,7 +129,7 @@ pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
                         true,
                     )
                 })
-                .and_then(|()| Ok(Repo::init(repo, &config)?));
+                .and_then(|()| Ok(Node::init(repo, &config)?));
             if let Err(e) = written {
                 let _ = std::fs::remove_file(&key_path);
                 if created {

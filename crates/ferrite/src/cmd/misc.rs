@@ -24,7 +24,7 @@ pub fn id(t: &Target, a: IdArgs) -> anyhow::Result<()> {
     let v = match t {
         Target::Remote(c) => c.request("id").json()?,
         Target::Local(repo) => {
-            let cfg = super::open(repo)?.repo().config();
+            let cfg = super::open(repo)?.config();
             use base64::Engine;
             let public_key = base64::engine::general_purpose::STANDARD
                 .encode(cfg.keypair()?.public().encode_protobuf());

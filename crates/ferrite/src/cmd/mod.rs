@@ -38,6 +38,15 @@ pub fn open(repo: &Path) -> anyhow::Result<Node> {
     Ok(Node::open(repo)?)
 }
 
+/// Saves `cfg` as the repo's configuration.
+pub fn save_config(node: &Node, cfg: ferrite_node::config::Config) -> anyhow::Result<()> {
+    node.update_config(|c| {
+        *c = cfg;
+        Ok::<(), ferrite_node::Error>(())
+    })?;
+    Ok(())
+}
+
 /// Parses a CID argument with a message naming it.
 pub fn parse_cid(s: &str) -> anyhow::Result<Cid> {
     Ok(ferrite_ipld::parse_cid(s)?)

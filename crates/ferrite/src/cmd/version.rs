@@ -24,7 +24,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("{v}");
     } else if a.all {
         println!("ferrite version: {v}");
-        println!("Repo version: {}", ferrite_store::repo::REPO_VERSION);
+        println!("Repo version: {}", ferrite_node::REPO_VERSION);
         println!(
             "System version: {}/{}",
             std::env::consts::ARCH,

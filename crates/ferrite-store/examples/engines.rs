@@ -1,5 +1,5 @@
 //! Storage engine comparison behind the choice of [`PackStore`]
-//! (results in BENCHMARKS.md, "Block store engine").
+//! (results in docs/perf-log.md, "Block store engine").
 //!
 //! Writes the two workloads that matter for `add` — 256 MiB as 256 KiB
 //! blocks, and 10,000 blocks of 1–4 KiB — durably (one commit with fsync at

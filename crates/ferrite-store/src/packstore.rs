@@ -1,6 +1,6 @@
 //! The default block store: append-only pack files plus a redb index.
 //!
-//! Why this design (measured in BENCHMARKS.md, "store engine"): UnixFS blocks
+//! Why this design (measured in docs/perf-log.md, "Block store engine"): UnixFS blocks
 //! are written once, read often and deleted in bulk by GC. Appending them to a
 //! few large pack files writes every byte exactly once (an LSM such as fjall
 //! writes values twice, journal then table; one file per block, like Kubo's
@@ -329,7 +329,7 @@ impl PackStore {
     /// free memory goes back to the host, every page cache page never used
     /// before costs a host fault, while evicted pages are reused at once (a
     /// 256 MiB ferrite → ferrite transfer: 1.09–1.28 s without eviction,
-    /// 0.88–0.95 s with it; BENCHMARKS.md). The price: reading such a file
+    /// 0.88–0.95 s with it; docs/perf-log.md). The price: reading such a file
     /// again soon reads the disk.
     fn evict_streamed(&self, entries: &[(Vec<u8>, Loc)]) {
         let (head_pack, head) = {

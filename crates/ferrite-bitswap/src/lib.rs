@@ -9,6 +9,7 @@
 //! bounded amount of block data queued per peer. The per-connection work
 //! (long-lived inbound streams read in a loop, one outbound stream for our
 //! messages) is in [`handler::Handler`].
+#![forbid(unsafe_code)]
 
 pub mod behaviour;
 pub mod handler;

@@ -291,7 +291,7 @@ impl ClusterHost {
         }
     }
 
-    /// Dials a multiaddr ending in /p2p/<id>; returns the peer id once connected.
+    /// Dials a multiaddr ending in `/p2p/<id>`; returns the peer id once connected.
     pub async fn connect(&self, addr: Multiaddr) -> Result<PeerId, TransportError> {
         let (tx, rx) = oneshot::channel();
         let exchange = async {

@@ -15,6 +15,7 @@
 //! * [`tracker`], [`allocator`]: local pinning of the allocations, and the
 //!   choice of peers for each pin.
 //! * [`api`]: IPFS Cluster's REST API and the Pinning Service API.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::io::Cursor;

@@ -8,6 +8,7 @@
 //! The node's API is synchronous; handlers run it on tokio's blocking pool and
 //! stream its output through [`body`], so a slow client never holds a core
 //! and a client that disconnects stops the work.
+#![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod body;

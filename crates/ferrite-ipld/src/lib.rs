@@ -4,6 +4,7 @@
 //! Everything above this crate (store, UnixFS, node) speaks in [`Cid`]s and
 //! raw block bytes; this crate is the one place that knows how those bytes
 //! are laid out.
+#![forbid(unsafe_code)]
 
 pub mod car;
 pub mod cidfmt;

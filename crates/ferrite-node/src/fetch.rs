@@ -115,7 +115,7 @@ impl Node {
     }
 
     /// Makes every block of the DAG under `root` local, fetching missing
-    /// ones with up to [`WINDOW`] wants in flight, and waits until they are
+    /// ones with up to 64 wants in flight, and waits until they are
     /// stored. Offline it does nothing (later reads report what is missing).
     /// `progress` gets the number of blocks fetched so far.
     pub fn fetch_dag(&self, root: &Cid, progress: &mut dyn FnMut(u64)) -> Result<()> {

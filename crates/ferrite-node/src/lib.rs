@@ -1,6 +1,7 @@
 //! The Ferrite node: the one Rust API over the repo, the block store, pins,
 //! UnixFS and the network. The CLI and the HTTP API are thin layers
 //! over [`Node`]; nothing above this crate touches the store directly.
+#![forbid(unsafe_code)]
 
 mod add;
 mod blocks;

@@ -650,7 +650,7 @@ impl<B: NetworkBehaviour> Host<B> {
     /// record keys): sorts them through the key space, runs as few
     /// `get_closest_peers` lookups as the network needs and sends the
     /// `ADD_PROVIDER` messages in one stream per peer (see
-    /// [`reprovide`](crate::reprovide)). Completion is reported by
+    /// [`reprovide`]). Completion is reported by
     /// [`Host::next_event`] as [`ProvideEvent::Finished`] with this batch
     /// id; an empty batch finishes at once. Several batches may run at the
     /// same time (e.g. a reprovide sweep and newly added content).

@@ -17,7 +17,7 @@ fn build(key: Option<SwarmKey>) -> Result<(), HostError> {
 
 #[tokio::test]
 async fn force_pnet_requires_a_key_only_when_exactly_1() {
-    // SAFETY (of intent): the only test in this binary, so nothing reads the
+    // SAFETY: the only test in this binary, so nothing reads the
     // environment concurrently.
     unsafe { std::env::set_var(FORCE_PNET_ENV, "1") };
     let err = build(None).unwrap_err();
@@ -28,9 +28,11 @@ async fn force_pnet_requires_a_key_only_when_exactly_1() {
     );
     build(Some(SwarmKey::generate())).unwrap();
     for other in ["true", "0", "yes", " 1"] {
+        // SAFETY: as above, no other thread reads the environment.
         unsafe { std::env::set_var(FORCE_PNET_ENV, other) };
         build(None).unwrap();
     }
+    // SAFETY: as above.
     unsafe { std::env::remove_var(FORCE_PNET_ENV) };
     build(None).unwrap();
 }

@@ -1,6 +1,6 @@
 //! The pinset: which DAGs the user wants kept.
 //!
-//! Stored in its own small redb file so the [`Blockstore`](crate::Blockstore)
+//! Stored in its own small redb file so the [`Blockstore`]
 //! stays a pure block backend. Atomicity of "add and pin" comes from order:
 //! blocks are committed durably first, the pin after; a crash in between
 //! leaves unpinned blocks that the next GC collects, never a pin whose blocks

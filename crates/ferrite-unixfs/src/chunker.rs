@@ -202,7 +202,7 @@ impl fmt::Display for ChunkerSpec {
 }
 
 /// One chunk of input. The data sits inside a larger buffer with
-/// [`HEADROOM`] bytes before it and [`TAILROOM`] after it.
+/// `HEADROOM` bytes before it and `TAILROOM` after it.
 pub struct Chunk {
     buf: Vec<u8>,
     start: usize,

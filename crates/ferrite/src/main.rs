@@ -4,9 +4,14 @@
 //! (`--api`, or `$FERRITE_PATH/api`), commands go through its RPC API
 //! instead ([`remote`]) and print the same output.
 
+// The doc comments of clap's arguments are the CLI's help text, where
+// `<peer ID>` is literal, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cmd;
 #[cfg(test)]
 mod help_tests;
+mod memory;
 mod progress;
 mod remote;
 

@@ -12,7 +12,7 @@ fn target() -> ProgressDrawTarget {
 }
 
 /// A byte progress bar with a known or unknown total.
-pub fn bytes(total: Option<u64>, label: &str) -> ProgressBar {
+pub(crate) fn bytes(total: Option<u64>, label: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(total, target());
     let style = if total.is_some() {
         "{msg} {bytes}/{total_bytes} [{bar:30}] {percent}% {bytes_per_sec} {eta}"
@@ -29,7 +29,7 @@ pub fn bytes(total: Option<u64>, label: &str) -> ProgressBar {
 }
 
 /// A counter for long walks (`repo verify`).
-pub fn counter(label: &str) -> ProgressBar {
+pub(crate) fn counter(label: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, target());
     bar.set_style(ProgressStyle::with_template("{msg} {pos} {per_sec}").expect("valid template"));
     bar.set_message(label.to_string());
@@ -37,6 +37,6 @@ pub fn counter(label: &str) -> ProgressBar {
 }
 
 /// `1.5 GiB`-style sizes (`repo stat -H`).
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     indicatif::BinaryBytes(n).to_string()
 }

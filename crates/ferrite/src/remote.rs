@@ -35,7 +35,7 @@ fn query_escape(s: &str) -> String {
 }
 
 /// Where the daemon's API listens.
-pub struct Client {
+pub(crate) struct Client {
     addr: SocketAddr,
     multiaddr: String,
     /// Kubo's global `--offline`: every request carries `offline=true`.
@@ -48,7 +48,7 @@ pub struct Client {
 /// does, without deleting anything: if nothing listens and the repo lock is
 /// free, the daemon is gone and the command runs locally; if the lock is
 /// held, something else owns the repo and the command fails clearly.
-pub fn detect(repo: &Path, api_flag: Option<&str>) -> Result<Option<Client>> {
+pub(crate) fn detect(repo: &Path, api_flag: Option<&str>) -> Result<Option<Client>> {
     if let Some(ma) = api_flag {
         return Client::new(ma).map(Some);
     }
@@ -86,7 +86,7 @@ fn repo_lock_is_free(repo: &Path) -> bool {
 
 impl Client {
     /// A client for the API at multiaddr `ma` (`/ip4/A/tcp/P`, `/ip6/…`).
-    pub fn new(ma: &str) -> Result<Client> {
+    pub(crate) fn new(ma: &str) -> Result<Client> {
         let mut addr = ferrite_http::addr::to_socket(ma).map_err(anyhow::Error::msg)?;
         // A daemon listening on every interface is reached on loopback.
         if addr.ip().is_unspecified() {
@@ -103,12 +103,12 @@ impl Client {
     }
 
     /// Makes every request run offline on the daemon (local blocks only).
-    pub fn set_offline(&mut self, offline: bool) {
+    pub(crate) fn set_offline(&mut self, offline: bool) {
         self.offline = offline;
     }
 
     /// Starts a request for command `cmd` (`add`, `pin/ls`, …).
-    pub fn request(&self, cmd: &str) -> Request<'_> {
+    pub(crate) fn request(&self, cmd: &str) -> Request<'_> {
         let mut query = Vec::new();
         if self.offline {
             query.push(("offline".into(), "true".into()));
@@ -123,7 +123,7 @@ impl Client {
 }
 
 /// One API request being built.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     client: &'a Client,
     cmd: String,
     query: Vec<(String, String)>,
@@ -132,24 +132,24 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     /// Adds a positional argument (`arg=`).
-    pub fn arg(mut self, v: impl AsRef<str>) -> Self {
+    pub(crate) fn arg(mut self, v: impl AsRef<str>) -> Self {
         self.query.push(("arg".into(), v.as_ref().to_string()));
         self
     }
 
     /// Adds positional arguments in order.
-    pub fn args<S: AsRef<str>>(self, vs: impl IntoIterator<Item = S>) -> Self {
+    pub(crate) fn args<S: AsRef<str>>(self, vs: impl IntoIterator<Item = S>) -> Self {
         vs.into_iter().fold(self, |r, v| r.arg(v))
     }
 
     /// Adds an option.
-    pub fn opt(mut self, k: &str, v: impl ToString) -> Self {
+    pub(crate) fn opt(mut self, k: &str, v: impl ToString) -> Self {
         self.query.push((k.to_string(), v.to_string()));
         self
     }
 
     /// Adds an option if it has a value.
-    pub fn opt_some(self, k: &str, v: Option<impl ToString>) -> Self {
+    pub(crate) fn opt_some(self, k: &str, v: Option<impl ToString>) -> Self {
         match v {
             Some(v) => self.opt(k, v),
             None => self,
@@ -157,7 +157,7 @@ impl Request<'_> {
     }
 
     /// Adds a boolean option only when it is set (the server's default is false).
-    pub fn flag(self, k: &str, on: bool) -> Self {
+    pub(crate) fn flag(self, k: &str, on: bool) -> Self {
         if on {
             self.opt(k, true)
         } else {
@@ -166,13 +166,13 @@ impl Request<'_> {
     }
 
     /// Attaches a multipart upload.
-    pub fn body(mut self, m: Multipart) -> Self {
+    pub(crate) fn body(mut self, m: Multipart) -> Self {
         self.body = Some(m);
         self
     }
 
     /// Sends the request; a non-200 answer becomes its `Message` as an error.
-    pub fn send(self) -> Result<Response> {
+    pub(crate) fn send(self) -> Result<Response> {
         let ma = &self.client.multiaddr;
         let stream = TcpStream::connect_timeout(&self.client.addr, Duration::from_secs(5))
             .map_err(|e| anyhow!("cannot connect to the ferrite daemon at {ma}: {e}"))?;
@@ -237,7 +237,7 @@ impl Request<'_> {
     }
 
     /// Sends and parses the (first) JSON object of the answer.
-    pub fn json(self) -> Result<Value> {
+    pub(crate) fn json(self) -> Result<Value> {
         let mut first = None;
         self.stream(|v| {
             first.get_or_insert(v);
@@ -247,19 +247,19 @@ impl Request<'_> {
     }
 
     /// Sends and feeds every JSON object of an NDJSON answer to `f`.
-    pub fn stream(self, f: impl FnMut(Value) -> Result<()>) -> Result<()> {
+    pub(crate) fn stream(self, f: impl FnMut(Value) -> Result<()>) -> Result<()> {
         self.send()?.ndjson(f)
     }
 
     /// Sends and copies a raw answer into `w`.
-    pub fn copy_to(self, w: &mut dyn Write) -> Result<u64> {
+    pub(crate) fn copy_to(self, w: &mut dyn Write) -> Result<u64> {
         let mut resp = self.send()?;
         Ok(io::copy(&mut resp.body, w)?)
     }
 }
 
 /// The answer to a request: status, headers and the (decoded) body.
-pub struct Response {
+pub(crate) struct Response {
     status: u16,
     headers: Vec<(String, String)>,
     /// The body; reading it fails with the `X-Stream-Error` trailer if the
@@ -320,7 +320,7 @@ impl Response {
     }
 
     /// A response header (lower-case name).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -329,7 +329,7 @@ impl Response {
 
     /// Feeds every JSON value of the body to `f`; an error object
     /// (`"Type":"error"`) in the stream becomes an error.
-    pub fn ndjson(mut self, mut f: impl FnMut(Value) -> Result<()>) -> Result<()> {
+    pub(crate) fn ndjson(mut self, mut f: impl FnMut(Value) -> Result<()>) -> Result<()> {
         let mut line = Vec::new();
         let mut r = BufReader::new(&mut self.body);
         loop {
@@ -429,7 +429,7 @@ enum Mode {
 
 /// A response body: de-chunked, with the `X-Stream-Error` trailer turned into
 /// a read error.
-pub struct Body {
+pub(crate) struct Body {
     r: BufReader<TcpStream>,
     mode: Mode,
     writer: Option<JoinHandle<io::Result<()>>>,
@@ -587,7 +587,7 @@ enum Part {
 /// one `name="file"` part per file or folder, named by its URL-escaped path,
 /// folders as `application/x-directory`, symlinks as `application/symlink`.
 /// File contents are read from disk only while the body is written.
-pub struct Multipart {
+pub(crate) struct Multipart {
     boundary: String,
     parts: Vec<Part>,
 }
@@ -600,12 +600,12 @@ impl Default for Multipart {
 
 impl Multipart {
     /// The boundary string (for the Content-Type header).
-    pub fn boundary(&self) -> &str {
+    pub(crate) fn boundary(&self) -> &str {
         &self.boundary
     }
 
     /// An empty upload.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -618,7 +618,7 @@ impl Multipart {
 
     /// One part per file, or stdin when there are none (`block put`,
     /// `dag put`, `dag import`).
-    pub fn files_or_stdin(files: &[std::path::PathBuf]) -> Result<Self> {
+    pub(crate) fn files_or_stdin(files: &[std::path::PathBuf]) -> Result<Self> {
         let mut body = Multipart::new();
         if files.is_empty() {
             body.reader("", std::io::stdin());
@@ -631,12 +631,12 @@ impl Multipart {
     }
 
     /// Adds a byte stream (stdin) under `name`.
-    pub fn reader(&mut self, name: &str, r: impl Read + Send + 'static) {
+    pub(crate) fn reader(&mut self, name: &str, r: impl Read + Send + 'static) {
         self.parts.push(Part::Reader(name.to_string(), Box::new(r)));
     }
 
     /// Adds one regular file under its base name; it must be readable now.
-    pub fn file(&mut self, path: &Path) -> io::Result<()> {
+    pub(crate) fn file(&mut self, path: &Path) -> io::Result<()> {
         File::open(path)?;
         let name = path
             .file_name()
@@ -649,7 +649,7 @@ impl Multipart {
     /// Adds a command-line path for `add`: a file, a symlink, or a folder
     /// tree (entries in byte order, dot-files only with `hidden`), named as
     /// Kubo names it (the path's last component).
-    pub fn add_path(&mut self, path: &Path, hidden: bool) -> Result<()> {
+    pub(crate) fn add_path(&mut self, path: &Path, hidden: bool) -> Result<()> {
         let (path, name) = if path.as_os_str() == "." {
             let cwd = fs::canonicalize(path).map_err(|e| anyhow!("resolve .: {e}"))?;
             let name = match cwd.file_name() {
@@ -705,7 +705,7 @@ impl Multipart {
     }
 
     /// Writes the whole body.
-    pub fn write_to(self, w: &mut impl Write) -> io::Result<()> {
+    pub(crate) fn write_to(self, w: &mut impl Write) -> io::Result<()> {
         let mut first = true;
         for part in self.parts {
             let (name, ctype) = match &part {
@@ -748,7 +748,7 @@ fn utf8(name: &std::ffi::OsStr, path: &Path) -> Result<String> {
 }
 
 /// `{"/": "<cid>"}` (a dag-json link, as Kubo encodes CIDs) or a plain string.
-pub fn cid_str(v: &Value) -> String {
+pub(crate) fn cid_str(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Object(m) => m
@@ -761,12 +761,12 @@ pub fn cid_str(v: &Value) -> String {
 }
 
 /// A string field of a JSON object ("" when absent).
-pub fn str_field<'v>(v: &'v Value, k: &str) -> &'v str {
+pub(crate) fn str_field<'v>(v: &'v Value, k: &str) -> &'v str {
     v.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// An unsigned field of a JSON object (0 when absent).
-pub fn u64_field(v: &Value, k: &str) -> u64 {
+pub(crate) fn u64_field(v: &Value, k: &str) -> u64 {
     v.get(k).and_then(Value::as_u64).unwrap_or_default()
 }
 

@@ -699,6 +699,7 @@ fn devnet_starts_a_working_cluster_and_stops_it() {
     let st = run(&["cluster", "status", &cid, "--host", &rest]);
     assert_eq!(st.matches("PINNED").count(), 2, "{st}");
     // SIGTERM stops devnet and every daemon it started.
+    // SAFETY: kill(2) only sends a signal to our child, not yet waited for.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

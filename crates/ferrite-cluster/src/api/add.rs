@@ -22,7 +22,7 @@ use crate::cluster::Cluster;
 
 /// One added entry as IPFS Cluster reports it (`AddedOutput`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddedRow {
+pub(super) struct AddedRow {
     /// Path of the entry (`""` for a wrapping folder).
     pub name: String,
     /// CID text.
@@ -35,7 +35,7 @@ pub struct AddedRow {
 
 impl AddedRow {
     /// The JSON object of one row.
-    pub fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         json!({
             "name": self.name,
             "cid": self.cid,
@@ -47,12 +47,12 @@ impl AddedRow {
 
 /// Top-level entries (names without `/`) are the roots Kubo's add reports;
 /// those are what the cluster pins.
-pub fn is_root(name: &str) -> bool {
+pub(super) fn is_root(name: &str) -> bool {
     !name.contains('/')
 }
 
 /// The response: NDJSON rows, or one JSON array with `stream-channels=false`.
-pub fn render(rows: &[AddedRow], stream: bool) -> Response {
+pub(super) fn render(rows: &[AddedRow], stream: bool) -> Response {
     if stream {
         let mut buf = Vec::new();
         for r in rows {

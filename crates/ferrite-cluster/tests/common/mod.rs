@@ -10,20 +10,20 @@ use ferrite_cluster::{
     ClusterConfig, ClusterNode, ClusterPin, Command, MemRouter, Node, NodeId, ServerState,
 };
 
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-pub struct TestCluster {
+pub(crate) struct TestCluster {
     pub router: MemRouter,
     pub dir: tempfile::TempDir,
     pub nodes: BTreeMap<NodeId, ClusterNode>,
     pub config: ClusterConfig,
 }
 
-pub fn addr(id: NodeId) -> String {
+pub(crate) fn addr(id: NodeId) -> String {
     format!("mem://{id}")
 }
 
-pub fn test_config() -> ClusterConfig {
+pub(crate) fn test_config() -> ClusterConfig {
     ClusterConfig {
         heartbeat_interval: Duration::from_millis(100),
         election_timeout_min: Duration::from_millis(500),
@@ -34,7 +34,7 @@ pub fn test_config() -> ClusterConfig {
 }
 
 impl TestCluster {
-    pub fn new(router: MemRouter, config: ClusterConfig) -> Self {
+    pub(crate) fn new(router: MemRouter, config: ClusterConfig) -> Self {
         TestCluster {
             router,
             dir: tempfile::tempdir().unwrap(),
@@ -43,12 +43,12 @@ impl TestCluster {
         }
     }
 
-    pub fn node_dir(&self, id: NodeId) -> PathBuf {
+    pub(crate) fn node_dir(&self, id: NodeId) -> PathBuf {
         self.dir.path().join(format!("node-{id}"))
     }
 
     /// Starts (or restarts) node `id` from its directory and registers it.
-    pub async fn start(&mut self, id: NodeId) -> ClusterNode {
+    pub(crate) async fn start(&mut self, id: NodeId) -> ClusterNode {
         let node = ClusterNode::start(
             id,
             self.node_dir(id),
@@ -63,11 +63,15 @@ impl TestCluster {
     }
 
     /// Starts `ids` and bootstraps them as one cluster.
-    pub async fn bootstrap(ids: &[NodeId]) -> Self {
+    pub(crate) async fn bootstrap(ids: &[NodeId]) -> Self {
         Self::bootstrap_with(MemRouter::new(), test_config(), ids).await
     }
 
-    pub async fn bootstrap_with(router: MemRouter, config: ClusterConfig, ids: &[NodeId]) -> Self {
+    pub(crate) async fn bootstrap_with(
+        router: MemRouter,
+        config: ClusterConfig,
+        ids: &[NodeId],
+    ) -> Self {
         let mut c = TestCluster::new(router, config);
         for &id in ids {
             c.start(id).await;
@@ -82,19 +86,19 @@ impl TestCluster {
     }
 
     /// Stops node `id` and makes it unreachable.
-    pub async fn stop(&mut self, id: NodeId) {
+    pub(crate) async fn stop(&mut self, id: NodeId) {
         self.router.kill(id);
         let node = self.nodes.remove(&id).unwrap();
         node.shutdown().await.unwrap();
     }
 
-    pub fn node(&self, id: NodeId) -> &ClusterNode {
+    pub(crate) fn node(&self, id: NodeId) -> &ClusterNode {
         &self.nodes[&id]
     }
 
     /// Waits until all running nodes (or those in `among`) agree on one
     /// leader that is among them, and returns it.
-    pub async fn leader_among(&self, among: &[NodeId]) -> NodeId {
+    pub(crate) async fn leader_among(&self, among: &[NodeId]) -> NodeId {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let leaders: BTreeSet<Option<NodeId>> = among
@@ -116,7 +120,7 @@ impl TestCluster {
         }
     }
 
-    pub async fn leader(&self) -> NodeId {
+    pub(crate) async fn leader(&self) -> NodeId {
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
         self.leader_among(&ids).await
     }
@@ -125,7 +129,7 @@ impl TestCluster {
     /// and returns their (identical) pinsets. Uses the log index, not the
     /// leader's applied metric, which may be published after the client
     /// already got its answer.
-    pub async fn converge(&self, leader: NodeId, ids: &[NodeId]) -> Vec<ClusterPin> {
+    pub(crate) async fn converge(&self, leader: NodeId, ids: &[NodeId]) -> Vec<ClusterPin> {
         let target = self.nodes[&leader].metrics().last_log_index.unwrap();
         let mut first: Option<Vec<ClusterPin>> = None;
         for id in ids.iter().chain(std::iter::once(&leader)) {
@@ -146,7 +150,7 @@ impl TestCluster {
     }
 }
 
-pub fn pin(i: usize) -> ClusterPin {
+pub(crate) fn pin(i: usize) -> ClusterPin {
     let mut p = ClusterPin::new(format!("bafytestcid{i:08}"));
     p.name = format!("pin {i}");
     p.timestamp = 1_700_000_000 + i as u64;
@@ -155,7 +159,7 @@ pub fn pin(i: usize) -> ClusterPin {
 }
 
 /// `count` pins starting at `start`, `per` per log entry.
-pub fn batches(start: usize, count: usize, per: usize) -> Vec<Command> {
+pub(crate) fn batches(start: usize, count: usize, per: usize) -> Vec<Command> {
     (start..start + count)
         .collect::<Vec<_>>()
         .chunks(per)
@@ -163,6 +167,6 @@ pub fn batches(start: usize, count: usize, per: usize) -> Vec<Command> {
         .collect()
 }
 
-pub fn cids(pins: &[ClusterPin]) -> BTreeSet<String> {
+pub(crate) fn cids(pins: &[ClusterPin]) -> BTreeSet<String> {
     pins.iter().map(|p| p.cid.clone()).collect()
 }

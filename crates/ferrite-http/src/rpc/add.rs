@@ -72,7 +72,7 @@ struct Output {
 }
 
 /// `/api/v0/add`: see the module docs.
-pub async fn add(node: Node, req: Req) -> Reply {
+pub(super) async fn add(node: Node, req: Req) -> Reply {
     let opts = add_options(&node, &req)?;
     let output = Output {
         progress: req.bool("progress", false)?,

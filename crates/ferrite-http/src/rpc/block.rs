@@ -158,7 +158,7 @@ impl PutSpec {
 }
 
 /// `/api/v0/block/put` (multipart file parts) → one `{"Key","Size"}` line per block.
-pub async fn put(node: Node, req: Req) -> Reply {
+pub(super) async fn put(node: Node, req: Req) -> Reply {
     let cid_codec = req.opt("cid-codec").unwrap_or("").to_string();
     let format = req.opt("format").unwrap_or("").to_string();
     let mhlen = req.i64("mhlen")?.unwrap_or(-1);
@@ -237,7 +237,7 @@ fn store_block(node: &Node, cid: &Cid, data: &[u8], pin: bool) -> Result<(), Api
 }
 
 /// `/api/v0/block/get?arg=CID` → the raw block.
-pub async fn get(node: Node, req: Req) -> Reply {
+pub(super) async fn get(node: Node, req: Req) -> Reply {
     let cid = parse_cid_arg(req.arg(0, "cid")?)?;
     let data = blocking(move || Ok(node.block_get(&cid)?)).await?;
     let len = data.len() as u64;
@@ -249,7 +249,7 @@ pub async fn get(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/block/stat?arg=CID` → `{"Key","Size"}`.
-pub async fn stat(node: Node, req: Req) -> Reply {
+pub(super) async fn stat(node: Node, req: Req) -> Reply {
     let cid = parse_cid_arg(req.arg(0, "cid")?)?;
     let enc = CidEnc::from_req(&req)?;
     let size = blocking(move || Ok(node.block_stat(&cid)?)).await?;
@@ -260,7 +260,7 @@ pub async fn stat(node: Node, req: Req) -> Reply {
 
 /// `/api/v0/block/rm?arg=CID…` → `{"Hash","Error"}` lines (empty fields
 /// omitted, as Kubo); `quiet` leaves out the successes.
-pub async fn rm(node: Node, req: Req) -> Reply {
+pub(super) async fn rm(node: Node, req: Req) -> Reply {
     req.arg(0, "cid")?;
     let force = req.bool("force", false)?;
     let quiet = req.bool("quiet", false)?;

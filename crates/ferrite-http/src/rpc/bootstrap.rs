@@ -35,13 +35,13 @@ where
 }
 
 /// `/api/v0/bootstrap[/list]` → `{"Peers":[…]}`.
-pub async fn list(node: Node, _req: Req) -> Reply {
+pub(super) async fn list(node: Node, _req: Req) -> Reply {
     let peers = bootstrap::list(&node.config()).map_err(error)?;
     Ok(json(&serde_json::json!({ "Peers": peers })))
 }
 
 /// `/api/v0/bootstrap/add?arg=MA…[&default=true]` → `{"Peers":[added…]}`.
-pub async fn add(node: Node, req: Req) -> Reply {
+pub(super) async fn add(node: Node, req: Req) -> Reply {
     let mut peers = req.args.clone();
     if req.bool("default", false)? {
         peers.extend(bootstrap::defaults());
@@ -50,12 +50,12 @@ pub async fn add(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/bootstrap/add/default` → `{"Peers":[added…]}`.
-pub async fn add_default(node: Node, _req: Req) -> Reply {
+pub(super) async fn add_default(node: Node, _req: Req) -> Reply {
     edit(node, |cfg| bootstrap::add(cfg, &bootstrap::defaults())).await
 }
 
 /// `/api/v0/bootstrap/rm?arg=MA…[&all=true]` → `{"Peers":[removed…]}`.
-pub async fn rm(node: Node, req: Req) -> Reply {
+pub(super) async fn rm(node: Node, req: Req) -> Reply {
     if req.bool("all", false)? {
         return rm_all(node, req).await;
     }
@@ -64,6 +64,6 @@ pub async fn rm(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/bootstrap/rm/all` → `{"Peers":[removed…]}`.
-pub async fn rm_all(node: Node, _req: Req) -> Reply {
+pub(super) async fn rm_all(node: Node, _req: Req) -> Reply {
     edit(node, bootstrap::remove_all).await
 }

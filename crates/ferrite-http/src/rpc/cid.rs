@@ -20,7 +20,7 @@ pub(super) const COMMANDS: &[Command] = &[
 ];
 
 /// `/api/v0/cid/format?arg=CID…&f=…&v=…&mc=…&b=…`.
-pub async fn format(_node: Node, req: Req) -> Reply {
+pub(super) async fn format(_node: Node, req: Req) -> Reply {
     req.arg(0, "cid")?;
     let f = CidFormatter::new(
         Some(req.opt("f").unwrap_or("%s")),
@@ -33,7 +33,7 @@ pub async fn format(_node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/cid/base32?arg=CID…`: CIDv1 in base32.
-pub async fn base32(_node: Node, req: Req) -> Reply {
+pub(super) async fn base32(_node: Node, req: Req) -> Reply {
     req.arg(0, "cid")?;
     emit_cids(&CidFormatter::base32(), &req.args)
 }
@@ -66,7 +66,7 @@ fn emit_cids(f: &CidFormatter, cids: &[String]) -> Reply {
 }
 
 /// `/api/v0/cid/bases` → `[{"Code": prefix as a number, "Name"}]`.
-pub async fn bases(_node: Node, _req: Req) -> Reply {
+pub(super) async fn bases(_node: Node, _req: Req) -> Reply {
     let list: Vec<_> = MULTIBASES
         .iter()
         .map(|(prefix, name, _)| serde_json::json!({"Code": *prefix as u32, "Name": name}))
@@ -76,7 +76,7 @@ pub async fn bases(_node: Node, _req: Req) -> Reply {
 
 /// `/api/v0/cid/codecs` → the IPLD codecs; `supported` keeps those this
 /// node encodes or decodes (plus libp2p-key, as Kubo).
-pub async fn codecs(_node: Node, req: Req) -> Reply {
+pub(super) async fn codecs(_node: Node, req: Req) -> Reply {
     let supported = req.bool("supported", false)?;
     let list: Vec<_> = IPLD_CODECS
         .iter()
@@ -91,7 +91,7 @@ pub async fn codecs(_node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/cid/hashes` → the hash functions this node implements.
-pub async fn hashes(_node: Node, _req: Req) -> Reply {
+pub(super) async fn hashes(_node: Node, _req: Req) -> Reply {
     let list: Vec<_> = HashAlg::ALL
         .iter()
         .map(|h| serde_json::json!({"Code": h.code(), "Name": h.name()}))

@@ -21,7 +21,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// `/api/v0/config?arg=KEY[&arg=VALUE][&bool][&json]` → `{"Key","Value"}`
 /// (after setting, the stored value).
-pub async fn config(node: Node, req: Req) -> Reply {
+pub(super) async fn config(node: Node, req: Req) -> Reply {
     let key = req.arg(0, "key")?.to_string();
     let value = req.args.get(1).cloned();
     let mode = if req.bool("json", false)? {
@@ -55,12 +55,12 @@ pub async fn config(node: Node, req: Req) -> Reply {
 
 /// `/api/v0/config/show` → the whole configuration without the private key
 /// (and with `API.Authorizations` hidden).
-pub async fn show(node: Node, _req: Req) -> Reply {
+pub(super) async fn show(node: Node, _req: Req) -> Reply {
     Ok(json(&node.config().show()))
 }
 
 /// `/api/v0/config/replace` (multipart, one JSON file) → empty 200.
-pub async fn replace(node: Node, req: Req) -> Reply {
+pub(super) async fn replace(node: Node, req: Req) -> Reply {
     let parts = file_parts(req.request, "file").await?;
     let v: serde_json::Value = serde_json::from_slice(&parts[0])
         .map_err(|e| ApiError::internal(format!("failed to decode config: {e}")))?;
@@ -69,7 +69,7 @@ pub async fn replace(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/config/profile/apply?arg=NAME[&dry-run]` → `{"OldCfg","NewCfg"}`.
-pub async fn profile_apply(node: Node, req: Req) -> Reply {
+pub(super) async fn profile_apply(node: Node, req: Req) -> Reply {
     let name = req.arg(0, "profile")?.to_string();
     let dry_run = req.bool("dry-run", false)?;
     let v = blocking(move || {

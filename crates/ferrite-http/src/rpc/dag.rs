@@ -32,7 +32,7 @@ fn line(v: &Value, out: &mut Vec<u8>) {
 }
 
 /// `/api/v0/dag/put` (multipart) → `{"Cid":{"/":…}}` per node.
-pub async fn put(node: Node, req: Req) -> Reply {
+pub(super) async fn put(node: Node, req: Req) -> Reply {
     let store = req.opt("store-codec").unwrap_or("dag-cbor").to_string();
     let input = req.opt("input-codec").unwrap_or("dag-json").to_string();
     // Kubo: no `hash` means `Import.HashFunction`, then sha2-256.
@@ -65,7 +65,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// `/api/v0/dag/get?arg=PATH&output-codec=…` → the encoded node, as
 /// `text/plain` raw output (go-ipfs-cmds' type for readers).
-pub async fn get(node: Node, req: Req) -> Reply {
+pub(super) async fn get(node: Node, req: Req) -> Reply {
     let path = req.arg(0, "ref")?.to_string();
     let codec =
         output_codec_from_name(req.opt("output-codec").unwrap_or("dag-json")).map_err(internal)?;
@@ -74,7 +74,7 @@ pub async fn get(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/dag/resolve?arg=PATH` → `{"Cid":{"/":…},"RemPath":…}`.
-pub async fn resolve(node: Node, req: Req) -> Reply {
+pub(super) async fn resolve(node: Node, req: Req) -> Reply {
     let path = req.arg(0, "ref")?.to_string();
     let (cid, rest) = blocking(move || node.dag_resolve(&path).map_err(internal)).await?;
     Ok(json(&json!({"Cid": cid_link(&cid), "RemPath": rest})))
@@ -143,7 +143,7 @@ fn go_float32(f: f32) -> Value {
 
 /// `/api/v0/dag/stat?arg=CID…` → `DagStatSummary` objects: with `progress`
 /// (the default) one per visited block and then the final one, as NDJSON.
-pub async fn stat(node: Node, req: Req) -> Reply {
+pub(super) async fn stat(node: Node, req: Req) -> Reply {
     req.arg(0, "root")?;
     let progress = req.bool("progress", true)?;
     let enc = CidEnc::from_req(&req)?;
@@ -219,7 +219,7 @@ fn emit(w: &mut impl Write, v: &Value) -> std::io::Result<()> {
 /// whole); a truncated or corrupt CAR fails the import and stores nothing.
 /// Roots are pinned after every file is in, so a DAG may span files; a root
 /// whose DAG is incomplete gets a `PinErrorMsg` instead of failing.
-pub async fn import(node: Node, req: Req) -> Reply {
+pub(super) async fn import(node: Node, req: Req) -> Reply {
     let local_only = req.bool("local-only", false)?;
     let pin_set = req.opt("pin-roots").is_some();
     let mut pin_roots = req.bool("pin-roots", true)?;
@@ -402,7 +402,7 @@ impl CarInputs for Parts {
 
 /// `/api/v0/dag/export?arg=CID` → a CARv1 stream (`application/vnd.ipld.car`).
 /// A block missing half-way ends the stream with an `X-Stream-Error` trailer.
-pub async fn export(node: Node, req: Req) -> Reply {
+pub(super) async fn export(node: Node, req: Req) -> Reply {
     let root = parse_cid_arg(req.arg(0, "root")?)?;
     {
         // Kubo stats the root first, so a missing root is a plain error.

@@ -21,7 +21,7 @@ fn path_arg(req: &Req, i: usize) -> Result<IpfsPath, ApiError> {
 }
 
 /// `/api/v0/cat?arg=PATH&offset=N&length=N`.
-pub async fn cat(node: Node, req: Req) -> Reply {
+pub(super) async fn cat(node: Node, req: Req) -> Reply {
     let path = path_arg(&req, 0)?;
     let offset = req.i64("offset")?.unwrap_or(0);
     if offset < 0 {
@@ -63,7 +63,7 @@ fn compression(req: &Req) -> Result<Option<Compression>, ApiError> {
 /// file or folder as a tar stream (the client extracts it unless `archive`),
 /// gzipped with `compress`; a file with `compress` and without `archive` is
 /// sent as plain gzip, as Kubo does. `output` is the client's business.
-pub async fn get(node: Node, req: Req) -> Reply {
+pub(super) async fn get(node: Node, req: Req) -> Reply {
     let path = path_arg(&req, 0)?;
     let level = compression(&req)?;
     let archive = req.bool("archive", false)?;
@@ -164,7 +164,7 @@ impl LsLink {
 /// `/api/v0/ls?arg=PATH…[&resolve-type][&size][&stream]`:
 /// `{"Objects":[{"Hash","Links":[…]}]}`, or with `stream` one such object
 /// per link.
-pub async fn ls(node: Node, req: Req) -> Reply {
+pub(super) async fn ls(node: Node, req: Req) -> Reply {
     if req.args.is_empty() {
         return Err(ApiError::client("argument \"ipfs-path\" is required"));
     }

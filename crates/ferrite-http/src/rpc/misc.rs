@@ -10,7 +10,7 @@ pub(super) const COMMANDS: &[Command] = &[
 ];
 
 /// `/api/v0/version`.
-pub async fn version(_node: Node, _req: Req) -> Reply {
+pub(super) async fn version(_node: Node, _req: Req) -> Reply {
     Ok(json(&serde_json::json!({
         "Version": env!("CARGO_PKG_VERSION"),
         "Commit": "",
@@ -23,7 +23,7 @@ pub async fn version(_node: Node, _req: Req) -> Reply {
 /// `/api/v0/id[?arg=PEER][&format=…][&peerid-base=…]` → `{"ID","PublicKey",
 /// "Addresses","AgentVersion","Protocols"}` for this node (other peers need
 /// the network).
-pub async fn id(node: Node, req: Req) -> Reply {
+pub(super) async fn id(node: Node, req: Req) -> Reply {
     let cfg = node.config();
     let id = cfg
         .peer_id()

@@ -28,7 +28,7 @@ fn pins_reply(cids: &[ferrite_node::Cid], enc: CidEnc) -> serde_json::Value {
 /// `/api/v0/pin/add?arg=PATH…[&recursive=false][&name=N][&progress]`:
 /// `{"Pins":[…]}`; with `progress`, the same object as the last line of an
 /// NDJSON stream (where Kubo puts `{"Progress":n}` objects before it).
-pub async fn add(node: Node, req: Req) -> Reply {
+pub(super) async fn add(node: Node, req: Req) -> Reply {
     let enc = CidEnc::from_req(&req)?;
     let paths = paths(&req)?;
     let recursive = req.bool("recursive", true)?;
@@ -45,7 +45,7 @@ pub async fn add(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/pin/rm?arg=PATH…[&recursive=false]`: `{"Pins":[…]}`.
-pub async fn rm(node: Node, req: Req) -> Reply {
+pub(super) async fn rm(node: Node, req: Req) -> Reply {
     let enc = CidEnc::from_req(&req)?;
     let paths = paths(&req)?;
     let recursive = req.bool("recursive", true)?;
@@ -56,7 +56,7 @@ pub async fn rm(node: Node, req: Req) -> Reply {
 /// `/api/v0/pin/ls[?arg=PATH…][&type=T][&quiet][&names][&stream]`:
 /// `{"Keys":{"<cid>":{"Type","Name"}}}`, or with `stream` one
 /// `{"Cid","Type"[,"Name"]}` per pin. `quiet` only changes a CLI's text.
-pub async fn ls(node: Node, req: Req) -> Reply {
+pub(super) async fn ls(node: Node, req: Req) -> Reply {
     let enc = CidEnc::from_req(&req)?;
     let ty: PinLsType = req.opt("type").unwrap_or("all").parse()?;
     let names = req.bool("names", false)?;
@@ -94,7 +94,7 @@ pub async fn ls(node: Node, req: Req) -> Reply {
 /// `/api/v0/pin/verify[?verbose][&quiet]`: NDJSON, one
 /// `{"Cid","Ok"[,"BadNodes":[{"Cid","Err"}]]}` per broken recursive pin
 /// (every one with `verbose`); `quiet` leaves out the bad nodes.
-pub async fn verify(node: Node, req: Req) -> Reply {
+pub(super) async fn verify(node: Node, req: Req) -> Reply {
     let enc = CidEnc::from_req(&req)?;
     let verbose = req.bool("verbose", false)?;
     let quiet = req.bool("quiet", false)?;
@@ -132,7 +132,7 @@ pub async fn verify(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/pin/update?arg=FROM&arg=TO[&unpin=false]`: `{"Pins":[from,to]}`.
-pub async fn update(node: Node, req: Req) -> Reply {
+pub(super) async fn update(node: Node, req: Req) -> Reply {
     let enc = CidEnc::from_req(&req)?;
     let from = req.arg(0, "from-path")?.to_owned();
     let to = req.arg(1, "to-path")?.to_owned();

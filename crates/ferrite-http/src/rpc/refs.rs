@@ -22,7 +22,7 @@ fn emit(w: &mut impl Write, r: &str, err: &str) -> std::io::Result<()> {
 /// `max-depth`. Paths are resolved before streaming (a bad one is a plain
 /// error); an error during the walk becomes a `{"Ref":"","Err":…}` line,
 /// as Kubo emits it.
-pub async fn refs(node: Node, req: Req) -> Reply {
+pub(super) async fn refs(node: Node, req: Req) -> Reply {
     req.arg(0, "ipfs-path")?;
     let unique = req.bool("unique", false)?;
     let recursive = req.bool("recursive", false)?;
@@ -87,7 +87,7 @@ pub async fn refs(node: Node, req: Req) -> Reply {
 
 /// `/api/v0/refs/local` → every stored block as `{"Ref","Err":""}` (CIDv1
 /// raw: the store keeps multihashes, not codecs).
-pub async fn local(node: Node, req: Req) -> Reply {
+pub(super) async fn local(node: Node, req: Req) -> Reply {
     let enc = CidEnc::from_req(&req)?;
     let body = blocking_stream(move |w| -> Result<(), String> {
         let mut io_err = None;

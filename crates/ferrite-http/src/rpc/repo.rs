@@ -23,7 +23,7 @@ fn ndjson_line(w: &mut impl Write, v: &serde_json::Value) -> std::io::Result<()>
 /// raw, as Kubo names bare multihashes). `quiet` only changes a CLI's text;
 /// `silent` sends nothing. A failed collection with `stream-errors` is an
 /// `{"Error"}` object, otherwise the stream's error.
-pub async fn gc(node: Node, req: Req) -> Reply {
+pub(super) async fn gc(node: Node, req: Req) -> Reply {
     req.bool("quiet", false)?;
     let silent = req.bool("silent", false)?;
     let stream_errors = req.bool("stream-errors", false)?;
@@ -54,7 +54,7 @@ pub async fn gc(node: Node, req: Req) -> Reply {
 /// `{"RepoSize","StorageMax","NumObjects","RepoPath","Version"}`; with
 /// `size-only` the other fields are zero values, as Kubo's. `human` only
 /// changes a CLI's text.
-pub async fn stat(node: Node, req: Req) -> Reply {
+pub(super) async fn stat(node: Node, req: Req) -> Reply {
     let size_only = req.bool("size-only", false)?;
     req.bool("human", false)?;
     let s = blocking(move || Ok(node.repo_stat()?)).await?;
@@ -82,7 +82,7 @@ pub async fn stat(node: Node, req: Req) -> Reply {
 /// checked, `{"Msg":"block <cid> was corrupt (…)","Progress":0}` per bad
 /// one, then `{"Msg":"verify complete, all blocks validated."}` or the
 /// stream error `verify complete, N blocks corrupt`.
-pub async fn verify(node: Node, _req: Req) -> Reply {
+pub(super) async fn verify(node: Node, _req: Req) -> Reply {
     let body = blocking_stream(move |w| -> Result<(), ferrite_node::Error> {
         let mut failed: Option<std::io::Error> = None;
         let bad = node.repo_verify(&mut |n| {
@@ -115,7 +115,7 @@ pub async fn verify(node: Node, _req: Req) -> Reply {
 }
 
 /// `/api/v0/repo/version`: `{"Version":"<n>"}`.
-pub async fn version(_node: Node, req: Req) -> Reply {
+pub(super) async fn version(_node: Node, req: Req) -> Reply {
     req.bool("quiet", false)?;
     Ok(json(&serde_json::json!({
         "Version": ferrite_node::REPO_VERSION.to_string()

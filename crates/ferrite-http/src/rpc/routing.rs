@@ -22,7 +22,7 @@ pub(super) const COMMANDS: &[Command] = &[
 
 /// `/api/v0/routing/findprovs?arg=CID[&num-providers=20]` → NDJSON of
 /// `{"Extra":"","ID":"","Responses":[{"Addrs":[…],"ID":"…"}],"Type":4}`.
-pub async fn findprovs(node: Node, req: Req) -> Reply {
+pub(super) async fn findprovs(node: Node, req: Req) -> Reply {
     let net = online(&node)?.clone();
     let path = IpfsPath::parse(req.arg(0, "key")?).map_err(|e| ApiError::client(e.to_string()))?;
     let n = req.u64("num-providers")?.unwrap_or(20);
@@ -56,7 +56,7 @@ pub async fn findprovs(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/routing/findpeer?arg=PEER` → `{"Responses":[{"ID","Addrs"}],"Type":2}`.
-pub async fn findpeer(node: Node, req: Req) -> Reply {
+pub(super) async fn findpeer(node: Node, req: Req) -> Reply {
     let net = online(&node)?;
     let s = req.arg(0, "peerID")?;
     let peer: ferrite_node::net::PeerId = s
@@ -82,7 +82,7 @@ pub async fn findpeer(node: Node, req: Req) -> Reply {
 
 /// `/api/v0/routing/provide?arg=CID…[&recursive]`: announces the CIDs (with
 /// `recursive`, every block below them) and answers when records are sent.
-pub async fn provide(node: Node, req: Req) -> Reply {
+pub(super) async fn provide(node: Node, req: Req) -> Reply {
     let net = online(&node)?.clone();
     if req.args.is_empty() {
         return Err(ApiError::client("argument \"key\" is required"));

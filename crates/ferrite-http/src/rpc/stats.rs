@@ -16,7 +16,7 @@ pub(super) const COMMANDS: &[Command] = &[
 
 /// `/api/v0/stats/bw` → `{"TotalIn","TotalOut","RateIn","RateOut"}`: the
 /// transport traffic (see `ferrite_node::net::Bandwidth`).
-pub async fn bw(node: Node, _req: Req) -> Reply {
+pub(super) async fn bw(node: Node, _req: Req) -> Reply {
     let net = online(&node)?;
     let bw = net.bandwidth();
     Ok(json(&json!({
@@ -44,7 +44,7 @@ fn cid_links(s: &BitswapStats) -> Vec<serde_json::Value> {
 }
 
 /// `/api/v0/stats/bitswap` → Kubo's `stat` object.
-pub async fn bitswap(node: Node, _req: Req) -> Reply {
+pub(super) async fn bitswap(node: Node, _req: Req) -> Reply {
     let s = stats(&node).await?;
     Ok(json(&json!({
         "ProvideBufLen": 0,
@@ -61,7 +61,7 @@ pub async fn bitswap(node: Node, _req: Req) -> Reply {
 }
 
 /// `/api/v0/bitswap/wantlist` → `{"Keys":[{"/":cid}]}`.
-pub async fn wantlist(node: Node, _req: Req) -> Reply {
+pub(super) async fn wantlist(node: Node, _req: Req) -> Reply {
     let s = stats(&node).await?;
     Ok(json(&json!({ "Keys": cid_links(&s) })))
 }

@@ -31,7 +31,7 @@ fn parse_addr(s: &str) -> Result<ferrite_node::net::Multiaddr, ApiError> {
 }
 
 /// `/api/v0/swarm/peers` → `{"Peers":[{"Addr","Peer","Latency","Muxer","Direction","Streams"}]}`.
-pub async fn peers(node: Node, req: Req) -> Reply {
+pub(super) async fn peers(node: Node, req: Req) -> Reply {
     let net = online(&node)?;
     let verbose = req.bool("verbose", false)?;
     let latency = verbose || req.bool("latency", false)?;
@@ -59,7 +59,7 @@ pub async fn peers(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/swarm/connect?arg=MA…` → `{"Strings":["connect <peer> success"]}`.
-pub async fn connect(node: Node, req: Req) -> Reply {
+pub(super) async fn connect(node: Node, req: Req) -> Reply {
     let net = online(&node)?;
     if req.args.is_empty() {
         return Err(ApiError::client("argument \"address\" is required"));
@@ -77,7 +77,7 @@ pub async fn connect(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/swarm/disconnect?arg=MA…` → `{"Strings":["disconnect <peer> success"]}`.
-pub async fn disconnect(node: Node, req: Req) -> Reply {
+pub(super) async fn disconnect(node: Node, req: Req) -> Reply {
     let net = online(&node)?;
     if req.args.is_empty() {
         return Err(ApiError::client("argument \"address\" is required"));
@@ -94,7 +94,7 @@ pub async fn disconnect(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/swarm/addrs` → `{"Addrs":{"<peer>":["ma",…]}}`.
-pub async fn addrs(node: Node, _req: Req) -> Reply {
+pub(super) async fn addrs(node: Node, _req: Req) -> Reply {
     let net = online(&node)?;
     let map: BTreeMap<String, Vec<String>> = net
         .known_addrs()
@@ -107,7 +107,7 @@ pub async fn addrs(node: Node, _req: Req) -> Reply {
 }
 
 /// `/api/v0/swarm/addrs/local[?id=true]` → `{"Strings":[…]}` (announced addresses).
-pub async fn addrs_local(node: Node, req: Req) -> Reply {
+pub(super) async fn addrs_local(node: Node, req: Req) -> Reply {
     let net = online(&node)?;
     let with_id = req.bool("id", false)?;
     let (_, announced) = net
@@ -129,7 +129,7 @@ pub async fn addrs_local(node: Node, req: Req) -> Reply {
 }
 
 /// `/api/v0/swarm/addrs/listen` → `{"Strings":[…]}`.
-pub async fn addrs_listen(node: Node, _req: Req) -> Reply {
+pub(super) async fn addrs_listen(node: Node, _req: Req) -> Reply {
     let net = online(&node)?;
     let (listen, _) = net
         .listen_addrs()

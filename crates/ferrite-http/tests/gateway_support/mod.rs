@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// A running gateway.
-pub struct Gw {
+pub(crate) struct Gw {
     pub dir: tempfile::TempDir,
     pub node: Node,
     pub addr: SocketAddr,
@@ -22,26 +22,26 @@ pub struct Gw {
 
 /// A response, headers keyed in lowercase.
 #[derive(Debug)]
-pub struct Resp {
+pub(crate) struct Resp {
     pub status: u16,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
 }
 
 impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .get(&name.to_ascii_lowercase())
             .map(String::as_str)
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 impl Gw {
-    pub fn start() -> Gw {
+    pub(crate) fn start() -> Gw {
         let dir = tempfile::tempdir().unwrap();
         ferrite_node::Node::init(dir.path(), &Config::init(&["test"]).unwrap()).unwrap();
         let node = Node::open(dir.path()).unwrap();
@@ -75,7 +75,7 @@ impl Gw {
         }
     }
 
-    pub fn add_opts(&self) -> AddOptions {
+    pub(crate) fn add_opts(&self) -> AddOptions {
         AddOptions {
             import: self.node.import_defaults().unwrap(),
             pin: true,
@@ -85,7 +85,7 @@ impl Gw {
     }
 
     /// Adds bytes as a file; returns its CID.
-    pub fn add_bytes(&self, data: &[u8]) -> Cid {
+    pub(crate) fn add_bytes(&self, data: &[u8]) -> Cid {
         let added = self
             .node
             .add(
@@ -101,7 +101,7 @@ impl Gw {
     }
 
     /// Adds a folder (recursively); returns its CID.
-    pub fn add_dir(&self, path: &Path) -> Cid {
+    pub(crate) fn add_dir(&self, path: &Path) -> Cid {
         let added = self
             .node
             .add(
@@ -113,15 +113,15 @@ impl Gw {
         added.last().unwrap().cid
     }
 
-    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+    pub(crate) fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         self.request("GET", path, headers)
     }
 
-    pub fn head(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+    pub(crate) fn head(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         self.request("HEAD", path, headers)
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+    pub(crate) fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
         let url = format!("{}{}", self.base, path);
         let mut b = ureq::http::Request::builder().method(method).uri(&url);
         for (k, v) in headers {
@@ -154,7 +154,7 @@ impl Gw {
     }
 
     /// Sends a raw HTTP/1.1 request and returns the open socket.
-    pub fn raw(&self, request: &str) -> TcpStream {
+    pub(crate) fn raw(&self, request: &str) -> TcpStream {
         let mut s = TcpStream::connect(self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         s.write_all(request.as_bytes()).unwrap();
@@ -162,7 +162,7 @@ impl Gw {
     }
 
     /// Status line and headers of a raw response (reads up to the blank line).
-    pub fn raw_head(s: &mut TcpStream) -> String {
+    pub(crate) fn raw_head(s: &mut TcpStream) -> String {
         let mut head = Vec::new();
         let mut b = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
@@ -176,7 +176,7 @@ impl Gw {
 }
 
 /// Deterministic pseudo-random bytes.
-pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut out = Vec::with_capacity(n);
     while out.len() < n {

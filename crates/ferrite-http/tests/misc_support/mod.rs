@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
 /// A running API server; stops when dropped.
-pub struct TestApi {
+pub(crate) struct TestApi {
     /// The port on 127.0.0.1.
     pub port: u16,
     /// The node the server works on (same repo handle).
@@ -25,7 +25,7 @@ pub struct TestApi {
 
 impl TestApi {
     /// A fresh repo (`test` profile) served on 127.0.0.1:0.
-    pub fn start() -> TestApi {
+    pub(crate) fn start() -> TestApi {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
         ferrite_node::Node::init(&repo, &Config::init(&["test"]).unwrap()).unwrap();
@@ -64,12 +64,12 @@ impl TestApi {
     }
 
     /// `POST /api/v0/<cmd>` without a body.
-    pub fn post(&self, cmd: &str) -> Resp {
+    pub(crate) fn post(&self, cmd: &str) -> Resp {
         self.request("POST", &format!("/api/v0/{cmd}"), &[], None)
     }
 
     /// `POST /api/v0/<cmd>` with files as multipart parts.
-    pub fn post_files(&self, cmd: &str, files: &[&[u8]]) -> Resp {
+    pub(crate) fn post_files(&self, cmd: &str, files: &[&[u8]]) -> Resp {
         let boundary = "ferrite-test-boundary-8d1c";
         let mut body = Vec::new();
         for (i, f) in files.iter().enumerate() {
@@ -87,7 +87,7 @@ impl TestApi {
     }
 
     /// Any request. `Host: 127.0.0.1:<port>` is added unless given.
-    pub fn request(
+    pub(crate) fn request(
         &self,
         method: &str,
         target: &str,
@@ -133,7 +133,7 @@ impl Drop for TestApi {
 
 /// A parsed response.
 #[derive(Debug)]
-pub struct Resp {
+pub(crate) struct Resp {
     /// Status code.
     pub status: u16,
     /// Headers, names lower-cased, in order.
@@ -146,7 +146,7 @@ pub struct Resp {
 
 impl Resp {
     /// The first value of a header.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
             .iter()
@@ -155,7 +155,7 @@ impl Resp {
     }
 
     /// Every value of a header.
-    pub fn header_all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn header_all(&self, name: &str) -> Vec<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
             .iter()
@@ -165,7 +165,7 @@ impl Resp {
     }
 
     /// A trailer's value.
-    pub fn trailer(&self, name: &str) -> Option<&str> {
+    pub(crate) fn trailer(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.trailers
             .iter()
@@ -174,18 +174,18 @@ impl Resp {
     }
 
     /// The body as UTF-8.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8(self.body.clone()).unwrap()
     }
 
     /// The body as one JSON value.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
     }
 
     /// The body as NDJSON.
-    pub fn ndjson(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn ndjson(&self) -> Vec<serde_json::Value> {
         self.text()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
@@ -193,7 +193,7 @@ impl Resp {
     }
 
     /// Asserts a go-ipfs-cmds error: status, Code and message.
-    pub fn assert_error(&self, status: u16, code: u64, message: &str) {
+    pub(crate) fn assert_error(&self, status: u16, code: u64, message: &str) {
         assert_eq!(self.status, status, "{}", self.text());
         let v = self.json();
         assert_eq!(v["Type"], "error", "{v}");

@@ -2,7 +2,7 @@
 //! (ferrite-bitswap) and the DHT, driven by one Tokio task.
 //!
 //! [`Network`] is the handle the rest of the node uses. Blocking callers
-//! (the exporter, pinning, refs) ask for blocks with [`Network::request`]
+//! (the exporter, pinning, refs) ask for blocks with `Network::request`
 //! and wait on a plain channel; the swarm task chooses which peers to ask,
 //! falls back to asking everyone and then to DHT provider search, and
 //! hands every verified block both to its waiters and to a writer thread

@@ -5,13 +5,13 @@ use ferrite_node::config::Config;
 use ferrite_node::{AddOptions, AddSource, Cid, Node};
 
 /// A fresh repo at `dir` (`test` profile), opened.
-pub fn node_at(dir: &std::path::Path) -> Node {
+pub(crate) fn node_at(dir: &std::path::Path) -> Node {
     Node::init(dir, &Config::init(&["test"]).unwrap()).unwrap();
     Node::open(dir).unwrap()
 }
 
 /// Adds `data` as one file with the repo's import settings; returns its root.
-pub fn add(node: &Node, data: Vec<u8>, pin: bool) -> Cid {
+pub(crate) fn add(node: &Node, data: Vec<u8>, pin: bool) -> Cid {
     let opts = AddOptions {
         import: node.import_defaults().unwrap(),
         pin,

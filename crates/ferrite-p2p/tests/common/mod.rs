@@ -8,9 +8,9 @@ use ferrite_p2p::libp2p::swarm::{dummy, SwarmEvent};
 use ferrite_p2p::libp2p::Multiaddr;
 use ferrite_p2p::{BehaviourEvent, Host, HostBuilder, HostConfig, KadMode, SwarmKey};
 
-pub type Event = SwarmEvent<BehaviourEvent<dummy::Behaviour>>;
+pub(crate) type Event = SwarmEvent<BehaviourEvent<dummy::Behaviour>>;
 
-pub fn config(key: Option<&SwarmKey>) -> HostConfig {
+pub(crate) fn config(key: Option<&SwarmKey>) -> HostConfig {
     HostConfig {
         listen_addrs: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         swarm_key: key.cloned(),
@@ -23,16 +23,16 @@ pub fn config(key: Option<&SwarmKey>) -> HostConfig {
     }
 }
 
-pub fn host_with(keypair: Keypair, key: Option<&SwarmKey>) -> Host<dummy::Behaviour> {
+pub(crate) fn host_with(keypair: Keypair, key: Option<&SwarmKey>) -> Host<dummy::Behaviour> {
     HostBuilder::new(keypair, config(key)).build().unwrap()
 }
 
-pub fn host(key: Option<&SwarmKey>) -> Host<dummy::Behaviour> {
+pub(crate) fn host(key: Option<&SwarmKey>) -> Host<dummy::Behaviour> {
     host_with(Keypair::generate_ed25519(), key)
 }
 
 /// Drives `host` until it reports its first listen address.
-pub async fn listen_addr(host: &mut Host<dummy::Behaviour>) -> Multiaddr {
+pub(crate) async fn listen_addr(host: &mut Host<dummy::Behaviour>) -> Multiaddr {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             if let SwarmEvent::NewListenAddr { address, .. } = host.next_event().await {
@@ -46,13 +46,13 @@ pub async fn listen_addr(host: &mut Host<dummy::Behaviour>) -> Multiaddr {
 
 /// Which host an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     A,
     B,
 }
 
 /// Drives both hosts until `done` returns `Some`, or panics after `secs`.
-pub async fn drive<T>(
+pub(crate) async fn drive<T>(
     a: &mut Host<dummy::Behaviour>,
     b: &mut Host<dummy::Behaviour>,
     secs: u64,

@@ -1,13 +1,13 @@
 //! The UnixFS importer: files, directories and whole file-system trees into
 //! blocks and CIDs that are byte-for-byte those of Kubo (`ipfs add`).
 //!
-//! - [`import_file`]: one byte stream → balanced or trickle DAG ([`file`]).
+//! - [`import_file`]: one byte stream → balanced or trickle DAG ([`file`](mod@file)).
 //! - [`Directory`] / [`DirTree`]: folders as plain dag-pb directories or HAMT
 //!   shards, switching where Kubo switches ([`dir`]).
 //! - [`add`] / [`import_path`]: a file-system walker with Kubo's `added`
 //!   output order, hidden-file rule, symlinks and wrapping ([`walk`]).
 //!
-//! Every block goes through a [`BlockSink`](crate::BlockSink) as soon as it is
+//! Every block goes through a [`BlockSink`] as soon as it is
 //! made; blocks with identity CIDs (`--inline`, `--hash=identity`) are not
 //! stored, as Kubo's identity blockstore does not store them either.
 
@@ -229,12 +229,12 @@ pub(crate) struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    pub fn new(sink: &'a mut dyn BlockSink, s: Settings) -> Self {
+    pub(crate) fn new(sink: &'a mut dyn BlockSink, s: Settings) -> Self {
         Writer { sink, s }
     }
 
     /// Stores `data` as a block of `codec` and returns its CID.
-    pub fn put(&mut self, codec: u64, data: Bytes) -> io::Result<Cid> {
+    pub(crate) fn put(&mut self, codec: u64, data: Bytes) -> io::Result<Cid> {
         let identity = self.s.hash == HashAlg::Identity
             || self.s.inline_limit.is_some_and(|limit| data.len() <= limit);
         if identity {

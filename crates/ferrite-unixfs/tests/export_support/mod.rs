@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A node as its parent links to it.
 #[derive(Clone, Copy, Debug)]
-pub struct Child {
+pub(crate) struct Child {
     pub cid: Cid,
     /// Cumulative DAG size (for the parent's Tsize).
     pub tsize: u64,
@@ -21,7 +21,7 @@ pub struct Child {
 }
 
 /// An in-memory block map plus the settings used to build nodes.
-pub struct Dag {
+pub(crate) struct Dag {
     pub blocks: HashMap<Cid, Bytes>,
     /// CIDv1 for dag-pb nodes (v0 otherwise).
     pub v1: bool,
@@ -39,7 +39,7 @@ impl Default for Dag {
 
 impl Dag {
     /// Kubo's defaults: CIDv0, dag-pb leaves.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Dag {
             blocks: HashMap::new(),
             v1: false,
@@ -49,7 +49,7 @@ impl Dag {
     }
 
     /// CIDv1 with raw leaves.
-    pub fn v1_raw() -> Self {
+    pub(crate) fn v1_raw() -> Self {
         Dag {
             v1: true,
             raw_leaves: true,
@@ -57,7 +57,7 @@ impl Dag {
         }
     }
 
-    pub fn store(&mut self, codec: u64, bytes: Vec<u8>) -> Cid {
+    pub(crate) fn store(&mut self, codec: u64, bytes: Vec<u8>) -> Cid {
         if bytes.len() <= self.inline_limit {
             // identity: never stored, the CID carries the block
             return Cid::new_v1(codec, HashAlg::Identity.digest(&bytes));
@@ -72,7 +72,7 @@ impl Dag {
         cid
     }
 
-    pub fn put_pb(&mut self, node: &PbNode) -> Child {
+    pub(crate) fn put_pb(&mut self, node: &PbNode) -> Child {
         let bytes = node.encode();
         let tsize =
             bytes.len() as u64 + node.links.iter().map(|l| l.tsize.unwrap_or(0)).sum::<u64>();
@@ -84,7 +84,7 @@ impl Dag {
         }
     }
 
-    pub fn raw(&mut self, data: &[u8]) -> Child {
+    pub(crate) fn raw(&mut self, data: &[u8]) -> Child {
         let cid = self.store(codecs::RAW, data.to_vec());
         Child {
             cid,
@@ -94,7 +94,7 @@ impl Dag {
     }
 
     /// A dag-pb leaf of the given UnixFS type (File, or Raw as trickle uses).
-    pub fn pb_leaf(&mut self, data: &[u8], kind: DataType) -> Child {
+    pub(crate) fn pb_leaf(&mut self, data: &[u8], kind: DataType) -> Child {
         let mut d = UnixFsData::new(kind);
         if !data.is_empty() {
             d.data = Some(data.to_vec());
@@ -108,7 +108,7 @@ impl Dag {
         c
     }
 
-    pub fn leaf(&mut self, data: &[u8]) -> Child {
+    pub(crate) fn leaf(&mut self, data: &[u8]) -> Child {
         if self.raw_leaves {
             self.raw(data)
         } else {
@@ -117,11 +117,16 @@ impl Dag {
     }
 
     /// A file node with optional inline data followed by `kids`.
-    pub fn file_node(&mut self, inline: Option<&[u8]>, kids: &[Child], kind: DataType) -> Child {
+    pub(crate) fn file_node(
+        &mut self,
+        inline: Option<&[u8]>,
+        kids: &[Child],
+        kind: DataType,
+    ) -> Child {
         self.file_node_meta(inline, kids, kind, None, None)
     }
 
-    pub fn file_node_meta(
+    pub(crate) fn file_node_meta(
         &mut self,
         inline: Option<&[u8]>,
         kids: &[Child],
@@ -150,7 +155,7 @@ impl Dag {
     }
 
     /// Balanced layout: chunks of `chunk` bytes, `width` links per node.
-    pub fn balanced(&mut self, data: &[u8], chunk: usize, width: usize) -> Child {
+    pub(crate) fn balanced(&mut self, data: &[u8], chunk: usize, width: usize) -> Child {
         if data.is_empty() {
             return self.file_node(None, &[], DataType::File);
         }
@@ -167,7 +172,13 @@ impl Dag {
     /// Trickle-shaped layout: each node holds up to `direct` leaves, then
     /// `repeat` subtrees of each depth 1, 2, … (leaves are UnixFS Raw nodes
     /// unless raw leaves are on, as Kubo's trickle importer makes them).
-    pub fn trickle(&mut self, data: &[u8], chunk: usize, direct: usize, repeat: usize) -> Child {
+    pub(crate) fn trickle(
+        &mut self,
+        data: &[u8],
+        chunk: usize,
+        direct: usize,
+        repeat: usize,
+    ) -> Child {
         let mut chunks = data.chunks(chunk).peekable();
         let mut kids = Vec::new();
         self.trickle_fill(&mut chunks, &mut kids, direct, repeat, usize::MAX);
@@ -211,11 +222,11 @@ impl Dag {
     }
 
     /// A plain directory with links in the given order.
-    pub fn dir(&mut self, entries: &[(&str, Child)]) -> Child {
+    pub(crate) fn dir(&mut self, entries: &[(&str, Child)]) -> Child {
         self.dir_meta(entries, None, None)
     }
 
-    pub fn dir_meta(
+    pub(crate) fn dir_meta(
         &mut self,
         entries: &[(&str, Child)],
         mode: Option<u32>,
@@ -234,7 +245,7 @@ impl Dag {
         })
     }
 
-    pub fn symlink(&mut self, target: &str) -> Child {
+    pub(crate) fn symlink(&mut self, target: &str) -> Child {
         let mut d = UnixFsData::new(DataType::Symlink);
         d.data = Some(target.as_bytes().to_vec());
         self.put_pb(&PbNode {
@@ -245,7 +256,7 @@ impl Dag {
 
     /// A HAMT directory built the way boxo shapes one: a bucket with one
     /// entry holds it directly, a bucket with several gets a sub-shard.
-    pub fn hamt(&mut self, entries: &[(&str, Child)], fanout: u64) -> Child {
+    pub(crate) fn hamt(&mut self, entries: &[(&str, Child)], fanout: u64) -> Child {
         let hashed: Vec<([u8; 8], String, Child)> = entries
             .iter()
             .map(|(n, c)| (hash_name(n.as_bytes()), n.to_string(), *c))
@@ -293,7 +304,7 @@ impl Dag {
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-pub fn data(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn data(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {
@@ -320,7 +331,7 @@ fn varint(buf: &mut &[u8]) -> u64 {
 
 /// Reads a CAR v1 file's blocks; returns them with the root, found as the
 /// one block no other block links to (the fixtures have a single root).
-pub fn load_car(name: &str) -> (Cid, HashMap<Cid, Bytes>) {
+pub(crate) fn load_car(name: &str) -> (Cid, HashMap<Cid, Bytes>) {
     let path = format!(
         "{}/tests/export_fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")

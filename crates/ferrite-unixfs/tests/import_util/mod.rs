@@ -17,7 +17,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 /// Kubo's `DeterministicRandomReaderBytes(size, seed)`.
-pub struct KuboRandom {
+pub(crate) struct KuboRandom {
     rng: ChaCha20Rng,
     remaining: u64,
     buf: Vec<u8>,
@@ -25,7 +25,7 @@ pub struct KuboRandom {
 }
 
 /// `size` bytes of Kubo's deterministic stream for `seed`.
-pub fn kubo_random(seed: &str, size: u64) -> KuboRandom {
+pub(crate) fn kubo_random(seed: &str, size: u64) -> KuboRandom {
     let digest = HashAlg::Sha2_256.digest(seed.as_bytes());
     let key: [u8; 32] = digest.digest().try_into().unwrap();
     KuboRandom {
@@ -59,7 +59,7 @@ impl Read for KuboRandom {
 }
 
 /// The whole stream as a vector.
-pub fn kubo_bytes(seed: &str, size: usize) -> Vec<u8> {
+pub(crate) fn kubo_bytes(seed: &str, size: usize) -> Vec<u8> {
     let mut v = Vec::with_capacity(size);
     kubo_random(seed, size as u64).read_to_end(&mut v).unwrap();
     v
@@ -69,7 +69,7 @@ pub fn kubo_bytes(seed: &str, size: usize) -> Vec<u8> {
 /// (`test/cli/add_test.go`): bytes of the stream mapped onto AlphabetEasy;
 /// all names `len` long except the last (`last_len`). Duplicates are kept,
 /// as on disk the later file simply overwrites the earlier.
-pub fn kubo_names(seed: &str, count: usize, len: usize, last_len: usize) -> Vec<String> {
+pub(crate) fn kubo_names(seed: &str, count: usize, len: usize, last_len: usize) -> Vec<String> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz01234567890-_";
     let mut r = kubo_random(seed, 1 << 20);
     (0..count)
@@ -86,7 +86,7 @@ pub fn kubo_names(seed: &str, count: usize, len: usize, last_len: usize) -> Vec<
 
 /// A sink that only counts, for inputs too large to keep.
 #[derive(Default)]
-pub struct CountingSink {
+pub(crate) struct CountingSink {
     pub blocks: u64,
     pub bytes: u64,
 }
@@ -100,7 +100,7 @@ impl BlockSink for CountingSink {
 }
 
 /// Checks that every stored block hashes to its CID.
-pub fn verify_store(store: &HashMap<Cid, Bytes>) {
+pub(crate) fn verify_store(store: &HashMap<Cid, Bytes>) {
     for (cid, data) in store {
         assert!(
             ferrite_ipld::verify(cid, data).unwrap(),
@@ -114,7 +114,7 @@ pub fn verify_store(store: &HashMap<Cid, Bytes>) {
 /// spaces in names, hidden entries and symlinks (relative, dangling, to a
 /// folder). Its CIDs were taken from Kubo v0.22 (see import_dirs.rs).
 #[cfg(unix)]
-pub fn build_kitchen_sink(root: &Path) {
+pub(crate) fn build_kitchen_sink(root: &Path) {
     use std::fs;
     use std::os::unix::fs::symlink;
     fs::create_dir_all(root.join("a/b/c")).unwrap();

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
     "  ferrite add -r my-folder\n",
     "  ferrite add -Q --cid-version 1 photo.jpg",
 ))]
-pub struct Args {
+pub(crate) struct Args {
     /// Files or folders to add; stdin when none.
     paths: Vec<PathBuf>,
     /// Add folder contents recursively.
@@ -77,7 +77,7 @@ pub struct Args {
 }
 
 /// Runs `add`.
-pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, a: Args) -> anyhow::Result<()> {
     for p in &a.paths {
         let meta =
             std::fs::symlink_metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// `block` subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Write a block's raw bytes to stdout.
     #[command(
         after_help = "Examples:\n  ferrite block get bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
@@ -66,7 +66,7 @@ pub enum Command {
 }
 
 /// Runs a `block` subcommand.
-pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     match t {
         Target::Local(repo) => run_local(repo, c),
         Target::Remote(client) => run_remote(client, c),

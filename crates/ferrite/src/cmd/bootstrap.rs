@@ -17,7 +17,7 @@ use std::path::Path;
     "  ferrite bootstrap\n",
     "  ferrite bootstrap add /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp",
 ))]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     sub: Option<Sub>,
 }
@@ -111,7 +111,7 @@ fn op(a: Args) -> Op {
 
 /// Runs `bootstrap`: on the repo's config, or through the daemon (which
 /// edits its repo's config the same way). Prints one multiaddr per line.
-pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, a: Args) -> anyhow::Result<()> {
     let peers = match t {
         Target::Local(repo) => run_local(repo, op(a))?,
         Target::Remote(c) => run_remote(c, op(a))?,
@@ -156,7 +156,7 @@ fn run_remote(c: &Client, op: Op) -> anyhow::Result<Vec<String>> {
 }
 
 /// The `Peers` list of an answer (`null` is empty).
-pub fn peers_of(v: &Value) -> Vec<String> {
+pub(crate) fn peers_of(v: &Value) -> Vec<String> {
     v["Peers"]
         .as_array()
         .into_iter()

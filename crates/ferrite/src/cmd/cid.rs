@@ -7,7 +7,7 @@ use std::io::Write;
 
 /// `cid` subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Format and convert CIDs.
     #[command(after_help = concat!(
         "Examples:\n",
@@ -52,7 +52,7 @@ pub enum Command {
 }
 
 /// Runs a `cid` subcommand.
-pub fn run(c: Command) -> anyhow::Result<()> {
+pub(crate) fn run(c: Command) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let (formatter, cids) = match c {
         Command::Format {

@@ -14,7 +14,7 @@ use crate::remote::Multipart;
 
 /// `ferrite cluster` subcommands.
 #[derive(clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Make this repo a cluster peer: writes the `Cluster` config section.
     #[command(after_help = concat!(
         "Examples:\n",
@@ -61,7 +61,7 @@ pub enum Command {
 
 /// Arguments of `cluster init`.
 #[derive(clap::Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Generate a new 32-byte cluster secret (first peer of a new cluster).
     #[arg(long, conflicts_with = "secret")]
     new_secret: bool,
@@ -101,7 +101,7 @@ pub struct InitArgs {
 
 /// Options shared by the commands that talk to the REST API.
 #[derive(clap::Args, Clone)]
-pub struct Ctl {
+pub(crate) struct Ctl {
     /// REST API of the cluster peer (default: this repo's Cluster.RestAPI, else 127.0.0.1:9094).
     #[arg(long, value_name = "MULTIADDR")]
     host: Option<String>,
@@ -120,7 +120,7 @@ pub struct Ctl {
 
 /// `cluster peers` subcommands.
 #[derive(clap::Subcommand)]
-pub enum PeersCommand {
+pub(crate) enum PeersCommand {
     /// List every member with its addresses.
     #[command(after_help = concat!(
         "Examples:\n",
@@ -142,7 +142,7 @@ pub enum PeersCommand {
 
 /// Options of `cluster pin add` and `cluster add`.
 #[derive(clap::Args, Clone)]
-pub struct PinOpts {
+pub(crate) struct PinOpts {
     /// Minimum number of peers holding it (-1 = all).
     #[arg(long = "rmin", alias = "replication-min", allow_hyphen_values = true)]
     rmin: Option<i32>,
@@ -174,7 +174,7 @@ pub struct PinOpts {
 
 /// `cluster pin` subcommands.
 #[derive(clap::Subcommand)]
-pub enum PinCommand {
+pub(crate) enum PinCommand {
     /// Pin a CID in the cluster.
     #[command(after_help = concat!(
         "Examples:\n",
@@ -224,7 +224,7 @@ pub enum PinCommand {
 
 /// Arguments of `cluster status`.
 #[derive(clap::Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Only this CID.
     cid: Option<String>,
     /// Only this peer's view.
@@ -240,7 +240,7 @@ pub struct StatusArgs {
 
 /// Arguments of `cluster recover`.
 #[derive(clap::Args)]
-pub struct RecoverArgs {
+pub(crate) struct RecoverArgs {
     /// Only this CID (default: every CID in an error state).
     cid: Option<String>,
     /// Only on this peer.
@@ -252,7 +252,7 @@ pub struct RecoverArgs {
 
 /// Arguments of `cluster add`.
 #[derive(clap::Args)]
-pub struct AddArgs {
+pub(crate) struct AddArgs {
     /// Files or folders to add.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -278,7 +278,7 @@ pub struct AddArgs {
 }
 
 /// Runs a `cluster` subcommand; `repo` supplies defaults (the REST address).
-pub fn run(repo: &Path, c: Command) -> Result<()> {
+pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
     match c {
         Command::Init(a) => init(repo, a),
         Command::Id(ctl) => {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
         "  ferrite config --json Swarm.ConnMgr.HighWater 400",
     )
 )]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     sub: Option<Sub>,
     /// The key, e.g. `Addresses.API`.
@@ -69,7 +69,7 @@ enum ProfileCmd {
 }
 
 /// Runs `config`.
-pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, a: Args) -> anyhow::Result<()> {
     if let Some(Sub::Profile(ProfileCmd::Ls)) = a.sub {
         // The profile list is built in: no repo or daemon needed.
         print_profiles();

@@ -14,7 +14,7 @@ use std::path::Path;
     after_help = "Examples:\n  ferrite daemon --init\n  ferrite daemon --offline\n  \
                         ferrite daemon --cluster-bootstrap /ip4/10.0.0.1/tcp/9096/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
 )]
-pub struct Args {
+pub(crate) struct Args {
     /// Initialise the repo first if there is none.
     #[arg(long)]
     init: bool,
@@ -30,23 +30,8 @@ pub struct Args {
 /// Runs the daemon until SIGINT, SIGTERM or `/api/v0/shutdown`.
 /// With `offline` (the global `--offline`), no libp2p host is started: the
 /// API and gateway serve local blocks only.
-pub fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
-    // glibc gives every thread that allocates its own arena; a long-running
-    // daemon whose tasks hop between threads then keeps several half-empty
-    // heaps. Two arenas keep idle memory low (about 2.5 MiB less with ten
-    // peers) at no measurable cost on transfers.
-    //
-    // Fixed thresholds instead of glibc's sliding ones: with those, the
-    // 256 KiB blocks and 1 MiB Bitswap messages of a transfer went back to
-    // the kernel and were faulted in again, 10–25k page faults per 256 MiB
-    // on each side (about 20 with these settings on the sender), and on a
-    // VM a fresh page can cost a host fault too.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
-    }
+pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
+    crate::memory::tune_malloc();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FERRITE_LOG")
@@ -257,7 +242,7 @@ async fn serve(
         println!("{u}");
     }
     println!("Daemon is ready");
-    tokio::spawn(release_free_memory());
+    tokio::spawn(crate::memory::release_free_memory());
     tokio::select! {
         _ = int.recv() => println!("\nReceived interrupt signal, shutting down..."),
         _ = term.recv() => println!("Received terminate signal, shutting down..."),
@@ -313,101 +298,3 @@ fn spawn_server(
         let _ = rx.wait_for(|d| *d).await;
     }))
 }
-
-/// Gives memory freed after start-up and after bursts (a large transfer,
-/// a big listing, a wave of new connections) back to the system, so an idle
-/// daemon stays small: freed heap every 10 s (glibc only returns the top of
-/// its heaps on its own), and the code pages a burst paged in once the
-/// daemon is quiet again.
-async fn release_free_memory() {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_cpu = cpu_time();
-    // File-backed resident bytes right after the last release (start-up
-    // counts as a burst: nothing released yet).
-    let mut baseline = 0;
-    loop {
-        // The first tick is immediate: right after start-up.
-        tick.tick().await;
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        unsafe {
-            libc::malloc_trim(0);
-        }
-        let cpu = cpu_time();
-        let quiet = cpu.saturating_sub(last_cpu) < std::time::Duration::from_millis(100);
-        last_cpu = cpu;
-        // More than the idle daemon's own steady use (about 1 MiB of code
-        // comes back between ticks), so releases follow bursts, not every tick.
-        let mapped = file_resident_bytes();
-        if quiet && mapped > baseline + (2 << 20) {
-            release_code_pages();
-            baseline = file_resident_bytes();
-        }
-    }
-}
-
-/// User + system CPU time of the whole process.
-fn cpu_time() -> std::time::Duration {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-        return std::time::Duration::ZERO;
-    }
-    let tv = |t: libc::timeval| {
-        std::time::Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000)
-    };
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-/// Resident file-backed (and shared) bytes, from /proc/self/statm.
-fn file_resident_bytes() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(2)?.parse::<u64>().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
-/// Unmaps the resident pages of our own code and read-only data.
-///
-/// Start-up (config, stores, host set-up) and bursts run through megabytes
-/// of code an idle daemon does not run again, and the kernel maps whole
-/// neighbourhoods of each page it faults in; all of that would stay in the
-/// resident set. These mappings are private and were never written (a
-/// mapping is skipped unless smaps says none of it is anonymous, i.e.
-/// copied on write, such as relocated data), so dropping their pages loses
-/// nothing: what is still used faults back in from the page cache.
-#[cfg(target_os = "linux")]
-fn release_code_pages() {
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return;
-    };
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    let mut candidate: Option<(usize, usize)> = None;
-    for line in smaps.lines() {
-        let mut f = line.split_whitespace();
-        let Some(first) = f.next() else { continue };
-        if let Some((a, b)) = first.split_once('-') {
-            // A mapping header: "start-end perms offset dev inode path".
-            candidate = None;
-            let perms = f.next().unwrap_or("");
-            let path = f.nth(3).unwrap_or("");
-            if (perms == "r-xp" || perms == "r--p") && std::path::Path::new(path) == exe {
-                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-                {
-                    candidate = Some((a, b));
-                }
-            }
-        } else if first == "Anonymous:" {
-            if let (Some((a, b)), Some("0")) = (candidate.take(), f.next()) {
-                unsafe {
-                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
-                }
-            }
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn release_code_pages() {}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// `dag` subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print a DAG node (or a value inside it).
     #[command(after_help = concat!(
         "Examples:\n",
@@ -100,7 +100,7 @@ pub enum Command {
 }
 
 /// Runs a `dag` subcommand.
-pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     match t {
         Target::Local(repo) => run_local(repo, c),
         Target::Remote(client) => run_remote(client, c),

@@ -15,7 +15,7 @@ use ferrite_node::Node;
 /// Arguments of `devnet`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  ferrite devnet\n  ferrite devnet --nodes 5 --dir /tmp/devnet")]
-pub struct Args {
+pub(crate) struct Args {
     /// Number of peers (3 survive the loss of one).
     #[arg(long, short = 'n', default_value_t = 3)]
     nodes: usize,
@@ -52,7 +52,7 @@ fn ports(base: u16, i: usize) -> Ports {
 }
 
 /// Creates (or reuses) the repos, starts the daemons and waits for Ctrl-C.
-pub fn run(a: Args) -> Result<()> {
+pub(crate) fn run(a: Args) -> Result<()> {
     if a.nodes == 0 || a.nodes > 50 {
         bail!("--nodes must be between 1 and 50");
     }
@@ -110,6 +110,8 @@ pub fn run(a: Args) -> Result<()> {
     let mut children: Vec<Child> = Vec::new();
     let stop_all = |children: &mut Vec<Child>| {
         for c in children.iter() {
+            // SAFETY: kill(2) only sends a signal, to our own child, which
+            // has not been waited for yet, so its pid is not reused.
             unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
         }
         for c in children.iter_mut() {

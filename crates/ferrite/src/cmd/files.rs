@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
     "  ferrite cat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
     "  ferrite cat -o 100 -l 64 /ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/readme.md",
 ))]
-pub struct CatArgs {
+pub(crate) struct CatArgs {
     /// Paths of files to print.
     #[arg(required = true)]
     paths: Vec<String>,
@@ -36,7 +36,7 @@ pub struct CatArgs {
     "  ferrite get -o hello.txt QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
     "  ferrite get -a -o site.tar bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
 ))]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     /// Path of the file or folder.
     path: String,
     /// Where to write it (default: the CID or the path's last name).
@@ -58,7 +58,7 @@ pub struct GetArgs {
     "  ferrite ls bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
     "  ferrite ls -v --size=false /ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/docs",
 ))]
-pub struct LsArgs {
+pub(crate) struct LsArgs {
     /// Paths of folders to list.
     #[arg(required = true)]
     paths: Vec<String>,
@@ -76,7 +76,7 @@ fn bar_wanted(flag: Option<bool>) -> bool {
 }
 
 /// Runs `cat`.
-pub fn cat(t: &Target, a: CatArgs) -> anyhow::Result<()> {
+pub(crate) fn cat(t: &Target, a: CatArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let wanted = bar_wanted(a.progress) && !std::io::stdout().is_terminal();
     let bar = |len: Option<u64>| {
@@ -117,7 +117,7 @@ pub fn cat(t: &Target, a: CatArgs) -> anyhow::Result<()> {
 }
 
 /// Runs `get`.
-pub fn get(t: &Target, a: GetArgs) -> anyhow::Result<()> {
+pub(crate) fn get(t: &Target, a: GetArgs) -> anyhow::Result<()> {
     let path = IpfsPath::parse(&a.path)?;
     let default_name = path
         .segments
@@ -234,7 +234,7 @@ struct LsRow {
 }
 
 /// Runs `ls`.
-pub fn ls(t: &Target, a: LsArgs) -> anyhow::Result<()> {
+pub(crate) fn ls(t: &Target, a: LsArgs) -> anyhow::Result<()> {
     let from = match t {
         Target::Local(repo) => LsFrom::Node(super::open(repo)?),
         Target::Remote(c) => LsFrom::Api(c),

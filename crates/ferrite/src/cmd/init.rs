@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
     "  ferrite init --profile server\n",
     "  ferrite init --swarm-key swarm.key --bootstrap /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp",
 ))]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration profiles to apply, comma separated (e.g. `test`,
     /// `server`, `lowpower`, `unixfs-v1-2025`).
     #[arg(short = 'p', long = "profile", value_delimiter = ',')]
@@ -94,7 +94,7 @@ fn identity(a: &Args) -> anyhow::Result<Identity> {
 }
 
 /// Creates a repo, like `ipfs init`.
-pub fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
     if Node::is_initialized(repo) {
         anyhow::bail!(
             "ferrite configuration file already exists at {}: reinitializing would overwrite your keys",

@@ -11,7 +11,7 @@ use serde_json::Value;
     "  ferrite id\n",
     "  ferrite --api /ip4/127.0.0.1/tcp/5001 id",
 ))]
-pub struct IdArgs {
+pub(crate) struct IdArgs {
     /// Print with this format: `<id>`, `<aver>`, `<pubkey>`, `<addrs>` and
     /// `<protocols>` are replaced.
     #[arg(short, long)]
@@ -20,7 +20,7 @@ pub struct IdArgs {
 
 /// Runs `id`: the daemon's answer, or offline the repo's identity (as Kubo's
 /// offline `ipfs id`), printed the same way.
-pub fn id(t: &Target, a: IdArgs) -> anyhow::Result<()> {
+pub(crate) fn id(t: &Target, a: IdArgs) -> anyhow::Result<()> {
     let v = match t {
         Target::Remote(c) => c.request("id").json()?,
         Target::Local(repo) => {
@@ -76,7 +76,7 @@ fn print_id(v: &Value, format: Option<&str>) -> anyhow::Result<()> {
 }
 
 /// Runs `shutdown`: asks the daemon to stop.
-pub fn shutdown(t: &Target) -> anyhow::Result<()> {
+pub(crate) fn shutdown(t: &Target) -> anyhow::Result<()> {
     match t {
         Target::Remote(c) => {
             c.request("shutdown").send()?;

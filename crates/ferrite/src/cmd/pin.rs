@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// `pin` subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Pin objects (and by default everything below them).
     #[command(after_help = concat!(
         "Examples:\n",
@@ -99,7 +99,7 @@ pub enum Command {
 }
 
 /// Runs a `pin` subcommand.
-pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     match t {
         Target::Local(repo) => run_local(repo, c),
         Target::Remote(client) => run_remote(client, c),

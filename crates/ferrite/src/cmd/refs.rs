@@ -15,7 +15,7 @@ use std::path::Path;
     "  ferrite refs -r -u bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
     "  ferrite refs local",
 ))]
-pub struct Args {
+pub(crate) struct Args {
     /// Paths to list the links of; `local` lists every stored block.
     #[arg(required = true)]
     paths: Vec<String>,
@@ -37,7 +37,7 @@ pub struct Args {
 }
 
 /// Runs `refs`.
-pub fn run(t: &Target, a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, a: Args) -> anyhow::Result<()> {
     let local = a.paths.len() == 1 && a.paths[0] == "local";
     if !local && a.edges && a.format != "<dst>" {
         anyhow::bail!("using format argument with edges is not allowed");

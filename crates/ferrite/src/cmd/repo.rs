@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// `repo` subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Remove every block that no pin reaches.
     #[command(after_help = concat!(
         "Examples:\n",
@@ -41,7 +41,7 @@ pub enum Command {
 }
 
 /// Runs a `repo` subcommand.
-pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     match t {
         Target::Local(repo) => run_local(repo, c),
         Target::Remote(client) => run_remote(client, c),

@@ -14,7 +14,7 @@ const PROVIDER: u64 = 4;
 
 /// `routing` subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Find peers that can provide a CID.
     #[command(after_help = concat!(
         "Examples:\n",
@@ -56,7 +56,7 @@ pub enum Command {
 }
 
 /// Runs a `routing` (or `dht`) subcommand through the daemon.
-pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     let client = online(t)?;
     run_remote(client, c)
 }

@@ -13,7 +13,7 @@ const PROVIDE_BUFFER: u64 = 256;
 
 /// `stats` subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Bandwidth totals and rates.
     #[command(after_help = concat!(
         "Examples:\n",
@@ -40,7 +40,7 @@ pub enum Command {
 
 /// `bitswap` subcommands.
 #[derive(Subcommand)]
-pub enum BitswapCommand {
+pub(crate) enum BitswapCommand {
     /// Bitswap counters, wantlist and partners.
     #[command(after_help = concat!(
         "Examples:\n",
@@ -63,7 +63,7 @@ pub enum BitswapCommand {
 
 /// Options of `stats bitswap` / `bitswap stat`.
 #[derive(clap::Args)]
-pub struct BitswapStatArgs {
+pub(crate) struct BitswapStatArgs {
     /// List the partners too.
     #[arg(short, long)]
     verbose: bool,
@@ -73,7 +73,7 @@ pub struct BitswapStatArgs {
 }
 
 /// Runs a `stats` subcommand through the daemon.
-pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     let client = online(t)?;
     let mut out = std::io::stdout().lock();
     match c {
@@ -92,7 +92,7 @@ pub fn run(t: &Target, c: Command) -> anyhow::Result<()> {
 }
 
 /// Runs a `bitswap` subcommand through the daemon.
-pub fn run_bitswap(t: &Target, c: BitswapCommand) -> anyhow::Result<()> {
+pub(crate) fn run_bitswap(t: &Target, c: BitswapCommand) -> anyhow::Result<()> {
     let client = online(t)?;
     let mut out = std::io::stdout().lock();
     match c {
@@ -128,7 +128,7 @@ fn bitswap_stat(
 }
 
 /// go-humanize's `Bytes`: SI units, one decimal below 10.
-pub fn humanize_bytes(n: u64) -> String {
+pub(crate) fn humanize_bytes(n: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     if n < 10 {
         return format!("{n} B");

@@ -12,11 +12,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Kubo's error for network commands without a daemon.
-pub const OFFLINE: &str =
+pub(crate) const OFFLINE: &str =
     "this command must be run in online mode. Try running 'ferrite daemon' first";
 
 /// The daemon, or the online-mode error.
-pub fn online(t: &Target) -> anyhow::Result<&Client> {
+pub(crate) fn online(t: &Target) -> anyhow::Result<&Client> {
     match t {
         Target::Remote(c) => Ok(c),
         Target::Local(_) => anyhow::bail!(OFFLINE),
@@ -25,7 +25,7 @@ pub fn online(t: &Target) -> anyhow::Result<&Client> {
 
 /// `swarm` subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// List the peers with open connections.
     #[command(
         after_help = "Examples:\n  ferrite swarm peers\n  ferrite swarm peers --latency --direction"
@@ -74,7 +74,7 @@ pub enum Command {
 
 /// Arguments of `swarm addrs`.
 #[derive(clap::Args)]
-pub struct AddrsArgs {
+pub(crate) struct AddrsArgs {
     #[command(subcommand)]
     sub: Option<AddrsSub>,
 }
@@ -97,7 +97,7 @@ enum AddrsSub {
 
 /// `swarm key` subcommands: local, no daemon needed.
 #[derive(Subcommand)]
-pub enum KeyCommand {
+pub(crate) enum KeyCommand {
     /// Generate a new private-network key in ipfs-swarm-key-gen's format.
     #[command(
         after_help = "Examples:\n  ferrite swarm key gen -o swarm.key\n  ferrite swarm key gen"
@@ -121,7 +121,7 @@ pub enum KeyCommand {
 
 /// Runs a `swarm` subcommand: `key` here, the others through the daemon
 /// (`target` finds it).
-pub fn run(
+pub(crate) fn run(
     repo: &Path,
     target: &dyn Fn() -> anyhow::Result<Target>,
     c: Command,
@@ -183,7 +183,7 @@ pub fn run(
 }
 
 /// Runs `swarm key gen|fingerprint` (never through the daemon).
-pub fn key(repo: &Path, c: KeyCommand) -> anyhow::Result<()> {
+pub(crate) fn key(repo: &Path, c: KeyCommand) -> anyhow::Result<()> {
     match c {
         KeyCommand::Gen { output } => {
             let text = format!("{}\n", SwarmKey::generate().to_file_contents());
@@ -207,7 +207,7 @@ pub fn key(repo: &Path, c: KeyCommand) -> anyhow::Result<()> {
 }
 
 /// Reads and checks a swarm key file; errors name the file.
-pub fn read_key(path: &Path) -> anyhow::Result<SwarmKey> {
+pub(crate) fn read_key(path: &Path) -> anyhow::Result<SwarmKey> {
     let data =
         std::fs::read(path).with_context(|| format!("cannot read swarm key {}", path.display()))?;
     SwarmKey::parse(&data).with_context(|| format!("invalid swarm key file {}", path.display()))
@@ -216,7 +216,7 @@ pub fn read_key(path: &Path) -> anyhow::Result<SwarmKey> {
 /// Writes a secret durably with mode 0600 from the start (no moment where
 /// others could read it): a temporary file, fsync, rename, fsync of the
 /// folder. With `replace` false an existing file is refused.
-pub fn write_secret(path: &Path, data: &[u8], replace: bool) -> anyhow::Result<()> {
+pub(crate) fn write_secret(path: &Path, data: &[u8], replace: bool) -> anyhow::Result<()> {
     use std::fs::{self, File, OpenOptions};
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;

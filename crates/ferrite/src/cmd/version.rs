@@ -8,7 +8,7 @@
     "  ferrite version -n\n",
     "  ferrite version --all",
 ))]
-pub struct Args {
+pub(crate) struct Args {
     /// Only print the version number.
     #[arg(short = 'n', long)]
     number: bool,
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 /// Prints the version like `ipfs version`.
-pub fn run(a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let v = env!("CARGO_PKG_VERSION");
     if a.number {
         println!("{v}");

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A `ferrite daemon` on its own repo, killed when dropped.
-pub struct Node {
+pub(crate) struct Node {
     pub env: Env,
     pub child: Option<Child>,
     /// The daemon's stderr (appended to across restarts).
@@ -34,12 +34,12 @@ pub struct Node {
 
 impl Node {
     /// A fresh repo (`init --profile test`) with a running daemon.
-    pub fn new() -> Node {
+    pub(crate) fn new() -> Node {
         Node::with_env(Env::new())
     }
 
     /// A running daemon on `env`'s repo.
-    pub fn with_env(env: Env) -> Node {
+    pub(crate) fn with_env(env: Env) -> Node {
         let mut n = Node::unstarted(env);
         n.start();
         n
@@ -47,7 +47,7 @@ impl Node {
 
     /// A node on `env`'s repo whose daemon is not started yet, so that
     /// `cluster init`, `config` and the like can still run on the repo.
-    pub fn unstarted(env: Env) -> Node {
+    pub(crate) fn unstarted(env: Env) -> Node {
         let stderr = env.path("daemon.stderr");
         Node {
             env,
@@ -63,12 +63,12 @@ impl Node {
     }
 
     /// Starts `ferrite daemon` and waits (30 s) for `Daemon is ready`.
-    pub fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         self.start_with(&[]);
     }
 
     /// Starts `ferrite daemon <extra…>` and waits (30 s) for `Daemon is ready`.
-    pub fn start_with(&mut self, extra: &[&str]) {
+    pub(crate) fn start_with(&mut self, extra: &[&str]) {
         assert!(self.child.is_none(), "daemon already running");
         let err = std::fs::OpenOptions::new()
             .create(true)
@@ -131,7 +131,7 @@ impl Node {
     }
 
     /// Whether the daemon process is (still) running.
-    pub fn running(&mut self) -> bool {
+    pub(crate) fn running(&mut self) -> bool {
         match &mut self.child {
             Some(c) => c.try_wait().unwrap().is_none(),
             None => false,
@@ -139,8 +139,10 @@ impl Node {
     }
 
     /// Stops the daemon gracefully (SIGTERM) and waits for it.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) only sends a signal to our child, not yet
+            // waited for.
             unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
@@ -155,7 +157,7 @@ impl Node {
     }
 
     /// Kills the daemon at once (SIGKILL).
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -163,36 +165,36 @@ impl Node {
     }
 
     /// The RPC API as `host:port`, from the repo's api file.
-    pub fn api_addr(&self) -> String {
+    pub(crate) fn api_addr(&self) -> String {
         let ma = std::fs::read_to_string(self.env.repo().join("api")).unwrap();
         host_port(ma.trim())
     }
 
     /// POST /api/v0/<path>; returns (status, body).
-    pub fn post(&self, path: &str) -> (u16, String) {
+    pub(crate) fn post(&self, path: &str) -> (u16, String) {
         let (status, body) = self.post_bytes(path);
         (status, String::from_utf8_lossy(&body).to_string())
     }
 
     /// POST /api/v0/<path>; returns (status, raw body).
-    pub fn post_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+    pub(crate) fn post_bytes(&self, path: &str) -> (u16, Vec<u8>) {
         http_bytes(&self.api_addr(), "POST", &format!("/api/v0/{path}"), None)
     }
 
     /// POST /api/v0/<path>, asserts 200, parses the body as JSON.
-    pub fn json(&self, path: &str) -> Value {
+    pub(crate) fn json(&self, path: &str) -> Value {
         let (status, body) = self.post(path);
         assert_eq!(status, 200, "{path}: {body}");
         serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
     }
 
     /// The node's peer ID (through the RPC API).
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         self.json("id")["ID"].as_str().unwrap().to_string()
     }
 
     /// This node's first TCP address with its /p2p/ part.
-    pub fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         self.json("id")["Addresses"]
             .as_array()
             .unwrap()
@@ -203,7 +205,7 @@ impl Node {
     }
 
     /// `swarm connect` to `other` through the RPC API; asserts success.
-    pub fn connect(&self, other: &Node) {
+    pub(crate) fn connect(&self, other: &Node) {
         let v = self.json(&format!("swarm/connect?arg={}", other.addr()));
         assert!(
             v["Strings"][0].as_str().unwrap().ends_with("success"),
@@ -212,7 +214,7 @@ impl Node {
     }
 
     /// Peer IDs of the IPFS swarm peers.
-    pub fn peers(&self) -> Vec<String> {
+    pub(crate) fn peers(&self) -> Vec<String> {
         match &self.json("swarm/peers")["Peers"] {
             Value::Array(a) => a
                 .iter()
@@ -223,17 +225,17 @@ impl Node {
     }
 
     /// Everything the daemon wrote to stderr so far.
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// Everything the daemon wrote to stdout so far.
-    pub fn stdout_text(&self) -> String {
+    pub(crate) fn stdout_text(&self) -> String {
         self.stdout.lock().unwrap().join("\n")
     }
 
     /// The cluster REST API as `host:port` (panics without one).
-    pub fn rest_addr(&self) -> String {
+    pub(crate) fn rest_addr(&self) -> String {
         assert!(
             !self.cluster_rest_maddr.is_empty(),
             "no `Cluster REST API listening on` line"
@@ -242,7 +244,7 @@ impl Node {
     }
 
     /// The first `Cluster listening on` multiaddr (with `/p2p/<id>`).
-    pub fn cluster_addr(&self) -> String {
+    pub(crate) fn cluster_addr(&self) -> String {
         self.cluster_addrs
             .first()
             .cloned()
@@ -250,19 +252,19 @@ impl Node {
     }
 
     /// A request to the cluster REST API; returns (status, body).
-    pub fn rest(&self, method: &str, path: &str) -> (u16, String) {
+    pub(crate) fn rest(&self, method: &str, path: &str) -> (u16, String) {
         http(&self.rest_addr(), method, path, None)
     }
 
     /// GET on the cluster REST API, asserts 200, parses JSON.
-    pub fn rest_json(&self, path: &str) -> Value {
+    pub(crate) fn rest_json(&self, path: &str) -> Value {
         let (status, body) = self.rest("GET", path);
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
 
     /// GET on the cluster REST API, asserts 200, parses NDJSON (or a JSON array).
-    pub fn rest_ndjson(&self, path: &str) -> Vec<Value> {
+    pub(crate) fn rest_ndjson(&self, path: &str) -> Vec<Value> {
         let (status, body) = self.rest("GET", path);
         assert_eq!(status, 200, "GET {path}: {body}");
         ndjson(&body)
@@ -276,14 +278,14 @@ impl Drop for Node {
 }
 
 /// `/ip4/H/tcp/P[/…]` -> `H:P`.
-pub fn host_port(maddr: &str) -> String {
+pub(crate) fn host_port(maddr: &str) -> String {
     let parts: Vec<&str> = maddr.trim().split('/').collect();
     assert!(parts.len() >= 5, "not an /ip4/…/tcp/… multiaddr: {maddr:?}");
     format!("{}:{}", parts[2], parts[4])
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -293,13 +295,18 @@ pub fn free_port() -> u16 {
 
 /// An HTTP/1.0 request to `addr` (`host:port`); `body` is (content type,
 /// bytes). Returns (status, body as text).
-pub fn http(addr: &str, method: &str, path: &str, body: Option<(&str, &[u8])>) -> (u16, String) {
+pub(crate) fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+) -> (u16, String) {
     let (status, body) = http_bytes(addr, method, path, body);
     (status, String::from_utf8_lossy(&body).to_string())
 }
 
 /// Like [`http`], with the raw body.
-pub fn http_bytes(
+pub(crate) fn http_bytes(
     addr: &str,
     method: &str,
     path: &str,
@@ -341,7 +348,7 @@ pub fn http_bytes(
 }
 
 /// Parses an NDJSON body (or a single JSON array) into values.
-pub fn ndjson(body: &str) -> Vec<Value> {
+pub(crate) fn ndjson(body: &str) -> Vec<Value> {
     let t = body.trim();
     if t.starts_with('[') {
         return serde_json::from_str::<Vec<Value>>(t).unwrap_or_else(|e| panic!("{e}: {body}"));
@@ -353,7 +360,7 @@ pub fn ndjson(body: &str) -> Vec<Value> {
 }
 
 /// Decodes an HTTP/1.1 chunked body (trailers dropped).
-pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
+pub(crate) fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
@@ -371,7 +378,11 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 /// Polls `f` every 200 ms until it returns `Ok`, or panics with `what` and
 /// the last `Err` text after `timeout`.
-pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+pub(crate) fn wait_for<T>(
+    timeout: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Result<T, String>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         match f() {

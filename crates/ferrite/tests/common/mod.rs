@@ -1,19 +1,19 @@
 //! Helpers for CLI tests: a fresh repo per test and a runner for the binary.
 #![allow(dead_code, clippy::new_without_default)]
 
-pub mod daemon;
+pub(crate) mod daemon;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// A temporary repo with the `test` profile.
-pub struct Env {
+pub(crate) struct Env {
     pub dir: tempfile::TempDir,
 }
 
 impl Env {
     /// Creates and initialises a repo with `init --profile test`.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let env = Env {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -22,17 +22,17 @@ impl Env {
     }
 
     /// The repo path.
-    pub fn repo(&self) -> PathBuf {
+    pub(crate) fn repo(&self) -> PathBuf {
         self.dir.path().join("repo")
     }
 
     /// A scratch path inside the test's folder.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// A command for the ferrite binary against this repo.
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ferrite"));
         c.args(args)
             .env("FERRITE_PATH", self.repo())
@@ -42,12 +42,12 @@ impl Env {
     }
 
     /// Runs and returns the output, whatever the exit status.
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
 
     /// Runs, asserts success, returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
         assert!(
             o.status.success(),
@@ -58,7 +58,7 @@ impl Env {
     }
 
     /// Runs, asserts failure with a one-line `Error: …` and no panic; returns stderr.
-    pub fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let o = self.run(args);
         let err = String::from_utf8_lossy(&o.stderr).to_string();
         assert!(!o.status.success(), "ferrite {args:?} should fail");
@@ -71,7 +71,7 @@ impl Env {
     }
 
     /// Runs with `input` on stdin, asserts success, returns stdout.
-    pub fn ok_stdin(&self, args: &[&str], input: &[u8]) -> String {
+    pub(crate) fn ok_stdin(&self, args: &[&str], input: &[u8]) -> String {
         use std::io::Write;
         let mut child = self
             .cmd(args)
@@ -91,7 +91,7 @@ impl Env {
     }
 
     /// Writes a file under the test folder.
-    pub fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
+    pub(crate) fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
         let p = self.path(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, data).unwrap();
@@ -100,7 +100,7 @@ impl Env {
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*), so tests are repeatable.
-pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
@@ -114,7 +114,7 @@ pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// The last whitespace-separated word of the last line (the root CID of `add`).
-pub fn last_cid(out: &str) -> String {
+pub(crate) fn last_cid(out: &str) -> String {
     out.lines()
         .last()
         .unwrap()
@@ -125,6 +125,6 @@ pub fn last_cid(out: &str) -> String {
 }
 
 /// Path as &str.
-pub fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }

@@ -25,6 +25,18 @@ pub fn to_socket(ma: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// Where to reach a listener bound to `a`: a wildcard address (`0.0.0.0`,
+/// `::`) becomes loopback of the same family.
+pub fn dialable(mut a: SocketAddr) -> SocketAddr {
+    if a.ip().is_unspecified() {
+        a.set_ip(match a.ip() {
+            IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    a
+}
+
 /// The multiaddr of a socket address.
 pub fn from_socket(a: &SocketAddr) -> String {
     match a.ip() {
@@ -45,5 +57,9 @@ mod tests {
         assert!(to_socket("/ip4/127.0.0.1/udp/1").is_err());
         assert!(to_socket("/ip4/::1/tcp/1").is_err());
         assert!(to_socket("/dns4/localhost/tcp/1").is_err());
+        let d = |ma| dialable(to_socket(ma).unwrap()).to_string();
+        assert_eq!(d("/ip4/0.0.0.0/tcp/5001"), "127.0.0.1:5001");
+        assert_eq!(d("/ip6/::/tcp/5001"), "[::1]:5001");
+        assert_eq!(d("/ip4/10.0.0.1/tcp/5001"), "10.0.0.1:5001");
     }
 }

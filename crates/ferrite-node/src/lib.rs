@@ -103,11 +103,6 @@ impl Node {
         Repo::is_initialized(path)
     }
 
-    /// The repo, for this crate's modules (the network reads the store).
-    pub(crate) fn repo_arc(&self) -> Arc<Repo> {
-        self.repo.clone()
-    }
-
     /// The repo's folder.
     pub fn repo_path(&self) -> &Path {
         self.repo.path()

@@ -2,7 +2,7 @@
 
 use crate::{Error, IpfsPath, Node, Result};
 use ferrite_ipld::Cid;
-use ferrite_store::dag::walk;
+use ferrite_store::pins::check_complete;
 use ferrite_store::{Blockstore, PinMode, PinStatus};
 
 /// Which pins `pin ls` lists.
@@ -87,16 +87,8 @@ impl Node {
                 }
             }
         }
-        let blocks = self.repo.blocks();
         for cid in &cids {
-            match mode {
-                PinMode::Recursive => walk(blocks, cid, &mut |_, _| Ok(()))?,
-                PinMode::Direct => {
-                    if !blocks.has(cid)? {
-                        return Err(Error::NotFound(*cid));
-                    }
-                }
-            }
+            check_complete(self.repo.blocks(), cid, mode)?;
         }
         let pins: Vec<_> = cids
             .iter()
@@ -284,16 +276,12 @@ impl PinBatch<'_> {
     /// The first block of `cid` (with `recursive`, of its whole DAG) that
     /// is not stored locally; `None` when it is complete.
     pub fn missing(&self, cid: &Cid, recursive: bool) -> Result<Option<Cid>> {
-        let blocks = self.node.repo.blocks();
-        let r = if recursive {
-            walk(blocks, cid, &mut |_, _| Ok(()))
+        let mode = if recursive {
+            PinMode::Recursive
         } else {
-            match blocks.has(cid)? {
-                true => Ok(()),
-                false => Err(ferrite_store::Error::NotFound(*cid)),
-            }
+            PinMode::Direct
         };
-        match r {
+        match check_complete(self.node.repo.blocks(), cid, mode) {
             Ok(()) => Ok(None),
             Err(ferrite_store::Error::NotFound(c)) => Ok(Some(c)),
             Err(e) => Err(e.into()),

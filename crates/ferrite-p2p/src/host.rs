@@ -174,7 +174,7 @@ fn listen_failure(addr: &Multiaddr, err: &TransportError<io::Error>) -> String {
 }
 
 /// The name of a transport in `addr` that this host never runs.
-pub fn unsupported_transport(addr: &Multiaddr) -> Option<&'static str> {
+fn unsupported_transport(addr: &Multiaddr) -> Option<&'static str> {
     addr.iter().find_map(|p| match p {
         Protocol::WebRTCDirect | Protocol::WebRTC => Some("WebRTC Direct"),
         Protocol::WebTransport => Some("WebTransport"),
@@ -506,7 +506,6 @@ impl<B: NetworkBehaviour> Host<B> {
             else {
                 break;
             };
-            self.observe(&event);
             match &event {
                 SwarmEvent::NewListenAddr { listener_id, .. } => {
                     waiting.retain(|(id, _)| id != listener_id);
@@ -528,9 +527,7 @@ impl<B: NetworkBehaviour> Host<B> {
                 }
                 _ => {}
             }
-            if let Some(event) = self.intercept(event) {
-                self.pending_events.push_back(event);
-            }
+            self.keep(event);
         }
         // A wildcard listener reports one address per interface, in a
         // burst: take the rest of it too (bounded: the burst is short).
@@ -541,14 +538,20 @@ impl<B: NetworkBehaviour> Host<B> {
             else {
                 break;
             };
-            self.observe(&event);
-            if let Some(event) = self.intercept(event) {
-                self.pending_events.push_back(event);
-            }
+            self.keep(event);
         }
         let mut addrs = self.listen_addrs.clone();
         addrs.sort_by_key(|a| a.to_string());
         addrs
+    }
+
+    /// Handles an event polled outside [`Host::next_event`] as that does,
+    /// and keeps it for it to return.
+    fn keep(&mut self, event: SwarmEvent<BehaviourEvent<B>>) {
+        self.observe(&event);
+        if let Some(event) = self.intercept(event) {
+            self.pending_events.push_back(event);
+        }
     }
 
     /// Dials an address (with or without a trailing `/p2p/<peer>`).

@@ -30,9 +30,9 @@ pub use bandwidth::BandwidthCounters;
 pub use config::{agent_version, ConnMgrConfig, HostConfig, KadMode, DEFAULT_MEMORY_FRACTION};
 pub use connmgr::ConnManager;
 pub use host::{
-    handshake_failure, is_pnet_mismatch, is_pnet_mismatch_incoming, unsupported_transport,
-    Behaviour, BehaviourEvent, HandshakeFailure, Host, HostBuilder, HostError, SkippedListenAddr,
-    FORCE_PNET_ENV, PNET_MISMATCH_MESSAGE,
+    handshake_failure, is_pnet_mismatch, is_pnet_mismatch_incoming, Behaviour, BehaviourEvent,
+    HandshakeFailure, Host, HostBuilder, HostError, SkippedListenAddr, FORCE_PNET_ENV,
+    PNET_MISMATCH_MESSAGE,
 };
 pub use peerstore::{load_peers, save_peers, strip_p2p, PeerAddrs};
 pub use pnet::{SwarmKey, SwarmKeyError};

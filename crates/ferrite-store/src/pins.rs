@@ -75,6 +75,17 @@ pub struct Pins {
     db: Database,
 }
 
+/// What a pin of `mode` on `cid` needs stored: the block itself (direct)
+/// or its whole DAG (recursive). `Error::NotFound` names the first block
+/// missing.
+pub fn check_complete(store: &dyn Blockstore, cid: &Cid, mode: PinMode) -> Result<()> {
+    match mode {
+        PinMode::Recursive => walk(store, cid, &mut |_, _| Ok(())),
+        PinMode::Direct if store.has(cid)? => Ok(()),
+        PinMode::Direct => Err(Error::NotFound(*cid)),
+    }
+}
+
 impl Pins {
     /// Opens or creates the pinset at `path`.
     pub fn open(path: &Path) -> Result<Self> {
@@ -168,14 +179,7 @@ impl Pins {
     /// Pins `cid` after checking that the whole DAG (recursive) or the block
     /// (direct) is stored locally.
     pub fn pin(&self, store: &dyn Blockstore, cid: &Cid, mode: PinMode, name: &str) -> Result<()> {
-        match mode {
-            PinMode::Recursive => walk(store, cid, &mut |_, _| Ok(()))?,
-            PinMode::Direct => {
-                if !store.has(cid)? {
-                    return Err(Error::NotFound(*cid));
-                }
-            }
-        }
+        check_complete(store, cid, mode)?;
         self.insert(&[Pin {
             cid: *cid,
             mode,

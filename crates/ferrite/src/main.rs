@@ -290,7 +290,9 @@ fn usage_error(e: &clap::Error, path: &str) -> String {
 
 fn main() -> ExitCode {
     use clap::FromArgMatches;
-    let parsed = command()
+    let cli_def = command();
+    let parsed = cli_def
+        .clone()
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
@@ -306,10 +308,7 @@ fn main() -> ExitCode {
                 e.exit();
             }
             let args: Vec<String> = std::env::args().skip(1).collect();
-            eprintln!(
-                "Error: {}",
-                usage_error(&e, &command_path(&command(), &args))
-            );
+            eprintln!("Error: {}", usage_error(&e, &command_path(&cli_def, &args)));
             return ExitCode::from(2);
         }
     };

@@ -14,7 +14,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -87,14 +87,9 @@ fn repo_lock_is_free(repo: &Path) -> bool {
 impl Client {
     /// A client for the API at multiaddr `ma` (`/ip4/A/tcp/P`, `/ip6/…`).
     pub(crate) fn new(ma: &str) -> Result<Client> {
-        let mut addr = ferrite_http::addr::to_socket(ma).map_err(anyhow::Error::msg)?;
-        // A daemon listening on every interface is reached on loopback.
-        if addr.ip().is_unspecified() {
-            addr.set_ip(match addr.ip() {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            });
-        }
+        let addr = ferrite_http::addr::dialable(
+            ferrite_http::addr::to_socket(ma).map_err(anyhow::Error::msg)?,
+        );
         Ok(Client {
             addr,
             multiaddr: ma.to_string(),

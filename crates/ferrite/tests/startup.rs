@@ -29,6 +29,13 @@ fn set_swarm(env: &Env, addrs: &[&str]) {
     ]);
 }
 
+/// Runs `ferrite daemon`, which must fail with one `Error: …` line.
+fn daemon_fails_in_one_line(env: &Env) -> String {
+    let err = env.fails(&["daemon"]);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
 #[test]
 fn unsupported_listen_addresses_are_warnings_and_the_rest_listens() {
     let env = Env::new();
@@ -88,8 +95,7 @@ fn nothing_to_listen_on_stops_the_daemon_with_one_line() {
             "/ip4/127.0.0.1/udp/0/quic-v1/webtransport",
         ],
     );
-    let err = env.fails(&["daemon"]);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = daemon_fails_in_one_line(&env);
     assert!(
         err.contains("cannot listen on any configured address")
             && err.contains("/ip4/127.0.0.1/udp/0/webrtc-direct (WebRTC Direct is not supported)"),
@@ -104,7 +110,7 @@ fn a_port_in_use_is_skipped_but_not_when_it_is_the_only_address() {
     let busy = format!("/ip4/127.0.0.1/tcp/{port}");
     let env = Env::new();
     set_swarm(&env, &[&busy]);
-    let err = env.fails(&["daemon"]);
+    let err = daemon_fails_in_one_line(&env);
     assert!(err.contains(&busy), "{err}");
     set_swarm(&env, &[&busy, "/ip4/127.0.0.1/tcp/0"]);
     let mut n = Node::with_env(env);
@@ -126,8 +132,7 @@ fn an_unsupported_transport_asked_for_explicitly_is_an_error() {
         "Swarm.Transports.Network.WebRTCDirect",
         "true",
     ]);
-    let err = env.fails(&["daemon"]);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = daemon_fails_in_one_line(&env);
     assert!(
         err.contains("Swarm.Transports.Network.WebRTCDirect is true")
             && err.contains("WebRTC Direct"),

@@ -171,7 +171,7 @@ impl NetConfig {
     /// Reads `Addresses`, `Swarm`, `Routing`, `Bootstrap`, the reprovider
     /// settings and the repo's `swarm.key`.
     pub fn from_node(node: &crate::Node) -> Result<NetConfig> {
-        NetConfig::from_repo(&node.repo_arc())
+        NetConfig::from_repo(&node.repo)
     }
 
     fn from_repo(repo: &Repo) -> Result<NetConfig> {
@@ -365,7 +365,7 @@ impl Network {
     /// Starts the host and its task on the current Tokio runtime; the
     /// network serves and stores the blocks of `node`'s repo.
     pub fn start(node: &crate::Node, mut config: NetConfig) -> Result<Network> {
-        let repo = node.repo_arc();
+        let repo = node.repo.clone();
         // We answer GET_PROVIDERS for every block we hold: no per-key
         // record, so a million local blocks cost the DHT store nothing.
         let r = repo.clone();
@@ -641,7 +641,7 @@ async fn reprovider(
 /// The CIDs `Reprovider.Strategy` announces: `all` (every block), `pinned`
 /// (every block under a pin), `roots` (pinned roots only).
 pub fn reprovide_keys(node: &crate::Node, strategy: &str) -> Result<Vec<Cid>> {
-    keys_to_reprovide(&node.repo_arc(), strategy)
+    keys_to_reprovide(&node.repo, strategy)
 }
 
 fn keys_to_reprovide(repo: &Repo, strategy: &str) -> Result<Vec<Cid>> {
@@ -687,6 +687,27 @@ mod tests {
         cfg.set(key, value).unwrap();
         Repo::init(dir.path(), &cfg).unwrap();
         NetConfig::from_repo(&Repo::open(dir.path()).unwrap())
+    }
+
+    /// Every profile, `public` included (whose daemon no test may start: it
+    /// dials the public bootstrap peers), gives network settings the host
+    /// accepts, with only addresses it serves.
+    #[test]
+    fn every_profile_gives_a_network_config() {
+        for name in ferrite_store::config::profile_names() {
+            let dir = tempfile::tempdir().unwrap();
+            Repo::init(dir.path(), &Config::init(&[name]).unwrap()).unwrap();
+            let c = NetConfig::from_repo(&Repo::open(dir.path()).unwrap())
+                .unwrap_or_else(|e| panic!("profile {name}: {e}"));
+            assert!(!c.host.listen_addrs.is_empty(), "profile {name}");
+            for a in &c.host.listen_addrs {
+                let s = a.to_string();
+                assert!(
+                    !s.contains("webrtc") && !s.contains("webtransport"),
+                    "profile {name} listens on {a}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -727,11 +727,9 @@ impl Api {
             Some(h) => h.clone(),
             None => rest_addr_of(repo),
         };
-        let mut addr =
-            ferrite_http::addr::to_socket(&ma).map_err(|e| anyhow!("--host {ma}: {e}"))?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
+        let addr = ferrite_http::addr::dialable(
+            ferrite_http::addr::to_socket(&ma).map_err(|e| anyhow!("--host {ma}: {e}"))?,
+        );
         let auth = ctl.basic_auth.as_ref().map(|ua| {
             use base64::Engine as _;
             format!(

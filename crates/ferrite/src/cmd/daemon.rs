@@ -200,29 +200,26 @@ async fn serve(
         println!("{what} listening on {bound}");
         servers.push(spawn_server(listener, router, &done_rx));
     }
-    let mut api_file = None;
-    let mut urls = Vec::new();
+    // The first API and gateway listener: (multiaddr, URL).
+    let mut api = None;
     for ma in &api_addrs {
         let (listener, bound) = bind(ma, "Addresses.API").await?;
         println!("RPC API server listening on {bound}");
-        if api_file.is_none() {
-            urls.push(format!("RPC API: {}/api/v0", http_url(&listener)?));
+        if api.is_none() {
+            api = Some((bound, http_url(&listener)?));
         }
-        api_file.get_or_insert(bound);
         let router = ferrite_http::rpc::router(Api {
             node: node.clone(),
             shutdown: stop_tx.clone(),
         });
         servers.push(spawn_server(listener, router, &done_rx));
     }
-    let mut gateway_file = None;
+    let mut gateway_url = None;
     for ma in &gw_addrs {
         let (listener, bound) = bind(ma, "Addresses.Gateway").await?;
         println!("Gateway server listening on {bound}");
-        if gateway_file.is_none() {
-            let url = http_url(&listener)?;
-            urls.push(format!("Gateway: {url}/ipfs/<cid>"));
-            gateway_file = Some(url);
+        if gateway_url.is_none() {
+            gateway_url = Some(http_url(&listener)?);
         }
         let router = ferrite_http::gateway::router(gateway_node.clone());
         servers.push(spawn_server(listener, router, &done_rx));
@@ -231,15 +228,14 @@ async fn serve(
     // (a multiaddr, as Kubo's); `$FERRITE_PATH/gateway` has the gateway's
     // URL, for scripts when the ports are random (`--profile test`).
     let api_path = repo.join("api");
-    if let Some(ma) = &api_file {
-        ferrite_node::write_durably(&api_path, ma.as_bytes())?;
-    }
     let gateway_path = repo.join("gateway");
-    if let Some(url) = &gateway_file {
-        ferrite_node::write_durably(&gateway_path, url.as_bytes())?;
+    if let Some((ma, url)) = &api {
+        ferrite_node::write_durably(&api_path, ma.as_bytes())?;
+        println!("RPC API: {url}/api/v0");
     }
-    for u in urls {
-        println!("{u}");
+    if let Some(url) = &gateway_url {
+        ferrite_node::write_durably(&gateway_path, url.as_bytes())?;
+        println!("Gateway: {url}/ipfs/<cid>");
     }
     println!("Daemon is ready");
     tokio::spawn(crate::memory::release_free_memory());
@@ -273,18 +269,12 @@ async fn bind(ma: &str, what: &str) -> anyhow::Result<(tokio::net::TcpListener, 
     Ok((listener, bound))
 }
 
-/// `http://host:port` of a bound listener, for people to paste (a wildcard
-/// address becomes 127.0.0.1).
+/// `http://host:port` of a bound listener, for people to paste.
 fn http_url(listener: &tokio::net::TcpListener) -> anyhow::Result<String> {
-    let mut a = listener.local_addr()?;
-    if a.ip().is_unspecified() {
-        a.set_ip(if a.is_ipv4() {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        });
-    }
-    Ok(format!("http://{a}"))
+    Ok(format!(
+        "http://{}",
+        ferrite_http::addr::dialable(listener.local_addr()?)
+    ))
 }
 
 /// Serves `router` until `done` turns true.

@@ -134,7 +134,9 @@ class Peer:
     def start(self):
         self.logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, "env", f"FERRITE_PATH={self.repo}", BIN, "daemon"],
+            ["ip", "netns", "exec", self.ns, "env", f"FERRITE_PATH={self.repo}",
+             # joins and leader changes in the log, for the failure report
+             "FERRITE_LOG=warn,libp2p_kad=error,openraft=error,ferrite_cluster=info", BIN, "daemon"],
             stdout=self.logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=_die_with_parent,
         )
@@ -170,12 +172,23 @@ class Peer:
             self.logf.close()
 
     def tail(self, lines=40):
+        """The log's last `lines` distinct messages; repeats of a message (timestamps
+        aside) are counted, not printed, so a flood of retries cannot hide the cause."""
         try:
             with open(self.logpath, "rb") as f:
                 data = f.read().decode("utf-8", "replace").splitlines()
         except OSError as e:
             return f"(no log: {e})"
-        return "\n".join(data[-lines:])
+        out, counts = [], {}
+        for line in data:
+            key = line.split(" ", 1)[1] if line[:4].isdigit() and " " in line else line
+            if key in counts:
+                counts[key] += 1
+                continue
+            counts[key] = 1
+            out.append((key, line))
+        shown = out[-lines:]
+        return "\n".join(l + (f"  [x{counts[k]}]" if counts[k] > 1 else "") for k, l in shown)
 
 
 # --------------------------------------------------------------------------- REST client
@@ -520,6 +533,8 @@ def inner():
             print(f"----- peer {p.i} ({p.ip}, {p.peer_id}) log tail: {p.logpath}", file=sys.stderr)
             print(p.tail(), file=sys.stderr)
         print(f"(logs kept in {base})", file=sys.stderr)
+        # again at the end: CI shows the last lines of the output
+        print(f"partition: FAIL: {e}", file=sys.stderr, flush=True)
         base = None
         return 1
     finally:

@@ -36,7 +36,7 @@ pub mod types;
 pub use cluster::{Cluster, ClusterOptions};
 pub use config::ClusterSection;
 pub use network::{MemRouter, RpcRequest, RpcResponse, Transport, TransportError};
-pub use node::{ClusterConfig, ClusterError, ClusterMetrics, ClusterNode};
+pub use node::{ClusterConfig, ClusterError, ClusterMetrics, ClusterNode, Membership};
 pub use openraft::ServerState;
 pub use pinset::{ClusterPin, Command, PinMode, Response};
 

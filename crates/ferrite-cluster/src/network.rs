@@ -46,10 +46,10 @@ pub enum RpcRequest {
         /// Its address record.
         node: Node,
     },
-    /// Replace the voter set, forwarded to the leader.
+    /// A membership change, forwarded to the leader.
     ChangeMembership {
-        /// The complete new voter set (members must already be known).
-        voters: std::collections::BTreeSet<NodeId>,
+        /// The change, relative to the leader's membership.
+        change: crate::node::Membership,
     },
 }
 

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::error::{ChangeMembershipError, ClientWriteError, InitializeError, RaftError};
 use openraft::raft::ClientWriteResponse;
-use openraft::{Raft, ServerState, SnapshotPolicy};
+use openraft::{ChangeMembers, Raft, ServerState, SnapshotPolicy};
 use tokio::time::Instant;
 
 use crate::network::{
@@ -142,8 +142,12 @@ pub struct ClusterNode {
 enum Op {
     Write(Command),
     AddLearner(NodeId, Node),
-    ChangeMembership(BTreeSet<NodeId>),
+    ChangeMembership(Membership),
 }
+
+/// A membership change as a delta against the leader's current config, so
+/// two changes issued at once (peers joining together) cannot undo each other.
+pub type Membership = ChangeMembers<NodeId, Node>;
 
 impl ClusterNode {
     /// Opens (or creates) the node's state under `dir` and starts Raft. A
@@ -243,23 +247,36 @@ impl ClusterNode {
     /// e.g. added with [`add_learner`](Self::add_learner)). Nodes dropped
     /// from the voters are removed from the cluster entirely.
     pub async fn change_membership(&self, voters: BTreeSet<NodeId>) -> Result<(), ClusterError> {
-        self.leader_op(Op::ChangeMembership(voters)).await?;
+        self.leader_op(Op::ChangeMembership(ChangeMembers::ReplaceAllVoters(
+            voters,
+        )))
+        .await?;
         Ok(())
     }
 
-    /// Adds `id` as a learner, then promotes it to voter.
+    /// Adds `id` as a learner, then promotes it to voter. Safe to call for
+    /// several peers at once: each promotion adds one voter to whatever the
+    /// voter set is by then.
     pub async fn add_voter(&self, id: NodeId, addr: impl Into<String>) -> Result<(), ClusterError> {
         self.add_learner(id, addr).await?;
-        let mut voters = self.metrics().voters;
-        voters.insert(id);
-        self.change_membership(voters).await
+        self.leader_op(Op::ChangeMembership(ChangeMembers::AddVoterIds(
+            BTreeSet::from([id]),
+        )))
+        .await?;
+        Ok(())
     }
 
     /// Removes `id` from the cluster (voter or learner).
     pub async fn remove_peer(&self, id: NodeId) -> Result<(), ClusterError> {
-        let mut voters = self.metrics().voters;
-        voters.remove(&id);
-        self.change_membership(voters).await
+        let ids = BTreeSet::from([id]);
+        if self.metrics().voters.contains(&id) {
+            self.leader_op(Op::ChangeMembership(ChangeMembers::RemoveVoters(ids)))
+                .await?;
+        } else {
+            self.leader_op(Op::ChangeMembership(ChangeMembers::RemoveNodes(ids)))
+                .await?;
+        }
+        Ok(())
     }
 
     /// All pins in the locally applied state, ordered by CID text. May lag
@@ -362,8 +379,8 @@ impl ClusterNode {
             }
             RpcRequest::ClientWrite(cmd) => self.serve_write(Op::Write(cmd)).await,
             RpcRequest::AddLearner { id, node } => self.serve_write(Op::AddLearner(id, node)).await,
-            RpcRequest::ChangeMembership { voters } => {
-                self.serve_write(Op::ChangeMembership(voters)).await
+            RpcRequest::ChangeMembership { change } => {
+                self.serve_write(Op::ChangeMembership(change)).await
             }
         }
     }
@@ -383,7 +400,8 @@ impl ClusterNode {
         match op {
             Op::Write(cmd) => raft.client_write(cmd).await,
             Op::AddLearner(id, node) => raft.add_learner(id, node, true).await,
-            Op::ChangeMembership(voters) => raft.change_membership(voters, false).await,
+            // `retain: false`: a voter removed from the set leaves the cluster.
+            Op::ChangeMembership(change) => raft.change_membership(change, false).await,
         }
     }
 
@@ -391,7 +409,7 @@ impl ClusterNode {
         match op {
             Op::Write(cmd) => RpcRequest::ClientWrite(cmd),
             Op::AddLearner(id, node) => RpcRequest::AddLearner { id, node },
-            Op::ChangeMembership(voters) => RpcRequest::ChangeMembership { voters },
+            Op::ChangeMembership(change) => RpcRequest::ChangeMembership { change },
         }
     }
 
@@ -415,6 +433,14 @@ impl ClusterNode {
             let fwd = match self.local_op(op.clone()).await {
                 Ok(r) => return Ok(r),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => f,
+                // Another membership change is being committed: wait for it.
+                Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+                    ChangeMembershipError::InProgress(_),
+                ))) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                    continue;
+                }
                 Err(RaftError::APIError(e)) => return Err(ClusterError::Raft(e.to_string())),
                 Err(RaftError::Fatal(openraft::error::Fatal::Stopped)) => {
                     return Err(ClusterError::Shutdown)
@@ -445,9 +471,13 @@ impl ClusterNode {
                     };
                     match answer {
                         Ok(RpcResponse::Write(Ok(r))) => return Ok(r),
-                        // The leader moved on: ask again.
+                        // The leader moved on, or another membership change
+                        // is being committed there: ask again.
                         Ok(RpcResponse::Write(Err(RaftError::APIError(
-                            ClientWriteError::ForwardToLeader(_),
+                            ClientWriteError::ForwardToLeader(_)
+                            | ClientWriteError::ChangeMembershipError(
+                                ChangeMembershipError::InProgress(_),
+                            ),
                         )))) => {}
                         Ok(RpcResponse::Write(Err(e))) => {
                             return Err(ClusterError::Raft(e.to_string()))

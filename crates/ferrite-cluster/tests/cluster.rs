@@ -239,3 +239,28 @@ async fn lagging_node_gets_snapshot() {
     // Node 4 must have been seeded by InstallSnapshot, not by log replay.
     assert!(c.node(4).raft().metrics().borrow().snapshot.is_some());
 }
+
+/// Peers joining at the same moment (every daemon of a fresh cluster
+/// started at once) all become voters: concurrent membership changes wait
+/// for each other instead of failing, and none drops a voter another added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_all_become_voters() {
+    let mut c = TestCluster::bootstrap(&[1]).await;
+    let mut joiners = Vec::new();
+    for id in 2..=6 {
+        c.start(id).await;
+        joiners.push(id);
+    }
+    let one = c.node(1).clone();
+    let joins = joiners.iter().map(|&id| {
+        let one = one.clone();
+        async move { (id, one.add_voter(id, addr(id)).await) }
+    });
+    for (id, r) in futures::future::join_all(joins).await {
+        r.unwrap_or_else(|e| panic!("join of {id} failed: {e}"));
+    }
+    assert_eq!(
+        c.node(1).metrics().voters,
+        BTreeSet::from([1, 2, 3, 4, 5, 6])
+    );
+}

@@ -12,6 +12,7 @@
 
 pub mod addr;
 pub mod body;
+pub mod command;
 pub mod gateway;
 pub mod rpc;
 

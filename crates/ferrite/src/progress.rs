@@ -35,8 +35,3 @@ pub(crate) fn counter(label: &str) -> ProgressBar {
     bar.set_message(label.to_string());
     bar
 }
-
-/// `1.5 GiB`-style sizes (`repo stat -H`).
-pub(crate) fn human_bytes(n: u64) -> String {
-    indicatif::BinaryBytes(n).to_string()
-}

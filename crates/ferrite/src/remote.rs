@@ -143,6 +143,12 @@ impl Request<'_> {
         self
     }
 
+    /// Adds query pairs (a typed request's wire form).
+    pub(crate) fn pairs(mut self, pairs: Vec<(String, String)>) -> Self {
+        self.query.extend(pairs);
+        self
+    }
+
     /// Adds an option if it has a value.
     pub(crate) fn opt_some(self, k: &str, v: Option<impl ToString>) -> Self {
         match v {

@@ -3,6 +3,7 @@
 //! `application/vnd.ipld.raw`, and `{"Hash","Error"}` lines for removals.
 
 use super::{blocking, json, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
+pub(super) use crate::command::CidEnc;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use bytes::Bytes;
@@ -67,46 +68,6 @@ pub(super) fn parse_cid_arg(s: &str) -> Result<Cid, ApiError> {
         )));
     }
     Ok(p.root)
-}
-
-/// How a command prints CIDs: Kubo's `cid-base` and
-/// `upgrade-cidv0-in-output` options (a `cid-base` upgrades CIDv0 to v1
-/// unless told otherwise; without it CIDs keep their own version, v1 in
-/// base32).
-#[derive(Clone, Copy)]
-pub(super) struct CidEnc {
-    base: Option<ferrite_ipld::multibase::Base>,
-    upgrade: bool,
-}
-
-impl CidEnc {
-    /// Reads the options of `req`.
-    pub(super) fn from_req(req: &Req) -> Result<CidEnc, ApiError> {
-        let base = match req.opt("cid-base").filter(|b| !b.is_empty()) {
-            Some(b) => Some(
-                ferrite_ipld::cidfmt::multibase_from_name(b)
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let upgrade = req.bool("upgrade-cidv0-in-output", base.is_some())?;
-        Ok(CidEnc { base, upgrade })
-    }
-
-    /// The CID as text.
-    pub(super) fn encode(&self, c: &Cid) -> String {
-        let c = if self.upgrade && c.version() == ferrite_ipld::cid::Version::V0 {
-            Cid::new_v1(codecs::DAG_PB, *c.hash())
-        } else {
-            *c
-        };
-        match (c.version(), self.base) {
-            (ferrite_ipld::cid::Version::V1, Some(b)) => {
-                ferrite_ipld::cidfmt::encode_cid(&c, b).unwrap_or_else(|_| c.to_string())
-            }
-            _ => c.to_string(),
-        }
-    }
 }
 
 /// The hash `block/put` and `dag/put` use when none is given:

@@ -1,93 +1,221 @@
-//! `repo/gc`, `repo/stat`, `repo/verify`, `repo/version`.
+//! `repo gc|stat|verify|version`.
 
-use super::{blocking, json, ndjson_stream, Command, Reply, Req};
-use crate::body::blocking_stream;
-use ferrite_node::{Cid, Node};
-use std::io::Write;
+use crate::command::{handler, Command, Ctx, Emit, Encoding, Link};
+use crate::rpc::ApiError;
+use ferrite_node::Cid;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[
-    ("repo/gc", |n, r| Box::pin(gc(n, r))),
-    ("repo/stat", |n, r| Box::pin(stat(n, r))),
-    ("repo/verify", |n, r| Box::pin(verify(n, r))),
-    ("repo/version", |n, r| Box::pin(version(n, r))),
+pub(super) const COMMANDS: &[super::Command] = &[
+    (Gc::PATH, handler::<Gc>()),
+    (Stat::PATH, handler::<Stat>()),
+    (Verify::PATH, handler::<Verify>()),
+    (Version::PATH, handler::<Version>()),
 ];
 
-fn ndjson_line(w: &mut impl Write, v: &serde_json::Value) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *w, v)?;
-    w.write_all(b"\n")
+/// Remove every block that no pin reaches.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite repo gc\n  ferrite repo gc -q")]
+pub struct Gc {
+    /// Only print errors.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub quiet: bool,
+    /// Send nothing back.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub silent: bool,
+    /// Report a failed collection as an `{"Error"}` object.
+    #[arg(skip)]
+    #[serde(rename = "stream-errors", default, skip_serializing)]
+    pub stream_errors: bool,
 }
 
-/// `/api/v0/repo/gc[?quiet][&silent][&stream-errors]`: NDJSON
-/// `{"Key":{"/":"<cid>"}}` per removed block (blocks are named as CIDv1
-/// raw, as Kubo names bare multihashes). `quiet` only changes a CLI's text;
-/// `silent` sends nothing. A failed collection with `stream-errors` is an
-/// `{"Error"}` object, otherwise the stream's error.
-pub(super) async fn gc(node: Node, req: Req) -> Reply {
-    req.bool("quiet", false)?;
-    let silent = req.bool("silent", false)?;
-    let stream_errors = req.bool("stream-errors", false)?;
-    let body = blocking_stream(move |w| -> Result<(), ferrite_node::Error> {
-        let report = match node.gc() {
+/// One removed block, `{"Key":{"/":cid}}`, or `{"Error"}` (Kubo's `GcResult`;
+/// blocks are named as CIDv1 raw, as Kubo names bare multihashes).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GcResult {
+    /// The removed block.
+    #[serde(rename = "Key", default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Link>,
+    /// What went wrong.
+    #[serde(rename = "Error", default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+impl Command for Gc {
+    const PATH: &'static str = "repo/gc";
+    type Item = GcResult;
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, GcResult>) -> Result<(), ApiError> {
+        let report = match ctx.node.gc() {
             Ok(r) => r,
-            Err(e) if stream_errors => {
-                ndjson_line(w, &serde_json::json!({ "Error": e.to_string() }))?;
-                return Err(ferrite_node::Error::Invalid(
-                    "encountered errors during gc run".into(),
-                ));
+            Err(e) if self.stream_errors => {
+                emit(GcResult {
+                    key: None,
+                    error: e.to_string(),
+                })?;
+                return Err(ApiError::internal("encountered errors during gc run"));
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
-        if silent {
+        if self.silent {
             return Ok(());
         }
         for mh in report.removed {
             let cid = Cid::new_v1(ferrite_ipld::codecs::RAW, mh);
-            ndjson_line(w, &serde_json::json!({ "Key": { "/": cid.to_string() } }))?;
+            emit(GcResult {
+                key: Some(Link {
+                    cid: ctx.cids.encode(&cid),
+                }),
+                error: String::new(),
+            })?;
         }
         Ok(())
-    });
-    Ok(ndjson_stream(body))
+    }
+
+    fn text(&self, item: &GcResult, out: &mut dyn Write) -> io::Result<()> {
+        if !item.error.is_empty() {
+            return Err(io::Error::other(item.error.clone()));
+        }
+        match &item.key {
+            Some(k) if !self.quiet => writeln!(out, "removed {}", k.cid),
+            _ => Ok(()),
+        }
+    }
 }
 
-/// `/api/v0/repo/stat[?size-only][&human]`:
-/// `{"RepoSize","StorageMax","NumObjects","RepoPath","Version"}`; with
-/// `size-only` the other fields are zero values, as Kubo's. `human` only
-/// changes a CLI's text.
-pub(super) async fn stat(node: Node, req: Req) -> Reply {
-    let size_only = req.bool("size-only", false)?;
-    req.bool("human", false)?;
-    let s = blocking(move || Ok(node.repo_stat()?)).await?;
-    let v = if size_only {
-        serde_json::json!({
-            "RepoSize": s.repo_size,
-            "StorageMax": s.storage_max,
-            "NumObjects": 0,
-            "RepoPath": "",
-            "Version": "",
-        })
-    } else {
-        serde_json::json!({
-            "RepoSize": s.repo_size,
-            "StorageMax": s.storage_max,
-            "NumObjects": s.num_objects,
-            "RepoPath": s.repo_path,
-            "Version": s.version,
-        })
-    };
-    Ok(json(&v))
+/// Show repo statistics.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite repo stat -H\n  ferrite repo stat -s")]
+pub struct Stat {
+    /// Only report RepoSize and StorageMax.
+    #[arg(short = 's', long = "size-only")]
+    #[serde(rename = "size-only", default)]
+    pub size_only: bool,
+    /// Print sizes in human-readable units.
+    #[arg(short = 'H', long)]
+    #[serde(default)]
+    pub human: bool,
 }
 
-/// `/api/v0/repo/verify`: NDJSON `{"Msg":"","Progress":n}` as blocks are
-/// checked, `{"Msg":"block <cid> was corrupt (…)","Progress":0}` per bad
-/// one, then `{"Msg":"verify complete, all blocks validated."}` or the
-/// stream error `verify complete, N blocks corrupt`.
-pub(super) async fn verify(node: Node, _req: Req) -> Reply {
-    let body = blocking_stream(move |w| -> Result<(), ferrite_node::Error> {
-        let mut failed: Option<std::io::Error> = None;
-        let bad = node.repo_verify(&mut |n| {
+/// Kubo's `repo stat` answer; with `size-only` the fields after
+/// `StorageMax` are zero values.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RepoStat {
+    /// Bytes the repo takes.
+    #[serde(rename = "RepoSize")]
+    pub repo_size: u64,
+    /// `Datastore.StorageMax` in bytes.
+    #[serde(rename = "StorageMax")]
+    pub storage_max: u64,
+    /// Blocks stored.
+    #[serde(rename = "NumObjects")]
+    pub num_objects: u64,
+    /// Where the repo is.
+    #[serde(rename = "RepoPath")]
+    pub repo_path: String,
+    /// `fs-repo@<n>`.
+    #[serde(rename = "Version")]
+    pub version: String,
+}
+
+impl Command for Stat {
+    const PATH: &'static str = "repo/stat";
+    type Item = RepoStat;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, RepoStat>) -> Result<(), ApiError> {
+        let s = ctx.node.repo_stat()?;
+        let full = !self.size_only;
+        emit(RepoStat {
+            repo_size: s.repo_size,
+            storage_max: s.storage_max,
+            num_objects: if full { s.num_objects } else { 0 },
+            repo_path: if full { s.repo_path } else { String::new() },
+            version: if full { s.version } else { String::new() },
+        })?;
+        Ok(())
+    }
+
+    fn text(&self, s: &RepoStat, out: &mut dyn Write) -> io::Result<()> {
+        let size = |n: u64| {
+            if self.human {
+                human_bytes(n)
+            } else {
+                n.to_string()
+            }
+        };
+        if !self.size_only {
+            writeln!(out, "NumObjects: {}", s.num_objects)?;
+        }
+        writeln!(out, "RepoSize:   {}", size(s.repo_size))?;
+        writeln!(out, "StorageMax: {}", size(s.storage_max))?;
+        if !self.size_only {
+            writeln!(out, "RepoPath:   {}", s.repo_path)?;
+            writeln!(out, "Version:    {}", s.version)?;
+        }
+        Ok(())
+    }
+}
+
+/// `1.5 GiB`-style sizes (`repo stat -H`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.2} {}", UNITS[unit])
+}
+
+/// Re-hash every block and report the corrupt ones.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite repo verify")]
+pub struct Verify {}
+
+/// Kubo's `VerifyProgress`: `{"Msg":"","Progress":n}` as blocks are
+/// checked, `{"Msg":"block <cid> was corrupt (…)"}` per bad one, then
+/// `{"Msg":"verify complete, all blocks validated."}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VerifyProgress {
+    /// A message, empty on progress objects.
+    #[serde(rename = "Msg")]
+    pub msg: String,
+    /// Blocks checked so far.
+    #[serde(rename = "Progress", default)]
+    pub progress: u64,
+}
+
+/// The last message of a clean `repo verify`.
+const VERIFIED: &str = "verify complete, all blocks validated.";
+
+impl Command for Verify {
+    const PATH: &'static str = "repo/verify";
+    type Item = VerifyProgress;
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, VerifyProgress>) -> Result<(), ApiError> {
+        let mut failed: Option<io::Error> = None;
+        let bad = ctx.node.repo_verify(&mut |n| {
             if failed.is_none() {
-                if let Err(e) = ndjson_line(w, &serde_json::json!({ "Msg": "", "Progress": n })) {
+                let p = VerifyProgress {
+                    msg: String::new(),
+                    progress: n,
+                };
+                if let Err(e) = emit(p) {
                     failed = Some(e);
                 }
             }
@@ -96,28 +224,76 @@ pub(super) async fn verify(node: Node, _req: Req) -> Reply {
             return Err(e.into());
         }
         for c in &bad {
-            let msg = format!("block {c} was corrupt (data does not match its hash)");
-            ndjson_line(w, &serde_json::json!({ "Msg": msg, "Progress": 0 }))?;
+            emit(VerifyProgress {
+                msg: format!(
+                    "block {} was corrupt (data does not match its hash)",
+                    ctx.cids.encode(c)
+                ),
+                progress: 0,
+            })?;
         }
         if !bad.is_empty() {
-            return Err(ferrite_node::Error::Invalid(format!(
+            return Err(ApiError::internal(format!(
                 "verify complete, {} blocks corrupt",
                 bad.len()
             )));
         }
-        ndjson_line(
-            w,
-            &serde_json::json!({ "Msg": "verify complete, all blocks validated.", "Progress": 0 }),
-        )?;
+        emit(VerifyProgress {
+            msg: VERIFIED.into(),
+            progress: 0,
+        })?;
         Ok(())
-    });
-    Ok(ndjson_stream(body))
+    }
+
+    fn progress(&self, item: &VerifyProgress) -> Option<(&'static str, u64)> {
+        item.msg
+            .is_empty()
+            .then_some(("verifying blocks", item.progress))
+    }
+
+    fn text(&self, item: &VerifyProgress, out: &mut dyn Write) -> io::Result<()> {
+        if item.msg == VERIFIED {
+            writeln!(out, "verified repo integrity")
+        } else {
+            writeln!(out, "{}", item.msg)
+        }
+    }
 }
 
-/// `/api/v0/repo/version`: `{"Version":"<n>"}`.
-pub(super) async fn version(_node: Node, req: Req) -> Reply {
-    req.bool("quiet", false)?;
-    Ok(json(&serde_json::json!({
-        "Version": ferrite_node::REPO_VERSION.to_string()
-    })))
+/// Show the repo's version.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite repo version\n  ferrite repo version -q")]
+pub struct Version {
+    /// Only print the number.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub quiet: bool,
+}
+
+/// `{"Version":"<n>"}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RepoVersion {
+    /// The repo format version.
+    #[serde(rename = "Version")]
+    pub version: String,
+}
+
+impl Command for Version {
+    const PATH: &'static str = "repo/version";
+    type Item = RepoVersion;
+
+    fn run(&self, _ctx: &Ctx, emit: Emit<'_, RepoVersion>) -> Result<(), ApiError> {
+        emit(RepoVersion {
+            version: ferrite_node::REPO_VERSION.to_string(),
+        })?;
+        Ok(())
+    }
+
+    fn text(&self, item: &RepoVersion, out: &mut dyn Write) -> io::Result<()> {
+        if self.quiet {
+            writeln!(out, "{}", item.version)
+        } else {
+            writeln!(out, "fs-repo@{}", item.version)
+        }
+    }
 }

@@ -21,7 +21,10 @@ pub(crate) mod swarm;
 pub(crate) mod version;
 
 use crate::remote::Client;
+use anyhow::{anyhow, bail};
+use ferrite_http::command::{query, Command, Ctx};
 use ferrite_node::{Cid, Node};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where a command runs: on the repo itself, or through the daemon that
@@ -31,6 +34,57 @@ pub(crate) enum Target {
     Local(PathBuf),
     /// A daemon holds the repo: call its RPC API.
     Remote(Client),
+}
+
+/// Runs `cmd` where `t` says (in this process, or on the daemon through the
+/// RPC API, decoding its typed answer) and prints each item with the
+/// command's text encoder.
+pub(crate) fn exec<C: Command>(t: &Target, cmd: C) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = 0;
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut print = |item: C::Item, out: &mut dyn Write| -> std::io::Result<()> {
+        if let Some((label, n)) = cmd.progress(&item) {
+            bar.get_or_insert_with(|| crate::progress::counter(label))
+                .set_position(n);
+            return Ok(());
+        }
+        if cmd.failed(&item) {
+            failed += 1;
+        }
+        match &bar {
+            Some(b) => b.suspend(|| cmd.text(&item, out)),
+            None => cmd.text(&item, out),
+        }
+    };
+    let result = match t {
+        Target::Local(repo) => open(repo).and_then(|node| {
+            let ctx = Ctx::new(node);
+            Ok(cmd.run(&ctx, &mut |item| print(item, &mut out))?)
+        }),
+        Target::Remote(client) => {
+            query::to_pairs(&cmd)
+                .map_err(anyhow::Error::msg)
+                .and_then(|pairs| {
+                    client.request(C::PATH).pairs(pairs).stream(|v| {
+                        let item: C::Item = serde_json::from_value(v).map_err(|e| {
+                            anyhow!("the daemon's answer to {} does not decode: {e}", C::PATH)
+                        })?;
+                        Ok(print(item, &mut out)?)
+                    })
+                })
+        }
+    };
+    // `print` borrows `bar`; its last use is above.
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    out.flush()?;
+    result?;
+    if failed > 0 {
+        bail!("{}", cmd.failure(failed));
+    }
+    Ok(())
 }
 
 /// Opens the node over the repo at `repo`.

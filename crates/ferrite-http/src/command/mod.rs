@@ -1,0 +1,244 @@
+//! Commands defined once, as go-ipfs-cmds does for Kubo.
+//!
+//! A [`Command`] is a typed request (its fields are the CLI's flags through
+//! `clap` and the API's query options through serde, with Kubo's names) and
+//! a typed answer ([`Command::Item`], serialized with Kubo's field names).
+//! It is run once, by [`Command::run`] on a [`Ctx`]; the HTTP API serves it
+//! with [`handler`], and the CLI either runs it in-process or sends it to the
+//! daemon and decodes the same typed items (a missing or renamed field is a
+//! decode error), then prints them with [`Command::text`]. Adding a command is
+//! one type with one `impl Command`, plus its line in the CLI's enum and in
+//! the API's table.
+
+pub mod query;
+
+use crate::rpc::{ApiError, Handler, Req};
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use ferrite_node::{Cid, Node};
+use http_body::Frame;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::convert::Infallible;
+use std::io::{self, Write};
+use tokio::sync::mpsc;
+
+/// How the answer travels over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Exactly one JSON object.
+    Single,
+    /// NDJSON: one object per item, `X-Chunked-Output: 1`.
+    Stream,
+}
+
+/// Where a command sends its items: the HTTP body or the CLI's printer.
+pub type Emit<'a, T> = &'a mut dyn FnMut(T) -> io::Result<()>;
+
+/// One command of the Kubo RPC API and the CLI.
+pub trait Command: Serialize + DeserializeOwned + Send + Sized + 'static {
+    /// Its path below `/api/v0/`.
+    const PATH: &'static str;
+    /// One value of its answer.
+    type Item: Serialize + DeserializeOwned + Send + 'static;
+
+    /// One object, or a stream of them.
+    fn encoding(&self) -> Encoding {
+        Encoding::Single
+    }
+
+    /// Does the work, sending each item to `emit` as soon as it is known.
+    /// Runs on a thread that may block.
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Self::Item>) -> Result<(), ApiError>;
+
+    /// The CLI's text for one item.
+    fn text(&self, item: &Self::Item, out: &mut dyn Write) -> io::Result<()>;
+
+    /// A progress item (`label`, position) the CLI shows on a counter bar
+    /// instead of printing it.
+    fn progress(&self, _item: &Self::Item) -> Option<(&'static str, u64)> {
+        None
+    }
+
+    /// Whether `item` reports a failure the CLI must exit non-zero for
+    /// (after printing everything).
+    fn failed(&self, _item: &Self::Item) -> bool {
+        false
+    }
+
+    /// The CLI's error when `n` items [`failed`](Self::failed).
+    fn failure(&self, n: usize) -> String {
+        format!("{n} item(s) failed")
+    }
+}
+
+/// What a command runs on.
+pub struct Ctx {
+    /// The node.
+    pub node: Node,
+    /// How CIDs are written in answers (`cid-base`, `upgrade-cidv0-in-output`).
+    pub cids: CidEnc,
+}
+
+impl Ctx {
+    /// A context with Kubo's default CID text.
+    pub fn new(node: Node) -> Self {
+        Ctx {
+            node,
+            cids: CidEnc::default(),
+        }
+    }
+}
+
+/// How a command prints CIDs: Kubo's `cid-base` and
+/// `upgrade-cidv0-in-output` options (a `cid-base` upgrades CIDv0 to v1
+/// unless told otherwise; without it CIDs keep their own version, v1 in
+/// base32).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CidEnc {
+    base: Option<ferrite_ipld::multibase::Base>,
+    upgrade: bool,
+}
+
+impl CidEnc {
+    /// Reads the options of `req`.
+    pub fn from_req(req: &Req) -> Result<CidEnc, ApiError> {
+        let base = match req.opt("cid-base").filter(|b| !b.is_empty()) {
+            Some(b) => Some(
+                ferrite_ipld::cidfmt::multibase_from_name(b)
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let upgrade = req.bool("upgrade-cidv0-in-output", base.is_some())?;
+        Ok(CidEnc { base, upgrade })
+    }
+
+    /// The CID as text.
+    pub fn encode(&self, c: &Cid) -> String {
+        let c = if self.upgrade && c.version() == ferrite_ipld::cid::Version::V0 {
+            Cid::new_v1(ferrite_ipld::codecs::DAG_PB, *c.hash())
+        } else {
+            *c
+        };
+        match (c.version(), self.base) {
+            (ferrite_ipld::cid::Version::V1, Some(b)) => {
+                ferrite_ipld::cidfmt::encode_cid(&c, b).unwrap_or_else(|_| c.to_string())
+            }
+            _ => c.to_string(),
+        }
+    }
+}
+
+/// A CID as a link object: `{"/":"<cid>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Link {
+    /// The CID's text.
+    #[serde(rename = "/")]
+    pub cid: String,
+}
+
+/// `argument "<name>" is required` unless `args` has at least one value.
+pub fn required(args: &[String], name: &str) -> Result<(), ApiError> {
+    if args.is_empty() {
+        return Err(ApiError::client(format!("argument \"{name}\" is required")));
+    }
+    Ok(())
+}
+
+/// The API handler of command `C`.
+pub const fn handler<C: Command>() -> Handler {
+    |node, req| Box::pin(serve::<C>(node, req))
+}
+
+async fn serve<C: Command>(node: Node, req: Req) -> Result<Response, ApiError> {
+    let cids = CidEnc::from_req(&req)?;
+    let pairs: Vec<(String, String)> = req
+        .args
+        .iter()
+        .map(|a| ("arg".to_string(), a.clone()))
+        .chain(
+            req.opts
+                .iter()
+                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone()))),
+        )
+        .collect();
+    let cmd: C = query::from_pairs(&pairs).map_err(|e| ApiError::client(e.0))?;
+    let ctx = Ctx { node, cids };
+    match cmd.encoding() {
+        Encoding::Single => {
+            let item = crate::rpc::blocking(move || {
+                let mut item = None;
+                cmd.run(&ctx, &mut |i| {
+                    item = Some(i);
+                    Ok(())
+                })?;
+                Ok(item)
+            })
+            .await?;
+            match item {
+                Some(i) => Ok(crate::rpc::json(&i)),
+                None => Err(ApiError::internal("the command gave no answer")),
+            }
+        }
+        Encoding::Stream => stream(cmd, ctx).await,
+    }
+}
+
+/// Runs `cmd` on the blocking pool and streams its items as NDJSON. An error
+/// before the first item is a normal error answer; a later one is the
+/// `X-Stream-Error` trailer.
+async fn stream<C: Command>(cmd: C, ctx: Ctx) -> Result<Response, ApiError> {
+    let (tx, mut rx) = mpsc::channel::<Result<Bytes, ApiError>>(16);
+    tokio::task::spawn_blocking(move || {
+        let mut line = Vec::new();
+        let r = cmd.run(&ctx, &mut |item| {
+            line.clear();
+            serde_json::to_writer(&mut line, &item).map_err(io::Error::from)?;
+            line.push(b'\n');
+            tx.blocking_send(Ok(Bytes::copy_from_slice(&line)))
+                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+        });
+        if let Err(e) = r {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let first = match rx.recv().await {
+        Some(Err(e)) => return Err(e),
+        first => first,
+    };
+    let frames = futures_util::stream::unfold((first, rx), |(next, mut rx)| async move {
+        let frame = match next? {
+            Ok(b) => Frame::data(b),
+            Err(e) => {
+                tracing::debug!("stream ended with an error: {}", e.message);
+                let mut trailers = axum::http::HeaderMap::new();
+                let msg = e.message.replace(['\r', '\n'], " ");
+                if let Ok(v) = axum::http::HeaderValue::from_str(&msg) {
+                    trailers.insert("x-stream-error", v);
+                }
+                Frame::trailers(trailers)
+            }
+        };
+        let next = rx.recv().await;
+        Some((Ok::<_, Infallible>(frame), (next, rx)))
+    });
+    Ok(crate::rpc::ndjson_stream(Body::new(
+        http_body_util::StreamBody::new(frames),
+    )))
+}
+
+/// Parses Kubo-style booleans given as `--flag=VALUE` on the command line.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "true" | "1" | "yes" | "" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("{s:?} is not a boolean (true/false)")),
+    }
+}
+
+/// serde's default for options that are on unless turned off.
+pub fn yes() -> bool {
+    true
+}

@@ -78,16 +78,16 @@ enum Command {
     #[command(subcommand)]
     Dag(cmd::dag::Command),
     /// List the links (references) of a DAG.
-    Refs(cmd::refs::Args),
+    Refs(ferrite_http::rpc::refs::Refs),
     /// Convert and inspect CIDs.
     #[command(subcommand)]
     Cid(cmd::cid::Command),
     /// Get and set configuration values.
     Config(cmd::config::Args),
     /// Show version information.
-    Version(cmd::version::Args),
+    Version(ferrite_http::rpc::misc::Version),
     /// Show the node's identity.
-    Id(cmd::misc::IdArgs),
+    Id(ferrite_http::rpc::misc::Id),
     /// Stop the running daemon.
     #[command(after_help = "Examples:\n  ferrite shutdown")]
     Shutdown,
@@ -133,11 +133,13 @@ fn run(
             None => cmd::Target::Local(repo.to_path_buf()),
         })
     };
+    // Commands that need no repo ignore where it is.
+    let bare = cmd::Target::Local(repo.to_path_buf());
     match command {
         Command::Init(a) => cmd::init::run(repo, a),
         Command::Daemon(a) => cmd::daemon::run(repo, a, offline),
-        Command::Cid(c) => cmd::cid::run(c),
-        Command::Version(a) => cmd::version::run(a),
+        Command::Cid(c) => cmd::cid::run(&bare, c),
+        Command::Version(a) => cmd::exec(&bare, a),
         Command::Add(a) => cmd::add::run(&target()?, a),
         Command::Cat(a) => cmd::files::cat(&target()?, a),
         Command::Get(a) => cmd::files::get(&target()?, a),
@@ -148,7 +150,7 @@ fn run(
         Command::Dag(c) => cmd::dag::run(&target()?, c),
         Command::Refs(a) => cmd::refs::run(&target()?, a),
         Command::Config(a) => cmd::config::run(&target()?, a),
-        Command::Id(a) => cmd::misc::id(&target()?, a),
+        Command::Id(a) => cmd::exec(&target()?, a),
         Command::Shutdown => cmd::misc::shutdown(&target()?),
         Command::Bootstrap(a) => cmd::bootstrap::run(&target()?, a),
         Command::Swarm(c) => cmd::swarm::run(repo, &target, c),

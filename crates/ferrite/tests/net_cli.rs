@@ -497,7 +497,7 @@ fn network_verbs_request_and_print_kubo_shapes() {
         (
             &["bitswap", "stat", "-v"],
             "/api/v0/bitswap/stat?verbose=true",
-            r#"{"Wantlist":null,"Peers":["12D3A"]}"#,
+            r#"{"Wantlist":null,"Peers":["12D3A"],"BlocksReceived":0,"BlocksSent":0,"DataReceived":0,"DataSent":0,"DupBlksReceived":0,"DupDataReceived":0,"MessagesReceived":0,"ProvideBufLen":0}"#,
             "bitswap status\n\tprovides buffer: 0 / 256\n\tblocks received: 0\n\tblocks sent: 0\n\tdata received: 0\n\tdata sent: 0\n\tdup blocks received: 0\n\tdup data received: 0\n\twantlist [0 keys]\n\tpartners [1]\n\t\t12D3A\n",
         ),
     ];

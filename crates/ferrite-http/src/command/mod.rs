@@ -36,12 +36,31 @@ pub enum Encoding {
 /// Where a command sends its items: the HTTP body or the CLI's printer.
 pub type Emit<'a, T> = &'a mut dyn FnMut(T) -> io::Result<()>;
 
+/// What a command needs to run (Kubo's `doesNotUseRepo` and online-only
+/// commands): the CLI runs [`Needs::Nothing`] commands in-process even when
+/// a daemon is up, and refuses [`Needs::Network`] ones without a daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Neither repo nor network (`cid format`, `version`).
+    Nothing,
+    /// The repo.
+    Repo,
+    /// The running network (`swarm peers`, `routing findprovs`).
+    Network,
+}
+
+/// Kubo's error for network commands run without a daemon.
+pub const OFFLINE: &str =
+    "this action must be run in online mode, try running 'ferrite daemon' first";
+
 /// One command of the Kubo RPC API and the CLI.
 pub trait Command: Serialize + DeserializeOwned + Send + Sized + 'static {
     /// Its path below `/api/v0/`.
     const PATH: &'static str;
     /// One value of its answer.
     type Item: Serialize + DeserializeOwned + Send + 'static;
+    /// What it needs to run.
+    const NEEDS: Needs = Needs::Repo;
 
     /// One object, or a stream of them.
     fn encoding(&self) -> Encoding {
@@ -75,19 +94,47 @@ pub trait Command: Serialize + DeserializeOwned + Send + Sized + 'static {
 
 /// What a command runs on.
 pub struct Ctx {
-    /// The node.
-    pub node: Node,
+    node: Option<Node>,
     /// How CIDs are written in answers (`cid-base`, `upgrade-cidv0-in-output`).
     pub cids: CidEnc,
 }
 
 impl Ctx {
-    /// A context with Kubo's default CID text.
+    /// A context over `node`, with Kubo's default CID text.
     pub fn new(node: Node) -> Self {
         Ctx {
-            node,
+            node: Some(node),
             cids: CidEnc::default(),
         }
+    }
+
+    /// A context without a node, for [`Needs::Nothing`] commands.
+    pub fn bare() -> Self {
+        Ctx {
+            node: None,
+            cids: CidEnc::default(),
+        }
+    }
+
+    /// The node.
+    pub fn node(&self) -> Result<&Node, ApiError> {
+        self.node
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("this command runs without a repo"))
+    }
+
+    /// The running network, or Kubo's offline error.
+    pub fn net(&self) -> Result<&ferrite_node::net::Network, ApiError> {
+        self.node()?
+            .network()
+            .ok_or_else(|| ApiError::internal(OFFLINE))
+    }
+
+    /// Waits for `f` on the runtime that serves the request (commands run
+    /// on its blocking pool).
+    pub fn wait<F: std::future::Future>(&self, f: F) -> Result<F::Output, ApiError> {
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| ApiError::internal(OFFLINE))?;
+        Ok(rt.block_on(f))
     }
 }
 
@@ -165,7 +212,10 @@ async fn serve<C: Command>(node: Node, req: Req) -> Result<Response, ApiError> {
         )
         .collect();
     let cmd: C = query::from_pairs(&pairs).map_err(|e| ApiError::client(e.0))?;
-    let ctx = Ctx { node, cids };
+    let ctx = Ctx {
+        node: Some(node),
+        cids,
+    };
     match cmd.encoding() {
         Encoding::Single => {
             let item = crate::rpc::blocking(move || {
@@ -241,4 +291,19 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 /// serde's default for options that are on unless turned off.
 pub fn yes() -> bool {
     true
+}
+
+/// Reads a value Go may send as `null` (an empty list or map) as its default.
+pub fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// An internal error with `e`'s text (network and other non-node errors).
+pub fn fail(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
 }

@@ -12,15 +12,22 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
 
-/// The query pairs of `req`, in field order; lists become repeated keys and
-/// `None` fields are left out.
-pub fn to_pairs<T: Serialize>(req: &T) -> Result<Vec<(String, String)>, String> {
+/// The query pairs of `req`, in field order; lists become repeated keys.
+/// Options left at their defaults (what an empty query decodes to) are left
+/// out, as Kubo's CLI sends only the options given.
+pub fn to_pairs<T: Serialize + DeserializeOwned>(req: &T) -> Result<Vec<(String, String)>, String> {
     let v = serde_json::to_value(req).map_err(|e| e.to_string())?;
     let serde_json::Value::Object(fields) = v else {
         return Err("a command request must be a struct".into());
     };
+    let defaults = from_pairs::<T>(&[])
+        .ok()
+        .and_then(|d| serde_json::to_value(d).ok());
     let mut out = Vec::new();
     for (k, v) in fields {
+        if defaults.as_ref().and_then(|d| d.get(&k)) == Some(&v) {
+            continue;
+        }
         match v {
             serde_json::Value::Null => {}
             serde_json::Value::Array(items) => {

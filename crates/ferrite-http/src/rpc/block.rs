@@ -2,20 +2,23 @@
 //! `{"Key","Size"}` per stored block, raw bytes as
 //! `application/vnd.ipld.raw`, and `{"Hash","Error"}` lines for removals.
 
-use super::{blocking, json, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
+use super::{blocking, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
 pub(super) use crate::command::CidEnc;
+use crate::command::{self, handler, required, Ctx, Emit, Encoding};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use bytes::Bytes;
 use ferrite_ipld::{codecs, Cid, HashAlg};
 use ferrite_node::{IpfsPath, Node};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[Command] = &[
     ("block/put", |n, r| Box::pin(put(n, r))),
     ("block/get", |n, r| Box::pin(get(n, r))),
-    ("block/stat", |n, r| Box::pin(stat(n, r))),
-    ("block/rm", |n, r| Box::pin(rm(n, r))),
+    (<Stat as command::Command>::PATH, handler::<Stat>()),
+    (<Rm as command::Command>::PATH, handler::<Rm>()),
 ];
 
 /// Opens a `multipart/form-data` body, or fails as go-ipfs-cmds does when
@@ -209,38 +212,127 @@ pub(super) async fn get(node: Node, req: Req) -> Reply {
     ))
 }
 
-/// `/api/v0/block/stat?arg=CID` → `{"Key","Size"}`.
-pub(super) async fn stat(node: Node, req: Req) -> Reply {
-    let cid = parse_cid_arg(req.arg(0, "cid")?)?;
-    let enc = CidEnc::from_req(&req)?;
-    let size = blocking(move || Ok(node.block_stat(&cid)?)).await?;
-    Ok(json(
-        &serde_json::json!({"Key": enc.encode(&cid), "Size": size}),
-    ))
+/// Print a block's size.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(
+    after_help = "Examples:\n  ferrite block stat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+)]
+pub struct Stat {
+    /// The block's CID.
+    #[arg(required = true, value_name = "CID")]
+    #[serde(rename = "arg", default)]
+    pub cid: Vec<String>,
 }
 
-/// `/api/v0/block/rm?arg=CID…` → `{"Hash","Error"}` lines (empty fields
-/// omitted, as Kubo); `quiet` leaves out the successes.
-pub(super) async fn rm(node: Node, req: Req) -> Reply {
-    req.arg(0, "cid")?;
-    let force = req.bool("force", false)?;
-    let quiet = req.bool("quiet", false)?;
-    let enc = CidEnc::from_req(&req)?;
-    let cids = req
-        .args
-        .iter()
-        .map(|a| parse_cid_arg(a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let results = blocking(move || Ok(node.block_rm(&cids, force)?)).await?;
-    let mut out = Vec::new();
-    for r in results {
-        let v = match r.error {
-            None if quiet => continue,
-            None => serde_json::json!({"Hash": enc.encode(&r.cid)}),
-            Some(e) => serde_json::json!({"Hash": enc.encode(&r.cid), "Error": e}),
-        };
-        out.extend_from_slice(&serde_json::to_vec(&v).expect("json"));
-        out.push(b'\n');
+/// `{"Key","Size"}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlockStat {
+    /// The block's CID.
+    #[serde(rename = "Key")]
+    pub key: String,
+    /// Its size in bytes.
+    #[serde(rename = "Size")]
+    pub size: u64,
+}
+
+impl command::Command for Stat {
+    const PATH: &'static str = "block/stat";
+    type Item = BlockStat;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, BlockStat>) -> Result<(), ApiError> {
+        required(&self.cid, "cid")?;
+        let cid = parse_cid_arg(&self.cid[0])?;
+        let size = ctx.node()?.block_stat(&cid)?;
+        emit(BlockStat {
+            key: ctx.cids.encode(&cid),
+            size,
+        })?;
+        Ok(())
     }
-    Ok(ndjson_stream(Body::from(out)))
+
+    fn text(&self, s: &BlockStat, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "Key: {}\nSize: {}", s.key, s.size)
+    }
+}
+
+/// Remove blocks (not pinned ones).
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite block rm bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e\n",
+    "  ferrite block rm -f -q QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
+))]
+pub struct Rm {
+    /// Blocks to remove.
+    #[arg(required = true)]
+    #[serde(rename = "arg", default)]
+    pub cids: Vec<String>,
+    /// Ignore blocks that do not exist.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub force: bool,
+    /// Print nothing on success.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub quiet: bool,
+}
+
+/// One `block rm` result (Kubo's `RemovedBlock`; empty fields omitted).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Removed {
+    /// The block.
+    #[serde(rename = "Hash")]
+    pub hash: String,
+    /// Why it was not removed.
+    #[serde(rename = "Error", default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+impl command::Command for Rm {
+    const PATH: &'static str = "block/rm";
+    type Item = Removed;
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    /// `quiet` leaves out the successes.
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Removed>) -> Result<(), ApiError> {
+        required(&self.cids, "cid")?;
+        let cids = self
+            .cids
+            .iter()
+            .map(|a| parse_cid_arg(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        for r in ctx.node()?.block_rm(&cids, self.force)? {
+            if r.error.is_none() && self.quiet {
+                continue;
+            }
+            emit(Removed {
+                hash: ctx.cids.encode(&r.cid),
+                error: r.error.unwrap_or_default(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Successes on stdout, failures on stderr.
+    fn text(&self, r: &Removed, out: &mut dyn Write) -> io::Result<()> {
+        match r.error.as_str() {
+            "" if self.quiet => Ok(()),
+            "" => writeln!(out, "removed {}", r.hash),
+            e => {
+                eprintln!("cannot remove {}: {e}", r.hash);
+                Ok(())
+            }
+        }
+    }
+
+    fn failed(&self, r: &Removed) -> bool {
+        !r.error.is_empty()
+    }
+
+    fn failure(&self, _n: usize) -> String {
+        "some blocks not removed".into()
+    }
 }

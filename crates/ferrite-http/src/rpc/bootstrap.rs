@@ -1,22 +1,32 @@
 //! `bootstrap` (= `bootstrap/list`), `bootstrap/add[/default]`,
 //! `bootstrap/rm[/all]`: the repo's `Bootstrap` list, edited through the
-//! repo's config setter (durable; the daemon dials the new list at its next
+//! node's config setter (durable; the daemon dials the new list at its next
 //! start, as Kubo does). Every answer is `{"Peers":[…]}`.
 
-use super::{blocking, json, ApiError, Command, Reply, Req};
+use crate::command::{handler, nullable, Command, Ctx, Emit};
+use crate::rpc::ApiError;
 use ferrite_node::bootstrap;
 use ferrite_node::config::{Config, ConfigError};
-use ferrite_node::Node;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
 
 /// The `bootstrap` commands.
-pub(super) const COMMANDS: &[Command] = &[
-    ("bootstrap", |n, r| Box::pin(list(n, r))),
-    ("bootstrap/list", |n, r| Box::pin(list(n, r))),
-    ("bootstrap/add", |n, r| Box::pin(add(n, r))),
-    ("bootstrap/add/default", |n, r| Box::pin(add_default(n, r))),
-    ("bootstrap/rm", |n, r| Box::pin(rm(n, r))),
-    ("bootstrap/rm/all", |n, r| Box::pin(rm_all(n, r))),
+pub(super) const COMMANDS: &[super::Command] = &[
+    ("bootstrap", handler::<List>()),
+    (List::PATH, handler::<List>()),
+    (Add::PATH, handler::<Add>()),
+    (AddDefault::PATH, handler::<AddDefault>()),
+    (Rm::PATH, handler::<Rm>()),
+    (RmAll::PATH, handler::<RmAll>()),
 ];
+
+/// `{"Peers":[…]}`: the list, or the peers added or removed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Peers {
+    /// Multiaddrs ending in `/p2p/<peer ID>`.
+    #[serde(rename = "Peers", default, deserialize_with = "nullable")]
+    pub peers: Vec<String>,
+}
 
 fn error(e: ConfigError) -> ApiError {
     match e {
@@ -25,45 +35,131 @@ fn error(e: ConfigError) -> ApiError {
     }
 }
 
-/// Applies `edit` to the configuration and saves it; answers `{"Peers"}`.
-async fn edit<F>(node: Node, edit: F) -> Reply
-where
-    F: FnOnce(&mut Config) -> Result<Vec<String>, ConfigError> + Send + 'static,
-{
-    let peers = blocking(move || node.update_config(|cfg| edit(cfg).map_err(error))).await?;
-    Ok(json(&serde_json::json!({ "Peers": peers })))
+/// Applies `edit` to the saved configuration and answers what it returns.
+fn edit(
+    ctx: &Ctx,
+    emit: Emit<'_, Peers>,
+    edit: impl FnOnce(&mut Config) -> Result<Vec<String>, ConfigError>,
+) -> Result<(), ApiError> {
+    let peers = ctx.node()?.update_config(|cfg| edit(cfg).map_err(error))?;
+    emit(Peers { peers })?;
+    Ok(())
 }
 
-/// `/api/v0/bootstrap[/list]` → `{"Peers":[…]}`.
-pub(super) async fn list(node: Node, _req: Req) -> Reply {
-    let peers = bootstrap::list(&node.config()).map_err(error)?;
-    Ok(json(&serde_json::json!({ "Peers": peers })))
+fn lines(item: &Peers, out: &mut dyn Write) -> io::Result<()> {
+    item.peers.iter().try_for_each(|p| writeln!(out, "{p}"))
 }
 
-/// `/api/v0/bootstrap/add?arg=MA…[&default=true]` → `{"Peers":[added…]}`.
-pub(super) async fn add(node: Node, req: Req) -> Reply {
-    let mut peers = req.args.clone();
-    if req.bool("default", false)? {
-        peers.extend(bootstrap::defaults());
+/// Show the peers in the bootstrap list.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite bootstrap list")]
+pub struct List {}
+
+impl Command for List {
+    const PATH: &'static str = "bootstrap/list";
+    type Item = Peers;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Peers>) -> Result<(), ApiError> {
+        let peers = bootstrap::list(&ctx.node()?.config()).map_err(error)?;
+        emit(Peers { peers })?;
+        Ok(())
     }
-    edit(node, move |cfg| bootstrap::add(cfg, &peers)).await
-}
 
-/// `/api/v0/bootstrap/add/default` → `{"Peers":[added…]}`.
-pub(super) async fn add_default(node: Node, _req: Req) -> Reply {
-    edit(node, |cfg| bootstrap::add(cfg, &bootstrap::defaults())).await
-}
-
-/// `/api/v0/bootstrap/rm?arg=MA…[&all=true]` → `{"Peers":[removed…]}`.
-pub(super) async fn rm(node: Node, req: Req) -> Reply {
-    if req.bool("all", false)? {
-        return rm_all(node, req).await;
+    fn text(&self, item: &Peers, out: &mut dyn Write) -> io::Result<()> {
+        lines(item, out)
     }
-    let peers = req.args.clone();
-    edit(node, move |cfg| bootstrap::remove(cfg, &peers)).await
 }
 
-/// `/api/v0/bootstrap/rm/all` → `{"Peers":[removed…]}`.
-pub(super) async fn rm_all(node: Node, _req: Req) -> Reply {
-    edit(node, bootstrap::remove_all).await
+/// Add peers (multiaddrs ending in /p2p/<peer ID>) to the bootstrap list.
+#[derive(clap::Args, Serialize, Deserialize)]
+pub struct Add {
+    /// The peers' multiaddrs, e.g. /ip4/10.0.0.1/tcp/4001/p2p/12D3KooW…
+    #[serde(rename = "arg", default)]
+    pub peers: Vec<String>,
+    /// Also add Kubo's default (public IPFS network) bootstrap peers.
+    #[arg(long)]
+    #[serde(default)]
+    pub default: bool,
+}
+
+impl Command for Add {
+    const PATH: &'static str = "bootstrap/add";
+    type Item = Peers;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Peers>) -> Result<(), ApiError> {
+        let mut peers = self.peers.clone();
+        if self.default {
+            peers.extend(bootstrap::defaults());
+        }
+        edit(ctx, emit, |cfg| bootstrap::add(cfg, &peers))
+    }
+
+    fn text(&self, item: &Peers, out: &mut dyn Write) -> io::Result<()> {
+        lines(item, out)
+    }
+}
+
+/// Add Kubo's default (public IPFS network) bootstrap peers.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite bootstrap add default")]
+pub struct AddDefault {}
+
+impl Command for AddDefault {
+    const PATH: &'static str = "bootstrap/add/default";
+    type Item = Peers;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Peers>) -> Result<(), ApiError> {
+        edit(ctx, emit, |cfg| bootstrap::add(cfg, &bootstrap::defaults()))
+    }
+
+    fn text(&self, item: &Peers, out: &mut dyn Write) -> io::Result<()> {
+        lines(item, out)
+    }
+}
+
+/// Remove peers from the bootstrap list.
+#[derive(clap::Args, Serialize, Deserialize)]
+pub struct Rm {
+    /// The multiaddrs to remove; /p2p/<peer ID> alone removes every address
+    /// of that peer.
+    #[serde(rename = "arg", default)]
+    pub peers: Vec<String>,
+    /// Remove every bootstrap peer.
+    #[arg(long)]
+    #[serde(default)]
+    pub all: bool,
+}
+
+impl Command for Rm {
+    const PATH: &'static str = "bootstrap/rm";
+    type Item = Peers;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Peers>) -> Result<(), ApiError> {
+        if self.all {
+            return edit(ctx, emit, bootstrap::remove_all);
+        }
+        edit(ctx, emit, |cfg| bootstrap::remove(cfg, &self.peers))
+    }
+
+    fn text(&self, item: &Peers, out: &mut dyn Write) -> io::Result<()> {
+        lines(item, out)
+    }
+}
+
+/// Remove every bootstrap peer.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite bootstrap rm all")]
+pub struct RmAll {}
+
+impl Command for RmAll {
+    const PATH: &'static str = "bootstrap/rm/all";
+    type Item = Peers;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Peers>) -> Result<(), ApiError> {
+        edit(ctx, emit, bootstrap::remove_all)
+    }
+
+    fn text(&self, item: &Peers, out: &mut dyn Write) -> io::Result<()> {
+        lines(item, out)
+    }
 }

@@ -1,100 +1,275 @@
-//! `cid/format`, `cid/base32`, `cid/bases`, `cid/codecs`, `cid/hashes`, with
-//! Kubo's shapes: `{"CidStr","Formatted","ErrorMsg"}` lines and
-//! `[{"Code","Name"}]` lists.
+//! `cid format|base32|bases|codecs|hashes`, with Kubo's shapes:
+//! `{"CidStr","Formatted","ErrorMsg"}` lines and `[{"Code","Name"}]` lists.
+//! They need neither repo nor network.
 
-use super::{json, ndjson_stream, ApiError, Command, Reply, Req};
-use crate::body::blocking_stream;
-use axum::body::Body;
+use crate::command::{handler, required, Command, Ctx, Emit, Encoding, Needs};
+use crate::rpc::ApiError;
 use ferrite_ipld::cidfmt::{CidFormatter, FormatError, IPLD_CODECS, MULTIBASES};
 use ferrite_ipld::HashAlg;
-use ferrite_node::Node;
-use std::io::Write;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[
-    ("cid/format", |n, r| Box::pin(format(n, r))),
-    ("cid/base32", |n, r| Box::pin(base32(n, r))),
-    ("cid/bases", |n, r| Box::pin(bases(n, r))),
-    ("cid/codecs", |n, r| Box::pin(codecs(n, r))),
-    ("cid/hashes", |n, r| Box::pin(hashes(n, r))),
+pub(super) const COMMANDS: &[super::Command] = &[
+    (Format::PATH, handler::<Format>()),
+    (Base32::PATH, handler::<Base32>()),
+    (Bases::PATH, handler::<Bases>()),
+    (Codecs::PATH, handler::<Codecs>()),
+    (Hashes::PATH, handler::<Hashes>()),
 ];
 
-/// `/api/v0/cid/format?arg=CID…&f=…&v=…&mc=…&b=…`.
-pub(super) async fn format(_node: Node, req: Req) -> Reply {
-    req.arg(0, "cid")?;
-    let f = CidFormatter::new(
-        Some(req.opt("f").unwrap_or("%s")),
-        req.opt("v"),
-        req.opt("mc"),
-        req.opt("b"),
-    )
-    .map_err(|e| ApiError::internal(e.to_string()))?;
-    emit_cids(&f, &req.args)
+/// Format and convert CIDs.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite cid format -v 1 -b base32 QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+    "  ferrite cid format -f %P bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+))]
+pub struct Format {
+    /// CIDs to format.
+    #[arg(required = true)]
+    #[serde(rename = "arg", default)]
+    pub cids: Vec<String>,
+    /// Printf-style format: %s %S %b %B %v %V %c %C %h %H %L %m %M %d %D %P.
+    #[arg(short = 'f', default_value = "%s")]
+    #[serde(rename = "f", default = "plain")]
+    pub format: String,
+    /// CID version to convert to.
+    #[arg(short = 'v')]
+    #[serde(rename = "v", default)]
+    pub version: Option<String>,
+    /// Multicodec to set.
+    #[arg(long = "mc")]
+    #[serde(rename = "mc", default)]
+    pub codec: Option<String>,
+    /// Multibase to display in.
+    #[arg(short = 'b')]
+    #[serde(rename = "b", default)]
+    pub base: Option<String>,
 }
 
-/// `/api/v0/cid/base32?arg=CID…`: CIDv1 in base32.
-pub(super) async fn base32(_node: Node, req: Req) -> Reply {
-    req.arg(0, "cid")?;
-    emit_cids(&CidFormatter::base32(), &req.args)
+fn plain() -> String {
+    "%s".into()
 }
 
-/// One `{"CidStr","Formatted","ErrorMsg"}` line per CID; a CID that fails
-/// only fills its `ErrorMsg`, a bad format string stops the command.
-fn emit_cids(f: &CidFormatter, cids: &[String]) -> Reply {
-    let mut out = Vec::new();
+/// One formatted CID (Kubo's `CidFormatRes`): a CID that fails fills only
+/// `ErrorMsg`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Formatted {
+    /// The CID as given.
+    #[serde(rename = "CidStr")]
+    pub cid: String,
+    /// Its new text.
+    #[serde(rename = "Formatted")]
+    pub formatted: String,
+    /// Why it could not be converted.
+    #[serde(rename = "ErrorMsg")]
+    pub error: String,
+}
+
+/// One `Formatted` per CID; a bad format string stops the command.
+fn format_all(
+    f: &CidFormatter,
+    cids: &[String],
+    emit: Emit<'_, Formatted>,
+) -> Result<(), ApiError> {
+    required(cids, "cid")?;
     for c in cids {
-        let (formatted, err) = match f.format(c) {
+        let (formatted, error) = match f.format(c) {
             Ok(s) => (s, String::new()),
             Err(FormatError::Cid(m)) => (String::new(), m),
-            Err(FormatError::BadFormat(m)) if out.is_empty() => {
-                return Err(ApiError::internal(m));
-            }
-            Err(FormatError::BadFormat(m)) => {
-                // Lines already went out in Kubo's stream: the error is the trailer.
-                let body = blocking_stream(move |w| {
-                    w.write_all(&out).map_err(|e| e.to_string())?;
-                    Err::<(), _>(m)
-                });
-                return Ok(ndjson_stream(body));
-            }
+            Err(FormatError::BadFormat(m)) => return Err(ApiError::internal(m)),
         };
-        let v = serde_json::json!({"CidStr": c, "Formatted": formatted, "ErrorMsg": err});
-        out.extend_from_slice(&serde_json::to_vec(&v).expect("json"));
-        out.push(b'\n');
+        emit(Formatted {
+            cid: c.clone(),
+            formatted,
+            error,
+        })?;
     }
-    Ok(ndjson_stream(Body::from(out)))
+    Ok(())
 }
 
-/// `/api/v0/cid/bases` → `[{"Code": prefix as a number, "Name"}]`.
-pub(super) async fn bases(_node: Node, _req: Req) -> Reply {
-    let list: Vec<_> = MULTIBASES
-        .iter()
-        .map(|(prefix, name, _)| serde_json::json!({"Code": *prefix as u32, "Name": name}))
-        .collect();
-    Ok(json(&list))
+fn format_text(item: &Formatted, out: &mut dyn Write) -> io::Result<()> {
+    if item.error.is_empty() {
+        writeln!(out, "{}", item.formatted)
+    } else {
+        writeln!(out, "{}: {}", item.cid, item.error)
+    }
 }
 
-/// `/api/v0/cid/codecs` → the IPLD codecs; `supported` keeps those this
-/// node encodes or decodes (plus libp2p-key, as Kubo).
-pub(super) async fn codecs(_node: Node, req: Req) -> Reply {
-    let supported = req.bool("supported", false)?;
-    let list: Vec<_> = IPLD_CODECS
-        .iter()
-        .filter(|(code, _)| {
-            !supported
-                || *code == ferrite_ipld::codecs::LIBP2P_KEY
-                || ferrite_ipld::codec::codec_name(*code).is_some()
-        })
-        .map(|(code, name)| serde_json::json!({"Code": code, "Name": name}))
-        .collect();
-    Ok(json(&list))
+const NOT_CONVERTED: &str = "some CIDs could not be converted";
+
+impl Command for Format {
+    const PATH: &'static str = "cid/format";
+    type Item = Formatted;
+    const NEEDS: Needs = Needs::Nothing;
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    fn run(&self, _ctx: &Ctx, emit: Emit<'_, Formatted>) -> Result<(), ApiError> {
+        let f = CidFormatter::new(
+            Some(&self.format),
+            self.version.as_deref(),
+            self.codec.as_deref(),
+            self.base.as_deref(),
+        )
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        format_all(&f, &self.cids, emit)
+    }
+
+    fn text(&self, item: &Formatted, out: &mut dyn Write) -> io::Result<()> {
+        format_text(item, out)
+    }
+
+    fn failed(&self, item: &Formatted) -> bool {
+        !item.error.is_empty()
+    }
+
+    fn failure(&self, _n: usize) -> String {
+        NOT_CONVERTED.into()
+    }
 }
 
-/// `/api/v0/cid/hashes` → the hash functions this node implements.
-pub(super) async fn hashes(_node: Node, _req: Req) -> Reply {
-    let list: Vec<_> = HashAlg::ALL
-        .iter()
-        .map(|h| serde_json::json!({"Code": h.code(), "Name": h.name()}))
-        .collect();
-    Ok(json(&list))
+/// Convert CIDs to base32 CIDv1.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(
+    after_help = "Examples:\n  ferrite cid base32 QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+)]
+pub struct Base32 {
+    /// CIDs to convert.
+    #[arg(required = true)]
+    #[serde(rename = "arg", default)]
+    pub cids: Vec<String>,
+}
+
+impl Command for Base32 {
+    const PATH: &'static str = "cid/base32";
+    type Item = Formatted;
+    const NEEDS: Needs = Needs::Nothing;
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    fn run(&self, _ctx: &Ctx, emit: Emit<'_, Formatted>) -> Result<(), ApiError> {
+        format_all(&CidFormatter::base32(), &self.cids, emit)
+    }
+
+    fn text(&self, item: &Formatted, out: &mut dyn Write) -> io::Result<()> {
+        format_text(item, out)
+    }
+
+    fn failed(&self, item: &Formatted) -> bool {
+        !item.error.is_empty()
+    }
+
+    fn failure(&self, _n: usize) -> String {
+        NOT_CONVERTED.into()
+    }
+}
+
+/// A multibase, codec or hash function: `{"Code","Name"}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CodeAndName {
+    /// Its code (a multibase's prefix character as a number).
+    #[serde(rename = "Code")]
+    pub code: u64,
+    /// Its name.
+    #[serde(rename = "Name")]
+    pub name: String,
+}
+
+fn entries(list: impl Iterator<Item = (u64, &'static str)>) -> Vec<CodeAndName> {
+    list.map(|(code, name)| CodeAndName {
+        code,
+        name: name.into(),
+    })
+    .collect()
+}
+
+/// List multibase encodings.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite cid bases")]
+pub struct Bases {}
+
+impl Command for Bases {
+    const PATH: &'static str = "cid/bases";
+    type Item = Vec<CodeAndName>;
+    const NEEDS: Needs = Needs::Nothing;
+
+    fn run(&self, _ctx: &Ctx, emit: Emit<'_, Self::Item>) -> Result<(), ApiError> {
+        emit(entries(
+            MULTIBASES.iter().map(|(p, name, _)| (*p as u64, *name)),
+        ))?;
+        Ok(())
+    }
+
+    fn text(&self, list: &Self::Item, out: &mut dyn Write) -> io::Result<()> {
+        for e in list {
+            let p = char::from_u32(e.code as u32)
+                .filter(|c| *c != '\0')
+                .unwrap_or(' ');
+            writeln!(out, "{p}  {}", e.name)?;
+        }
+        Ok(())
+    }
+}
+
+/// List IPLD codecs.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite cid codecs\n  ferrite cid codecs --supported")]
+pub struct Codecs {
+    /// Only the codecs this node encodes or decodes.
+    #[arg(long)]
+    #[serde(default)]
+    pub supported: bool,
+}
+
+impl Command for Codecs {
+    const PATH: &'static str = "cid/codecs";
+    type Item = Vec<CodeAndName>;
+    const NEEDS: Needs = Needs::Nothing;
+
+    fn run(&self, _ctx: &Ctx, emit: Emit<'_, Self::Item>) -> Result<(), ApiError> {
+        // libp2p-key counts as supported, as in Kubo.
+        let supported = |code: u64| {
+            code == ferrite_ipld::codecs::LIBP2P_KEY
+                || ferrite_ipld::codec::codec_name(code).is_some()
+        };
+        emit(entries(
+            IPLD_CODECS
+                .iter()
+                .copied()
+                .filter(|(code, _)| !self.supported || supported(*code)),
+        ))?;
+        Ok(())
+    }
+
+    fn text(&self, list: &Self::Item, out: &mut dyn Write) -> io::Result<()> {
+        list.iter()
+            .try_for_each(|e| writeln!(out, "{:5}  {}", e.code, e.name))
+    }
+}
+
+/// List supported hash functions.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite cid hashes")]
+pub struct Hashes {}
+
+impl Command for Hashes {
+    const PATH: &'static str = "cid/hashes";
+    type Item = Vec<CodeAndName>;
+    const NEEDS: Needs = Needs::Nothing;
+
+    fn run(&self, _ctx: &Ctx, emit: Emit<'_, Self::Item>) -> Result<(), ApiError> {
+        emit(entries(HashAlg::ALL.iter().map(|h| (h.code(), h.name()))))?;
+        Ok(())
+    }
+
+    fn text(&self, list: &Self::Item, out: &mut dyn Write) -> io::Result<()> {
+        list.iter()
+            .try_for_each(|e| writeln!(out, "{:5}  {}", e.code, e.name))
+    }
 }

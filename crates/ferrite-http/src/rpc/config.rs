@@ -1,88 +1,217 @@
 //! `config`, `config/show`, `config/replace`, `config/profile/apply`.
 
 use super::block::file_parts;
-use super::{blocking, json, ApiError, Command, Reply, Req};
+use super::{blocking, ApiError, Reply, Req};
+use crate::command::{handler, required, Command, Ctx, Emit};
 use axum::body::Body;
 use axum::response::Response;
-use ferrite_node::config::{Config, ValueMode};
+use ferrite_node::config::{human_output, Config, ConfigError, ValueMode};
 use ferrite_node::Node;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[
-    ("config", |n, r| Box::pin(config(n, r))),
-    ("config/show", |n, r| Box::pin(show(n, r))),
+pub(super) const COMMANDS: &[super::Command] = &[
+    (Get::PATH, handler::<Get>()),
+    (Show::PATH, handler::<Show>()),
     ("config/replace", |n, r| Box::pin(replace(n, r))),
-    ("config/profile/apply", |n, r| Box::pin(profile_apply(n, r))),
+    (ProfileApply::PATH, handler::<ProfileApply>()),
 ];
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+/// Kubo answers every config failure, bad input too, with a 500.
+fn error(e: ConfigError) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
-/// `/api/v0/config?arg=KEY[&arg=VALUE][&bool][&json]` → `{"Key","Value"}`
-/// (after setting, the stored value).
-pub(super) async fn config(node: Node, req: Req) -> Reply {
-    let key = req.arg(0, "key")?.to_string();
-    let value = req.args.get(1).cloned();
-    let mode = if req.bool("json", false)? {
-        ValueMode::Json
-    } else if req.bool("bool", false)? {
-        ValueMode::Bool
-    } else {
-        ValueMode::String
-    };
-    let v = blocking(move || {
-        let get = |cfg: &Config| -> Result<serde_json::Value, ApiError> {
-            let v = cfg.get(&key).map_err(internal)?.clone();
-            Ok(serde_json::json!({"Key": key, "Value": v}))
-        };
-        match value {
-            None => get(&node.config()),
-            Some(raw) => node.update_config(|cfg| {
-                // Kubo's --bool stores `value == "true"`.
-                let parsed = match mode {
-                    ValueMode::Bool => serde_json::Value::Bool(raw == "true"),
-                    m => Config::parse_cli_value(&raw, m).map_err(internal)?,
-                };
-                cfg.set(&key, parsed).map_err(internal)?;
-                get(cfg)
-            }),
-        }
-    })
-    .await?;
-    Ok(json(&v))
+/// Get or set a configuration value.
+#[derive(clap::Args, Serialize, Deserialize)]
+pub struct Get {
+    /// The key (e.g. `Addresses.API`), then the value to set.
+    #[arg(value_names = ["KEY", "VALUE"], num_args = 1..=2)]
+    #[serde(rename = "arg", default)]
+    pub args: Vec<String>,
+    /// Parse VALUE as JSON.
+    #[arg(long)]
+    #[serde(default)]
+    pub json: bool,
+    /// Parse VALUE as a boolean.
+    #[arg(long)]
+    #[serde(default)]
+    pub bool: bool,
 }
 
-/// `/api/v0/config/show` → the whole configuration without the private key
-/// (and with `API.Authorizations` hidden).
-pub(super) async fn show(node: Node, _req: Req) -> Reply {
-    Ok(json(&node.config().show()))
+/// `{"Key","Value"}`: the value read, or stored.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyValue {
+    /// The key.
+    #[serde(rename = "Key")]
+    pub key: String,
+    /// Its value.
+    #[serde(rename = "Value")]
+    pub value: Value,
+}
+
+impl Command for Get {
+    const PATH: &'static str = "config";
+    type Item = KeyValue;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, KeyValue>) -> Result<(), ApiError> {
+        required(&self.args, "key")?;
+        let key = &self.args[0];
+        let get = |cfg: &Config| -> Result<KeyValue, ApiError> {
+            Ok(KeyValue {
+                key: key.clone(),
+                value: cfg.get(key).map_err(error)?.clone(),
+            })
+        };
+        let node = ctx.node()?;
+        let kv = match self.args.get(1) {
+            None => get(&node.config())?,
+            Some(raw) => {
+                let mode = match (self.json, self.bool) {
+                    (true, _) => ValueMode::Json,
+                    (_, true) => ValueMode::Bool,
+                    _ => ValueMode::String,
+                };
+                let parsed = Config::parse_cli_value(raw, mode).map_err(error)?;
+                node.update_config(|cfg| {
+                    cfg.set(key, parsed).map_err(error)?;
+                    get(cfg)
+                })?
+            }
+        };
+        emit(kv)?;
+        Ok(())
+    }
+
+    /// The value when reading; nothing when setting (as Kubo).
+    fn text(&self, kv: &KeyValue, out: &mut dyn Write) -> io::Result<()> {
+        if self.args.len() > 1 {
+            return Ok(());
+        }
+        writeln!(out, "{}", human_output(&kv.value))
+    }
+}
+
+/// Print the whole configuration (without the private key).
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite config show")]
+pub struct Show {}
+
+impl Command for Show {
+    const PATH: &'static str = "config/show";
+    type Item = Value;
+
+    /// Without the private key, and with `API.Authorizations` hidden.
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Value>) -> Result<(), ApiError> {
+        emit(ctx.node()?.config().show())?;
+        Ok(())
+    }
+
+    fn text(&self, v: &Value, out: &mut dyn Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, v)?;
+        writeln!(out)
+    }
 }
 
 /// `/api/v0/config/replace` (multipart, one JSON file) → empty 200.
 pub(super) async fn replace(node: Node, req: Req) -> Reply {
     let parts = file_parts(req.request, "file").await?;
-    let v: serde_json::Value = serde_json::from_slice(&parts[0])
+    let v: Value = serde_json::from_slice(&parts[0])
         .map_err(|e| ApiError::internal(format!("failed to decode config: {e}")))?;
-    blocking(move || node.update_config(|cfg| cfg.replace(v).map_err(internal))).await?;
+    blocking(move || node.update_config(|cfg| cfg.replace(v).map_err(error))).await?;
     Ok(Response::new(Body::empty()))
 }
 
-/// `/api/v0/config/profile/apply?arg=NAME[&dry-run]` → `{"OldCfg","NewCfg"}`.
-pub(super) async fn profile_apply(node: Node, req: Req) -> Reply {
-    let name = req.arg(0, "profile")?.to_string();
-    let dry_run = req.bool("dry-run", false)?;
-    let v = blocking(move || {
-        let apply = |cfg: &mut Config| -> Result<serde_json::Value, ApiError> {
-            let change = cfg.apply_profile(&name).map_err(internal)?;
-            Ok(serde_json::json!({"OldCfg": change.old, "NewCfg": change.new}))
+/// Apply a profile and print what changed.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite config profile apply server\n",
+    "  ferrite config profile apply --dry-run lowpower",
+))]
+pub struct ProfileApply {
+    /// The profile's name.
+    #[arg(required = true, value_name = "NAME")]
+    #[serde(rename = "arg", default)]
+    pub name: Vec<String>,
+    /// Print the change without saving it.
+    #[arg(long = "dry-run")]
+    #[serde(rename = "dry-run", default)]
+    pub dry_run: bool,
+}
+
+/// `{"OldCfg","NewCfg"}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProfileChange {
+    /// The configuration before.
+    #[serde(rename = "OldCfg")]
+    pub old: Value,
+    /// The configuration after.
+    #[serde(rename = "NewCfg")]
+    pub new: Value,
+}
+
+impl Command for ProfileApply {
+    const PATH: &'static str = "config/profile/apply";
+    type Item = ProfileChange;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, ProfileChange>) -> Result<(), ApiError> {
+        required(&self.name, "profile")?;
+        let apply = |cfg: &mut Config| -> Result<ProfileChange, ApiError> {
+            let change = cfg.apply_profile(&self.name[0]).map_err(error)?;
+            Ok(ProfileChange {
+                old: change.old,
+                new: change.new,
+            })
         };
-        if dry_run {
-            apply(&mut node.config())
+        let node = ctx.node()?;
+        let change = if self.dry_run {
+            apply(&mut node.config())?
         } else {
-            node.update_config(apply)
+            node.update_config(apply)?
+        };
+        emit(change)?;
+        Ok(())
+    }
+
+    fn text(&self, c: &ProfileChange, out: &mut dyn Write) -> io::Result<()> {
+        let old = serde_json::to_string_pretty(&c.old)?;
+        let new = serde_json::to_string_pretty(&c.new)?;
+        diff(&old, &new, out)
+    }
+}
+
+/// A minimal unified-style diff of two JSON renderings, like Kubo prints
+/// for `config profile apply`.
+fn diff(old: &str, new: &str, out: &mut dyn Write) -> io::Result<()> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    // longest common subsequence table; configs are a few hundred lines
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
-    })
-    .await?;
-    Ok(json(&v))
+    }
+    writeln!(out, "--- old\n+++ new")?;
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            writeln!(out, "+{}", b[j])?;
+            j += 1;
+        } else {
+            writeln!(out, "-{}", a[i])?;
+            i += 1;
+        }
+    }
+    Ok(())
 }

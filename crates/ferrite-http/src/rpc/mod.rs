@@ -12,21 +12,21 @@
 //! Each command group lives in its own module; [`commands`] is the table.
 
 mod add;
-mod block;
-mod bootstrap;
-mod cid;
+pub mod block;
+pub mod bootstrap;
+pub mod cid;
 mod cmds;
-mod config;
+pub mod config;
 mod dag;
 mod files;
-mod misc;
+pub mod misc;
 pub mod pin;
-mod refs;
+pub mod refs;
 pub mod repo;
-mod routing;
+pub mod routing;
 pub mod security;
-mod stats;
-mod swarm;
+pub mod stats;
+pub mod swarm;
 
 pub use add::{multipart_boundary, UploadEntries};
 pub use cmds::{ApiError, Req};

@@ -68,7 +68,9 @@ impl Command for Add {
 
     fn run(&self, ctx: &Ctx, emit: Emit<'_, Pins>) -> Result<(), ApiError> {
         required(&self.paths, "ipfs-path")?;
-        let cids = ctx.node.pin_add(&self.paths, self.recursive, &self.name)?;
+        let cids = ctx
+            .node()?
+            .pin_add(&self.paths, self.recursive, &self.name)?;
         emit(Pins {
             pins: cids.iter().map(|c| ctx.cids.encode(c)).collect(),
             progress: None,
@@ -114,7 +116,7 @@ impl Command for Rm {
 
     fn run(&self, ctx: &Ctx, emit: Emit<'_, Pins>) -> Result<(), ApiError> {
         required(&self.paths, "ipfs-path")?;
-        let cids = ctx.node.pin_rm(&self.paths, self.recursive)?;
+        let cids = ctx.node()?.pin_rm(&self.paths, self.recursive)?;
         emit(Pins {
             pins: cids.iter().map(|c| ctx.cids.encode(c)).collect(),
             progress: None,
@@ -208,7 +210,7 @@ impl Command for Ls {
 
     fn run(&self, ctx: &Ctx, emit: Emit<'_, PinLsItem>) -> Result<(), ApiError> {
         let ty: PinLsType = self.ty.parse()?;
-        let entries = ctx.node.pin_ls(&self.paths, ty)?;
+        let entries = ctx.node()?.pin_ls(&self.paths, ty)?;
         let name = |n: &str| {
             if self.names {
                 n.to_owned()
@@ -318,7 +320,7 @@ impl Command for Verify {
                 "the --verbose and --quiet options can not be used at the same time",
             ));
         }
-        for p in ctx.node.pin_verify()? {
+        for p in ctx.node()?.pin_verify()? {
             let ok = p.bad_nodes.is_empty();
             if ok && !self.verbose {
                 continue;
@@ -401,7 +403,7 @@ impl Command for Update {
             };
             return Err(ApiError::client(format!("argument \"{name}\" is required")));
         };
-        let (f, t) = ctx.node.pin_update(from, to, self.unpin)?;
+        let (f, t) = ctx.node()?.pin_update(from, to, self.unpin)?;
         emit(Pins {
             pins: vec![ctx.cids.encode(&f), ctx.cids.encode(&t)],
             progress: None,

@@ -1,108 +1,181 @@
 //! `refs` and `refs/local`: NDJSON `{"Ref","Err"}` lines, streamed as the
 //! DAG is walked.
 
-use super::block::CidEnc;
-use super::{blocking, ndjson_stream, ApiError, Command, Reply, Req};
-use crate::body::blocking_stream;
-use ferrite_node::{IpfsPath, Node, RefsOptions};
-use std::io::Write;
+use crate::command::{handler, required, Command, Ctx, Emit, Encoding};
+use crate::rpc::ApiError;
+use ferrite_node::{IpfsPath, RefsOptions};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[
-    ("refs", |n, r| Box::pin(refs(n, r))),
-    ("refs/local", |n, r| Box::pin(local(n, r))),
+pub(super) const COMMANDS: &[super::Command] = &[
+    (Refs::PATH, handler::<Refs>()),
+    (Local::PATH, handler::<Local>()),
 ];
 
-fn emit(w: &mut impl Write, r: &str, err: &str) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *w, &serde_json::json!({"Ref": r, "Err": err}))?;
-    w.write_all(b"\n")
+/// List the links (references) of a DAG.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite refs bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
+    "  ferrite refs -r -u bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
+    "  ferrite refs local",
+))]
+pub struct Refs {
+    /// Paths to list the links of; `local` lists every stored block.
+    #[arg(required = true)]
+    #[serde(rename = "arg", default)]
+    pub paths: Vec<String>,
+    /// Recursively list links of child nodes.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub recursive: bool,
+    /// Omit duplicate refs.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub unique: bool,
+    /// Print edges as `<src> -> <dst>`.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub edges: bool,
+    /// Output format: `<src>`, `<dst>` and `<linkname>` are replaced.
+    #[arg(long, default_value = "<dst>")]
+    #[serde(default = "dst")]
+    pub format: String,
+    /// With --recursive, only this deep (-1: unlimited).
+    #[arg(long = "max-depth", default_value_t = -1, allow_hyphen_values = true)]
+    #[serde(rename = "max-depth", default = "unlimited")]
+    pub max_depth: i64,
 }
 
-/// `/api/v0/refs?arg=PATH…` with `format`, `edges`, `unique`, `recursive`,
-/// `max-depth`. Paths are resolved before streaming (a bad one is a plain
-/// error); an error during the walk becomes a `{"Ref":"","Err":…}` line,
-/// as Kubo emits it.
-pub(super) async fn refs(node: Node, req: Req) -> Reply {
-    req.arg(0, "ipfs-path")?;
-    let unique = req.bool("unique", false)?;
-    let recursive = req.bool("recursive", false)?;
-    let edges = req.bool("edges", false)?;
-    let enc = CidEnc::from_req(&req)?;
-    let mut max_depth = req.i64("max-depth")?.unwrap_or(-1);
-    let mut format = req.opt("format").unwrap_or("<dst>").to_string();
-    if !recursive {
-        // Kubo: without -r only the direct refs are written.
-        max_depth = 1;
+fn dst() -> String {
+    "<dst>".into()
+}
+
+fn unlimited() -> i64 {
+    -1
+}
+
+/// One ref, or (`Err` set) why the walk stopped.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RefLine {
+    /// The formatted ref.
+    #[serde(rename = "Ref")]
+    pub r#ref: String,
+    /// The walk's error.
+    #[serde(rename = "Err", default)]
+    pub err: String,
+}
+
+fn line(item: &RefLine, out: &mut dyn Write) -> io::Result<()> {
+    if !item.err.is_empty() {
+        return Err(io::Error::other(item.err.clone()));
     }
-    if edges {
-        if format != "<dst>" {
-            return Err(ApiError::internal(
-                "using format argument with edges is not allowed",
-            ));
-        }
-        format = "<src> -> <dst>".into();
+    writeln!(out, "{}", item.r#ref)
+}
+
+impl Command for Refs {
+    const PATH: &'static str = "refs";
+    type Item = RefLine;
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
     }
-    let paths = req.args.clone();
-    {
-        let node = node.clone();
-        let paths = paths.clone();
-        blocking(move || {
-            for p in &paths {
-                let p = IpfsPath::parse(p).map_err(|e| ApiError::internal(e.to_string()))?;
-                node.resolve(&p)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+
+    /// Paths are resolved before streaming (a bad one is a plain error); an
+    /// error during the walk is a `{"Ref":"","Err":…}` line, as in Kubo.
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, RefLine>) -> Result<(), ApiError> {
+        required(&self.paths, "ipfs-path")?;
+        let node = ctx.node()?;
+        let format = match (self.edges, self.format.as_str()) {
+            (true, "<dst>") => "<src> -> <dst>",
+            (true, _) => {
+                return Err(ApiError::internal(
+                    "using format argument with edges is not allowed",
+                ))
             }
-            Ok(())
-        })
-        .await?;
-    }
-    let opts = RefsOptions {
-        recursive: max_depth != 1,
-        unique,
-        max_depth: (max_depth >= 0).then_some(max_depth),
-    };
-    let body = blocking_stream(move |w| -> std::io::Result<()> {
-        let mut io_err = None;
-        let walked = node.refs(&paths, &opts, &mut |r| {
-            let line = format
-                .replace("<src>", &enc.encode(&r.src))
-                .replace("<dst>", &enc.encode(&r.dst))
+            (false, f) => f,
+        };
+        for p in &self.paths {
+            let p = IpfsPath::parse(p).map_err(|e| ApiError::internal(e.to_string()))?;
+            node.resolve(&p)?;
+        }
+        // Kubo: without -r only the direct refs are written.
+        let max_depth = if self.recursive { self.max_depth } else { 1 };
+        let opts = RefsOptions {
+            recursive: max_depth != 1,
+            unique: self.unique,
+            max_depth: (max_depth >= 0).then_some(max_depth),
+        };
+        let mut failed = None;
+        let walked = node.refs(&self.paths, &opts, &mut |r| {
+            let text = format
+                .replace("<src>", &ctx.cids.encode(&r.src))
+                .replace("<dst>", &ctx.cids.encode(&r.dst))
                 .replace("<linkname>", &r.name);
-            emit(w, &line, "").map_err(|e| {
+            emit(RefLine {
+                r#ref: text,
+                err: String::new(),
+            })
+            .map_err(|e| {
                 let msg = e.to_string();
-                io_err = Some(e);
+                failed = Some(e);
                 ferrite_node::Error::Invalid(msg)
             })
         });
-        if let Some(e) = io_err {
-            return Err(e);
+        if let Some(e) = failed {
+            return Err(e.into());
         }
         if let Err(e) = walked {
-            emit(w, "", &e.to_string())?;
+            emit(RefLine {
+                r#ref: String::new(),
+                err: e.to_string(),
+            })?;
         }
-        w.flush()
-    });
-    Ok(ndjson_stream(body))
+        Ok(())
+    }
+
+    fn text(&self, item: &RefLine, out: &mut dyn Write) -> io::Result<()> {
+        line(item, out)
+    }
 }
 
-/// `/api/v0/refs/local` → every stored block as `{"Ref","Err":""}` (CIDv1
-/// raw: the store keeps multihashes, not codecs).
-pub(super) async fn local(node: Node, req: Req) -> Reply {
-    let enc = CidEnc::from_req(&req)?;
-    let body = blocking_stream(move |w| -> Result<(), String> {
-        let mut io_err = None;
-        node.refs_local(&mut |c| match emit(w, &enc.encode(&c), "") {
-            Ok(()) => true,
-            Err(e) => {
-                io_err = Some(e);
-                false
+/// List every block in the repo.
+#[derive(clap::Args, Serialize, Deserialize)]
+pub struct Local {}
+
+impl Command for Local {
+    const PATH: &'static str = "refs/local";
+    type Item = RefLine;
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    /// Every stored block as CIDv1 raw (the store keeps multihashes, not
+    /// codecs).
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, RefLine>) -> Result<(), ApiError> {
+        let mut failed = None;
+        ctx.node()?.refs_local(&mut |c| {
+            let r = emit(RefLine {
+                r#ref: ctx.cids.encode(&c),
+                err: String::new(),
+            });
+            match r {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
             }
-        })
-        .map_err(|e| e.to_string())?;
-        match io_err {
-            Some(e) => Err(e.to_string()),
-            None => w.flush().map_err(|e| e.to_string()),
+        })?;
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
         }
-    });
-    Ok(ndjson_stream(body))
+    }
+
+    fn text(&self, item: &RefLine, out: &mut dyn Write) -> io::Result<()> {
+        line(item, out)
+    }
 }

@@ -53,7 +53,7 @@ impl Command for Gc {
     }
 
     fn run(&self, ctx: &Ctx, emit: Emit<'_, GcResult>) -> Result<(), ApiError> {
-        let report = match ctx.node.gc() {
+        let report = match ctx.node()?.gc() {
             Ok(r) => r,
             Err(e) if self.stream_errors => {
                 emit(GcResult {
@@ -130,7 +130,7 @@ impl Command for Stat {
     type Item = RepoStat;
 
     fn run(&self, ctx: &Ctx, emit: Emit<'_, RepoStat>) -> Result<(), ApiError> {
-        let s = ctx.node.repo_stat()?;
+        let s = ctx.node()?.repo_stat()?;
         let full = !self.size_only;
         emit(RepoStat {
             repo_size: s.repo_size,
@@ -209,7 +209,7 @@ impl Command for Verify {
 
     fn run(&self, ctx: &Ctx, emit: Emit<'_, VerifyProgress>) -> Result<(), ApiError> {
         let mut failed: Option<io::Error> = None;
-        let bad = ctx.node.repo_verify(&mut |n| {
+        let bad = ctx.node()?.repo_verify(&mut |n| {
             if failed.is_none() {
                 let p = VerifyProgress {
                     msg: String::new(),

@@ -1,8 +1,10 @@
-//! `ferrite block get|put|stat|rm`.
+//! `ferrite block get|put` and `block stat|rm` (defined in
+//! [`ferrite_http::rpc::block`]).
 
-use super::{parse_bool, parse_cid, Target};
+use super::{exec, parse_bool, parse_cid, Target};
 use crate::remote::{self, Client, Multipart};
 use clap::Subcommand;
+use ferrite_http::rpc::block;
 use ferrite_node::BlockPutOptions;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -39,34 +41,18 @@ pub(crate) enum Command {
         pin: bool,
     },
     /// Print a block's size.
-    #[command(
-        after_help = "Examples:\n  ferrite block stat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
-    )]
-    Stat {
-        /// The block's CID.
-        cid: String,
-    },
+    Stat(block::Stat),
     /// Remove blocks (not pinned ones).
-    #[command(after_help = concat!(
-        "Examples:\n",
-        "  ferrite block rm bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e\n",
-        "  ferrite block rm -f -q QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
-    ))]
-    Rm {
-        /// Blocks to remove.
-        #[arg(required = true)]
-        cids: Vec<String>,
-        /// Ignore blocks that do not exist.
-        #[arg(short, long)]
-        force: bool,
-        /// Print nothing on success.
-        #[arg(short, long)]
-        quiet: bool,
-    },
+    Rm(block::Rm),
 }
 
 /// Runs a `block` subcommand.
 pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+    match c {
+        Command::Stat(c) => return exec(t, c),
+        Command::Rm(c) => return exec(t, c),
+        _ => {}
+    }
     match t {
         Target::Local(repo) => run_local(repo, c),
         Target::Remote(client) => run_remote(client, c),
@@ -103,22 +89,7 @@ fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
                 writeln!(out, "{}", node.block_put(&data, &opts)?)?;
             }
         }
-        Command::Stat { cid } => {
-            let cid = parse_cid(&cid)?;
-            let size = node.block_stat(&cid)?;
-            print_stat(&mut out, &cid.to_string(), size)?;
-        }
-        Command::Rm { cids, force, quiet } => {
-            let cids = cids
-                .iter()
-                .map(|c| parse_cid(c))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let mut failed = 0;
-            for r in node.block_rm(&cids, force)? {
-                failed += print_rm(&mut out, &r.cid.to_string(), r.error.as_deref(), quiet)?;
-            }
-            rm_done(failed)?;
-        }
+        Command::Stat(_) | Command::Rm(_) => {}
     }
     Ok(())
 }
@@ -149,70 +120,11 @@ fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
                     Ok(())
                 })?;
         }
-        Command::Stat { cid } => {
-            parse_cid(&cid)?;
-            let v = c.request("block/stat").arg(&cid).json()?;
-            print_stat(
-                &mut out,
-                remote::str_field(&v, "Key"),
-                remote::u64_field(&v, "Size"),
-            )?;
-        }
-        // one {"Hash","Error"} per block
-        Command::Rm { cids, force, quiet } => {
-            for cid in &cids {
-                parse_cid(cid)?;
-            }
-            let mut failed = 0;
-            c.request("block/rm")
-                .args(&cids)
-                .flag("force", force)
-                .flag("quiet", quiet)
-                .stream(|v| {
-                    let err = remote::str_field(&v, "Error");
-                    failed += print_rm(
-                        &mut out,
-                        remote::str_field(&v, "Hash"),
-                        (!err.is_empty()).then_some(err),
-                        quiet,
-                    )?;
-                    Ok(())
-                })?;
-            rm_done(failed)?;
-        }
+        Command::Stat(_) | Command::Rm(_) => {}
     }
     Ok(())
 }
 
 fn cannot_read(f: &Path, e: std::io::Error) -> anyhow::Error {
     anyhow::anyhow!("cannot read {}: {e}", f.display())
-}
-
-fn print_stat(out: &mut impl Write, cid: &str, size: u64) -> std::io::Result<()> {
-    writeln!(out, "Key: {cid}\nSize: {size}")
-}
-
-/// Prints one `block rm` result; returns 1 if it failed.
-fn print_rm(
-    out: &mut impl Write,
-    cid: &str,
-    error: Option<&str>,
-    quiet: bool,
-) -> std::io::Result<u32> {
-    match error {
-        None if !quiet => writeln!(out, "removed {cid}")?,
-        None => {}
-        Some(e) => {
-            eprintln!("cannot remove {cid}: {e}");
-            return Ok(1);
-        }
-    }
-    Ok(0)
-}
-
-fn rm_done(failed: u32) -> anyhow::Result<()> {
-    if failed > 0 {
-        anyhow::bail!("some blocks not removed");
-    }
-    Ok(())
 }

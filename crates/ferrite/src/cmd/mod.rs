@@ -18,11 +18,10 @@ pub(crate) mod repo;
 pub(crate) mod routing;
 pub(crate) mod stats;
 pub(crate) mod swarm;
-pub(crate) mod version;
 
 use crate::remote::Client;
 use anyhow::{anyhow, bail};
-use ferrite_http::command::{query, Command, Ctx};
+use ferrite_http::command::{query, Command, Ctx, Needs};
 use ferrite_node::{Cid, Node};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,6 +39,12 @@ pub(crate) enum Target {
 /// RPC API, decoding its typed answer) and prints each item with the
 /// command's text encoder.
 pub(crate) fn exec<C: Command>(t: &Target, cmd: C) -> anyhow::Result<()> {
+    exec_at(t, C::PATH, cmd)
+}
+
+/// [`exec`] through the daemon's `path`, one of the command's other names
+/// (`stats/bitswap` for `bitswap/stat`).
+pub(crate) fn exec_at<C: Command>(t: &Target, path: &str, cmd: C) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = 0;
     let mut bar: Option<indicatif::ProgressBar> = None;
@@ -57,24 +62,25 @@ pub(crate) fn exec<C: Command>(t: &Target, cmd: C) -> anyhow::Result<()> {
             None => cmd.text(&item, out),
         }
     };
-    let result = match t {
-        Target::Local(repo) => open(repo).and_then(|node| {
-            let ctx = Ctx::new(node);
-            Ok(cmd.run(&ctx, &mut |item| print(item, &mut out))?)
-        }),
-        Target::Remote(client) => {
-            query::to_pairs(&cmd)
+    let result =
+        match (C::NEEDS, t) {
+            (Needs::Nothing, _) => Ok(cmd.run(&Ctx::bare(), &mut |item| print(item, &mut out))?),
+            (Needs::Network, Target::Local(_)) => Err(anyhow!(swarm::OFFLINE)),
+            (_, Target::Local(repo)) => open(repo).and_then(|node| {
+                let ctx = Ctx::new(node);
+                Ok(cmd.run(&ctx, &mut |item| print(item, &mut out))?)
+            }),
+            (_, Target::Remote(client)) => query::to_pairs(&cmd)
                 .map_err(anyhow::Error::msg)
                 .and_then(|pairs| {
-                    client.request(C::PATH).pairs(pairs).stream(|v| {
+                    client.request(path).pairs(pairs).stream(|v| {
                         let item: C::Item = serde_json::from_value(v).map_err(|e| {
-                            anyhow!("the daemon's answer to {} does not decode: {e}", C::PATH)
+                            anyhow!("the daemon's answer to {path} does not decode: {e}")
                         })?;
                         Ok(print(item, &mut out)?)
                     })
-                })
-        }
-    };
+                }),
+        };
     // `print` borrows `bar`; its last use is above.
     if let Some(b) = bar {
         b.finish_and_clear();

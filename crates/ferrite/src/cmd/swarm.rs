@@ -1,13 +1,12 @@
-//! `ferrite swarm peers|connect|disconnect|addrs` (through the daemon: they
-//! need the running network) and `ferrite swarm key gen|fingerprint` (local:
-//! private-network keys).
+//! `ferrite swarm peers|connect|disconnect|addrs` (defined in
+//! [`ferrite_http::rpc::swarm`]; they need the daemon) and `ferrite swarm
+//! key gen|fingerprint` (local: private-network keys).
 
-use super::Target;
-use crate::remote::{self, Client};
+use super::{exec, Target};
 use anyhow::Context;
 use clap::Subcommand;
+use ferrite_http::rpc::swarm;
 use ferrite_p2p::SwarmKey;
-use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,53 +14,15 @@ use std::path::{Path, PathBuf};
 pub(crate) const OFFLINE: &str =
     "this command must be run in online mode. Try running 'ferrite daemon' first";
 
-/// The daemon, or the online-mode error.
-pub(crate) fn online(t: &Target) -> anyhow::Result<&Client> {
-    match t {
-        Target::Remote(c) => Ok(c),
-        Target::Local(_) => anyhow::bail!(OFFLINE),
-    }
-}
-
 /// `swarm` subcommands.
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// List the peers with open connections.
-    #[command(
-        after_help = "Examples:\n  ferrite swarm peers\n  ferrite swarm peers --latency --direction"
-    )]
-    Peers {
-        /// Show latency, direction and streams too.
-        #[arg(short, long)]
-        verbose: bool,
-        /// Show each connection's streams.
-        #[arg(long)]
-        streams: bool,
-        /// Show each peer's latency.
-        #[arg(long)]
-        latency: bool,
-        /// Show each connection's direction (inbound/outbound).
-        #[arg(long)]
-        direction: bool,
-    },
+    Peers(swarm::Peers),
     /// Open connections to peers (multiaddrs ending in /p2p/<peer ID>).
-    #[command(
-        after_help = "Examples:\n  ferrite swarm connect /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
-    )]
-    Connect {
-        /// The peers' addresses.
-        #[arg(required = true)]
-        addrs: Vec<String>,
-    },
+    Connect(swarm::Connect),
     /// Close connections to peers.
-    #[command(
-        after_help = "Examples:\n  ferrite swarm disconnect /ip4/10.0.0.1/tcp/4001/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
-    )]
-    Disconnect {
-        /// The peers' addresses.
-        #[arg(required = true)]
-        addrs: Vec<String>,
-    },
+    Disconnect(swarm::Disconnect),
     /// List the known addresses of peers (`local`: ours, `listen`: where we listen).
     #[command(
         after_help = "Examples:\n  ferrite swarm addrs\n  ferrite swarm addrs local --id\n  ferrite swarm addrs listen"
@@ -82,17 +43,9 @@ pub(crate) struct AddrsArgs {
 #[derive(Subcommand)]
 enum AddrsSub {
     /// The addresses this node announces.
-    #[command(
-        after_help = "Examples:\n  ferrite swarm addrs local\n  ferrite swarm addrs local --id"
-    )]
-    Local {
-        /// Append /p2p/<our peer ID> to each address.
-        #[arg(long)]
-        id: bool,
-    },
+    Local(swarm::AddrsLocal),
     /// The addresses this node listens on.
-    #[command(after_help = "Examples:\n  ferrite swarm addrs listen")]
-    Listen,
+    Listen(swarm::AddrsListen),
 }
 
 /// `swarm key` subcommands: local, no daemon needed.
@@ -119,67 +72,25 @@ pub(crate) enum KeyCommand {
     },
 }
 
-/// Runs a `swarm` subcommand: `key` here, the others through the daemon
-/// (`target` finds it).
+/// Runs a `swarm` subcommand: `key` here, the others where `target` says.
 pub(crate) fn run(
     repo: &Path,
     target: &dyn Fn() -> anyhow::Result<Target>,
     c: Command,
 ) -> anyhow::Result<()> {
-    if let Command::Key(k) = c {
-        return key(repo, k);
-    }
-    let t = target()?;
-    let client = online(&t)?;
-    let mut out = std::io::stdout().lock();
     match c {
-        // {"Peers":[{"Addr","Peer","Latency","Muxer","Direction","Streams"}]} (Peers may be null)
-        Command::Peers {
-            verbose,
-            streams,
-            latency,
-            direction,
-        } => {
-            let v = client
-                .request("swarm/peers")
-                .flag("verbose", verbose)
-                .flag("streams", streams)
-                .flag("latency", latency)
-                .flag("direction", direction)
-                .json()?;
-            print_peers(&mut out, &v)?;
-        }
-        // {"Strings":["connect <peer> success"]}
-        Command::Connect { addrs } => {
-            let v = client.request("swarm/connect").args(&addrs).json()?;
-            print_strings(&mut out, &v)?;
-        }
-        // {"Strings":["disconnect <peer> success"]}
-        Command::Disconnect { addrs } => {
-            let v = client.request("swarm/disconnect").args(&addrs).json()?;
-            print_strings(&mut out, &v)?;
-        }
-        // {"Addrs":{"<peer>":["ma",…]}}
-        Command::Addrs(AddrsArgs { sub: None }) => {
-            let v = client.request("swarm/addrs").json()?;
-            print_addrs(&mut out, &v)?;
-        }
-        // {"Strings":[…]}
+        Command::Key(k) => key(repo, k),
+        Command::Peers(c) => exec(&target()?, c),
+        Command::Connect(c) => exec(&target()?, c),
+        Command::Disconnect(c) => exec(&target()?, c),
+        Command::Addrs(AddrsArgs { sub: None }) => exec(&target()?, swarm::Addrs {}),
         Command::Addrs(AddrsArgs {
-            sub: Some(AddrsSub::Local { id }),
-        }) => {
-            let v = client.request("swarm/addrs/local").flag("id", id).json()?;
-            print_strings(&mut out, &v)?;
-        }
+            sub: Some(AddrsSub::Local(c)),
+        }) => exec(&target()?, c),
         Command::Addrs(AddrsArgs {
-            sub: Some(AddrsSub::Listen),
-        }) => {
-            let v = client.request("swarm/addrs/listen").json()?;
-            print_strings(&mut out, &v)?;
-        }
-        Command::Key(_) => {}
+            sub: Some(AddrsSub::Listen(c)),
+        }) => exec(&target()?, c),
     }
-    Ok(())
 }
 
 /// Runs `swarm key gen|fingerprint` (never through the daemon).
@@ -251,113 +162,4 @@ pub(crate) fn write_secret(path: &Path, data: &[u8], replace: bool) -> anyhow::R
         let _ = fs::remove_file(&tmp);
         anyhow::anyhow!("cannot write {}: {e}", path.display())
     })
-}
-
-fn print_strings(out: &mut impl Write, v: &Value) -> std::io::Result<()> {
-    for s in v["Strings"].as_array().into_iter().flatten() {
-        writeln!(out, "{}", s.as_str().unwrap_or_default())?;
-    }
-    Ok(())
-}
-
-/// Kubo's text for `swarm peers`: `<addr>/p2p/<peer>`, then latency and
-/// direction when the daemon filled them in, then one line per stream.
-fn print_peers(out: &mut impl Write, v: &Value) -> std::io::Result<()> {
-    for p in v["Peers"].as_array().into_iter().flatten() {
-        write!(
-            out,
-            "{}/p2p/{}",
-            remote::str_field(p, "Addr"),
-            remote::str_field(p, "Peer")
-        )?;
-        let latency = remote::str_field(p, "Latency");
-        if !latency.is_empty() {
-            write!(out, " {latency}")?;
-        }
-        match p["Direction"].as_u64() {
-            Some(1) => write!(out, " inbound")?,
-            Some(2) => write!(out, " outbound")?,
-            _ => {}
-        }
-        writeln!(out)?;
-        for s in p["Streams"].as_array().into_iter().flatten() {
-            let proto = remote::str_field(s, "Protocol");
-            let proto = if proto.is_empty() {
-                "<no protocol name>"
-            } else {
-                proto
-            };
-            writeln!(out, "  {proto}")?;
-        }
-    }
-    Ok(())
-}
-
-/// Kubo's text for `swarm addrs`: peers sorted, `<peer> (<n>)` then the
-/// addresses tab-indented.
-fn print_addrs(out: &mut impl Write, v: &Value) -> std::io::Result<()> {
-    let Some(map) = v["Addrs"].as_object() else {
-        return Ok(());
-    };
-    let mut peers: Vec<&String> = map.keys().collect();
-    peers.sort();
-    for p in peers {
-        let addrs: Vec<&str> = map[p]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        writeln!(out, "{p} ({})", addrs.len())?;
-        for a in addrs {
-            writeln!(out, "\t{a}")?;
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(f: impl Fn(&mut Vec<u8>, &Value) -> std::io::Result<()>, json: &str) -> String {
-        let mut out = Vec::new();
-        f(&mut out, &serde_json::from_str(json).unwrap()).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn peers_text() {
-        let j = r#"{"Peers":[
-            {"Addr":"/ip4/10.0.0.2/tcp/4001","Peer":"12D3A","Latency":"","Muxer":"","Direction":0,"Streams":null},
-            {"Addr":"/ip4/10.0.0.3/udp/4001/quic-v1","Peer":"12D3B","Latency":"1.5ms","Muxer":"","Direction":2,
-             "Streams":[{"Protocol":"/ipfs/bitswap/1.2.0"},{"Protocol":""}]}]}"#;
-        assert_eq!(
-            text(print_peers, j),
-            "/ip4/10.0.0.2/tcp/4001/p2p/12D3A\n\
-             /ip4/10.0.0.3/udp/4001/quic-v1/p2p/12D3B 1.5ms outbound\n  /ipfs/bitswap/1.2.0\n  <no protocol name>\n"
-        );
-        assert_eq!(text(print_peers, r#"{"Peers":null}"#), "");
-    }
-
-    #[test]
-    fn strings_text() {
-        assert_eq!(
-            text(
-                print_strings,
-                r#"{"Strings":["connect 12D3A success","connect 12D3B success"]}"#
-            ),
-            "connect 12D3A success\nconnect 12D3B success\n"
-        );
-        assert_eq!(text(print_strings, r#"{"Strings":null}"#), "");
-    }
-
-    #[test]
-    fn addrs_text_sorted() {
-        let j = r#"{"Addrs":{"12D3B":["/ip4/10.0.0.3/tcp/4001"],"12D3A":["/ip4/10.0.0.2/tcp/4001","/ip6/::1/tcp/4001"]}}"#;
-        assert_eq!(
-            text(print_addrs, j),
-            "12D3A (2)\n\t/ip4/10.0.0.2/tcp/4001\n\t/ip6/::1/tcp/4001\n12D3B (1)\n\t/ip4/10.0.0.3/tcp/4001\n"
-        );
-    }
 }

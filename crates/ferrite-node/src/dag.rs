@@ -7,19 +7,7 @@ use ferrite_ipld::dag::{self, DagPath, PutOptions};
 use ferrite_ipld::Cid;
 use ferrite_store::blockstore::put_verified;
 use ferrite_store::{Blockstore, Pin, PinMode};
-use std::collections::HashSet;
 use std::io::{Read, Write};
-
-/// Totals of `dag stat`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DagStat {
-    /// Per root: (cid, unique blocks, bytes).
-    pub dags: Vec<(Cid, u64, u64)>,
-    /// Bytes over all roots, each block counted once.
-    pub total_size: u64,
-    /// Blocks over all roots, each counted once.
-    pub unique_blocks: u64,
-}
 
 /// Options of `dag import`.
 #[derive(Debug, Clone, Copy)]
@@ -118,30 +106,6 @@ impl Node {
             f(c, data).map_err(ferrite_store::Error::Io)
         })?;
         Ok(())
-    }
-
-    /// `dag stat`: block count and size of each DAG and of their union.
-    pub fn dag_stat(&self, paths: &[String]) -> Result<DagStat> {
-        let mut stat = DagStat::default();
-        let mut all: HashSet<Cid> = HashSet::new();
-        for p in paths {
-            let (root, rest) = self.dag_resolve(p)?;
-            if !rest.is_empty() {
-                return Err(Error::Invalid(format!("{p}: path does not end in a block")));
-            }
-            let (mut n, mut size) = (0, 0);
-            self.dag_walk(&root, &mut |c, data| {
-                n += 1;
-                size += data.len() as u64;
-                if all.insert(*c) {
-                    stat.unique_blocks += 1;
-                    stat.total_size += data.len() as u64;
-                }
-                Ok(())
-            })?;
-            stat.dags.push((root, n, size));
-        }
-        Ok(stat)
     }
 
     /// `dag export`: writes the DAG under `root` as a CARv1 stream

@@ -17,7 +17,7 @@ mod refs;
 
 pub use add::{AddEntry, AddEntryKind, AddOptions, AddSource, Added, FileProgress};
 pub use blocks::{BlockPutOptions, BlockRm};
-pub use dag::{CarInputs, DagImport, DagImportOptions, DagStat};
+pub use dag::{CarInputs, DagImport, DagImportOptions};
 pub use error::{Error, Result};
 pub use files::LsEntry;
 pub use gateway::{CarOptions, CarPlan, DagScope, EntityBytes, Resolved};

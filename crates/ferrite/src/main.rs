@@ -64,7 +64,7 @@ enum Command {
     /// Download a file or folder to the local file system.
     Get(cmd::files::GetArgs),
     /// List the links of a folder or file.
-    Ls(cmd::files::LsArgs),
+    Ls(ferrite_http::rpc::files::Ls),
     /// Pin and unpin content so GC keeps it.
     #[command(subcommand)]
     Pin(cmd::pin::Command),
@@ -143,7 +143,7 @@ fn run(
         Command::Add(a) => cmd::add::run(&target()?, a),
         Command::Cat(a) => cmd::files::cat(&target()?, a),
         Command::Get(a) => cmd::files::get(&target()?, a),
-        Command::Ls(a) => cmd::files::ls(&target()?, a),
+        Command::Ls(a) => cmd::exec(&target()?, a),
         Command::Pin(c) => cmd::pin::run(&target()?, c),
         Command::Repo(c) => cmd::repo::run(&target()?, c),
         Command::Block(c) => cmd::block::run(&target()?, c),

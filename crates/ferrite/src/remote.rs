@@ -132,11 +132,6 @@ impl Request<'_> {
         self
     }
 
-    /// Adds positional arguments in order.
-    pub(crate) fn args<S: AsRef<str>>(self, vs: impl IntoIterator<Item = S>) -> Self {
-        vs.into_iter().fold(self, |r, v| r.arg(v))
-    }
-
     /// Adds an option.
     pub(crate) fn opt(mut self, k: &str, v: impl ToString) -> Self {
         self.query.push((k.to_string(), v.to_string()));
@@ -237,14 +232,18 @@ impl Request<'_> {
         Ok(resp)
     }
 
-    /// Sends and parses the (first) JSON object of the answer.
-    pub(crate) fn json(self) -> Result<Value> {
-        let mut first = None;
+    /// Sends and feeds every object of the answer to `f`, decoded as `T`
+    /// (a missing or renamed field is an error).
+    pub(crate) fn items<T: serde::de::DeserializeOwned>(
+        self,
+        mut f: impl FnMut(T) -> Result<()>,
+    ) -> Result<()> {
+        let cmd = self.cmd.clone();
         self.stream(|v| {
-            first.get_or_insert(v);
-            Ok(())
-        })?;
-        first.ok_or_else(|| anyhow!("the daemon sent an empty answer"))
+            let item = serde_json::from_value(v)
+                .map_err(|e| anyhow!("the daemon's answer to {cmd} does not decode: {e}"))?;
+            f(item)
+        })
     }
 
     /// Sends and feeds every JSON object of an NDJSON answer to `f`.
@@ -748,29 +747,6 @@ fn utf8(name: &std::ffi::OsStr, path: &Path) -> Result<String> {
         .ok_or_else(|| anyhow!("{}: file names must be valid UTF-8", path.display()))
 }
 
-/// `{"/": "<cid>"}` (a dag-json link, as Kubo encodes CIDs) or a plain string.
-pub(crate) fn cid_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(m) => m
-            .get("/")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        _ => String::new(),
-    }
-}
-
-/// A string field of a JSON object ("" when absent).
-pub(crate) fn str_field<'v>(v: &'v Value, k: &str) -> &'v str {
-    v.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// An unsigned field of a JSON object (0 when absent).
-pub(crate) fn u64_field(v: &Value, k: &str) -> u64 {
-    v.get(k).and_then(Value::as_u64).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -848,7 +824,7 @@ mod tests {
             "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 48\r\n\r\n\
              {\"Message\":\"not pinned\",\"Code\":0,\"Type\":\"error\"}",
         );
-        let err = c.request("pin/rm").arg("x").json().unwrap_err();
+        let err = c.request("pin/rm").arg("x").stream(|_| Ok(())).unwrap_err();
         assert_eq!(err.to_string(), "not pinned");
     }
 
@@ -860,8 +836,8 @@ mod tests {
         );
         let mut refs = Vec::new();
         c.request("refs")
-            .stream(|v| {
-                refs.push(str_field(&v, "Ref").to_string());
+            .items(|r: ferrite_http::rpc::refs::RefLine| {
+                refs.push(r.r#ref);
                 Ok(())
             })
             .unwrap();

@@ -540,24 +540,29 @@ impl Iterator for UploadEntries {
     }
 }
 
-/// Kubo's `AddEvent` with its `omitempty` fields.
-#[derive(serde::Serialize)]
+/// Kubo's `AddEvent` with its `omitempty` fields: a progress object
+/// (`Name`, `Bytes`) or an added entry (`Name`, `Hash`, `Size`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct AddEvent<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hash: Option<String>,
-    #[serde(skip_serializing_if = "is_zero")]
-    bytes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<String>,
+pub struct AddEvent {
+    /// The file's path in the upload.
+    pub name: String,
+    /// Its CID, once added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// Bytes of the file read so far (progress objects).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes: u64,
+    /// The DAG's size, once added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-fn line(ev: &AddEvent<'_>, buf: &mut Vec<u8>) {
+fn line(ev: &AddEvent, buf: &mut Vec<u8>) {
     serde_json::to_writer(&mut *buf, ev).expect("serializable");
     buf.push(b'\n');
 }
@@ -590,7 +595,7 @@ fn import(
         let mut buf = Vec::new();
         line(
             &AddEvent {
-                name: p.name,
+                name: p.name.to_owned(),
                 hash: None,
                 bytes: p.bytes,
                 size: None,
@@ -624,7 +629,7 @@ fn send_added(added: &[Added], quieter: bool, enc: CidEnc, out: &mpsc::Sender<Ou
     for a in rows {
         line(
             &AddEvent {
-                name: &a.name,
+                name: a.name.clone(),
                 hash: Some(enc.encode(&a.cid)),
                 bytes: 0,
                 size: Some(a.size.to_string()),

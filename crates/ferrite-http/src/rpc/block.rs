@@ -181,10 +181,10 @@ pub(super) async fn put(node: Node, req: Req) -> Reply {
             ferrite_ipld::check_block_size(data.len(), allow_big).map_err(ApiError::internal)?;
             let cid = spec.cid(&data)?;
             store_block(&node, &cid, &data, pin)?;
-            let mut l = serde_json::to_vec(&serde_json::json!({
-                "Key": enc.encode(&cid),
-                "Size": data.len(),
-            }))
+            let mut l = serde_json::to_vec(&BlockStat {
+                key: enc.encode(&cid),
+                size: data.len() as u64,
+            })
             .expect("json");
             l.push(b'\n');
             lines.extend_from_slice(&l);

@@ -1,34 +1,68 @@
 //! `dag/put`, `dag/get`, `dag/resolve`, `dag/stat`, `dag/import`,
 //! `dag/export`, with Kubo's JSON shapes and content types.
 
-use super::block::{default_hash, file_parts, multipart, parse_cid_arg, CidEnc};
-use super::{blocking, json, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
+use super::block::{default_hash, file_parts, multipart, parse_cid_arg};
+use super::{blocking, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
 use crate::body::blocking_stream;
+use crate::command::{self, handler, parse_bool, required, Ctx, Emit, Encoding, Link};
 use axum::body::Body;
 use ferrite_ipld::dag::{output_codec_from_name, PutOptions};
 use ferrite_ipld::Cid;
 use ferrite_node::{CarInputs, DagImportOptions, Node};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{self, Write};
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[Command] = &[
     ("dag/put", |n, r| Box::pin(put(n, r))),
     ("dag/get", |n, r| Box::pin(get(n, r))),
-    ("dag/resolve", |n, r| Box::pin(resolve(n, r))),
-    ("dag/stat", |n, r| Box::pin(stat(n, r))),
+    (<Resolve as command::Command>::PATH, handler::<Resolve>()),
+    (<Stat as command::Command>::PATH, handler::<Stat>()),
     ("dag/import", |n, r| Box::pin(import(n, r))),
     ("dag/export", |n, r| Box::pin(export(n, r))),
 ];
 
-fn cid_link(c: &Cid) -> Value {
-    json!({"/": c.to_string()})
+fn cid_link(c: &Cid) -> Link {
+    Link { cid: c.to_string() }
 }
 
-fn line(v: &Value, out: &mut Vec<u8>) {
+fn line(v: &impl Serialize, out: &mut Vec<u8>) {
     out.extend_from_slice(&serde_json::to_vec(v).expect("json"));
     out.push(b'\n');
+}
+
+/// `dag put`'s answer per node: `{"Cid":{"/":…}}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Put {
+    /// The stored node.
+    #[serde(rename = "Cid")]
+    pub cid: Link,
+}
+
+/// One object of `dag import`'s answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ImportEvent {
+    /// A root named in a CAR header, and why it could not be pinned ("" if
+    /// pinned).
+    Root {
+        /// The root.
+        #[serde(rename = "Cid")]
+        cid: Link,
+        /// The pin error.
+        #[serde(rename = "PinErrorMsg", default)]
+        pin_error: String,
+    },
+    /// The counts (with `stats`).
+    Stats {
+        /// Blocks read.
+        #[serde(rename = "BlockCount")]
+        blocks: u64,
+        /// Their bytes.
+        #[serde(rename = "BlockBytesCount")]
+        bytes: u64,
+    },
 }
 
 /// `/api/v0/dag/put` (multipart) → `{"Cid":{"/":…}}` per node.
@@ -50,7 +84,12 @@ pub(super) async fn put(node: Node, req: Req) -> Reply {
         let mut out = Vec::new();
         for data in parts {
             let cid = node.dag_put(&data, &opts, pin).map_err(internal)?;
-            line(&json!({"Cid": cid_link(&cid)}), &mut out);
+            line(
+                &Put {
+                    cid: cid_link(&cid),
+                },
+                &mut out,
+            );
         }
         Ok(out)
     })
@@ -73,143 +112,218 @@ pub(super) async fn get(node: Node, req: Req) -> Reply {
     Ok(raw_stream(Body::from(data), "text/plain", None))
 }
 
-/// `/api/v0/dag/resolve?arg=PATH` → `{"Cid":{"/":…},"RemPath":…}`.
-pub(super) async fn resolve(node: Node, req: Req) -> Reply {
-    let path = req.arg(0, "ref")?.to_string();
-    let (cid, rest) = blocking(move || node.dag_resolve(&path).map_err(internal)).await?;
-    Ok(json(&json!({"Cid": cid_link(&cid), "RemPath": rest})))
+/// Resolve a path to the block it ends in.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(
+    after_help = "Examples:\n  ferrite dag resolve bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua/a/b"
+)]
+pub struct Resolve {
+    /// The path.
+    #[arg(required = true, value_name = "PATH")]
+    #[serde(rename = "arg", default)]
+    pub path: Vec<String>,
 }
 
-/// `DagStatSummary` as Kubo's JSON encoder writes it (zero fields omitted).
-#[derive(Default)]
-struct Summary {
-    /// (cid, size, blocks) per root.
-    dags: Vec<(String, u64, u64)>,
-    unique_blocks: u64,
-    total_size: u64,
-    redundant_size: u64,
-    ratio: Option<f32>,
+/// `{"Cid":{"/":…},"RemPath":…}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Resolved {
+    /// The last block on the path.
+    #[serde(rename = "Cid")]
+    pub cid: Link,
+    /// The rest of the path, inside that block.
+    #[serde(rename = "RemPath", default)]
+    pub rem_path: String,
 }
 
-impl Summary {
-    fn to_json(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        if self.unique_blocks > 0 {
-            m.insert("UniqueBlocks".into(), json!(self.unique_blocks));
-        }
-        if self.total_size > 0 {
-            m.insert("TotalSize".into(), json!(self.total_size));
-        }
-        if let Some(r) = self.ratio {
-            let shared = self.redundant_size.saturating_sub(self.total_size);
-            if shared > 0 {
-                m.insert("SharedSize".into(), json!(shared));
-            }
-            if r != 0.0 && r.is_finite() {
-                m.insert("Ratio".into(), go_float32(r));
-            }
-        }
-        if !self.dags.is_empty() {
-            let arr: Vec<Value> = self
-                .dags
-                .iter()
-                .map(|(c, size, n)| {
-                    let mut d = serde_json::Map::new();
-                    d.insert("Cid".into(), json!(c));
-                    if *size > 0 {
-                        d.insert("Size".into(), json!(size));
-                    }
-                    if *n > 0 {
-                        d.insert("NumBlocks".into(), json!(n));
-                    }
-                    Value::Object(d)
-                })
-                .collect();
-            m.insert("DagStats".into(), Value::Array(arr));
-        }
-        Value::Object(m)
+impl command::Command for Resolve {
+    const PATH: &'static str = "dag/resolve";
+    type Item = Resolved;
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Resolved>) -> Result<(), ApiError> {
+        required(&self.path, "ref")?;
+        let (cid, rest) = ctx.node()?.dag_resolve(&self.path[0]).map_err(internal)?;
+        emit(Resolved {
+            cid: Link {
+                cid: cid.to_string(),
+            },
+            rem_path: rest,
+        })?;
+        Ok(())
     }
+
+    fn text(&self, r: &Resolved, out: &mut dyn Write) -> io::Result<()> {
+        match r.rem_path.as_str() {
+            "" => writeln!(out, "{}", r.cid.cid),
+            rest => writeln!(out, "{}/{rest}", r.cid.cid),
+        }
+    }
+}
+
+/// Count the blocks and bytes of DAGs.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite dag stat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+    "  ferrite dag stat bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua",
+))]
+pub struct Stat {
+    /// Roots.
+    #[arg(required = true)]
+    #[serde(rename = "arg", default)]
+    pub paths: Vec<String>,
+    /// Send a summary per visited block (the API's default; the CLI shows
+    /// them as a counter).
+    #[arg(long, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<bool>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Kubo's `DagStatSummary` as its JSON encoder writes it (zero fields
+/// omitted); progress objects carry no `Ratio`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DagStatSummary {
+    /// Distinct blocks over all roots.
+    #[serde(rename = "UniqueBlocks", default, skip_serializing_if = "is_zero")]
+    pub unique_blocks: u64,
+    /// Bytes of the distinct blocks.
+    #[serde(rename = "TotalSize", default, skip_serializing_if = "is_zero")]
+    pub total_size: u64,
+    /// Bytes counted more than once.
+    #[serde(rename = "SharedSize", default, skip_serializing_if = "is_zero")]
+    pub shared_size: u64,
+    /// Counted bytes over distinct bytes.
+    #[serde(
+        rename = "Ratio",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "go_float32"
+    )]
+    pub ratio: Option<f32>,
+    /// Per root.
+    #[serde(rename = "DagStats", default, skip_serializing_if = "Vec::is_empty")]
+    pub dags: Vec<DagStat>,
+}
+
+/// One root's counts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DagStat {
+    /// The root.
+    #[serde(rename = "Cid")]
+    pub cid: String,
+    /// Its bytes.
+    #[serde(rename = "Size", default, skip_serializing_if = "is_zero")]
+    pub size: u64,
+    /// Its blocks.
+    #[serde(rename = "NumBlocks", default, skip_serializing_if = "is_zero")]
+    pub num_blocks: u64,
 }
 
 /// A float32 as Go's JSON encoder prints it: shortest float32 digits, no
 /// `.0` on whole numbers.
-fn go_float32(f: f32) -> Value {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        return json!(f as i64);
+fn go_float32<S: serde::Serializer>(f: &Option<f32>, s: S) -> Result<S::Ok, S::Error> {
+    match f {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => s.serialize_i64(*f as i64),
+        Some(f) => s.serialize_f64(f.to_string().parse().unwrap_or(*f as f64)),
+        None => s.serialize_none(),
     }
-    let shortest: f64 = f.to_string().parse().unwrap_or(f as f64);
-    json!(shortest)
 }
 
-/// `/api/v0/dag/stat?arg=CID…` → `DagStatSummary` objects: with `progress`
-/// (the default) one per visited block and then the final one, as NDJSON.
-pub(super) async fn stat(node: Node, req: Req) -> Reply {
-    req.arg(0, "root")?;
-    let progress = req.bool("progress", true)?;
-    let enc = CidEnc::from_req(&req)?;
-    let paths = req.args.clone();
-    // Resolve every root before streaming, so a bad path is a plain error.
-    let roots = {
-        let node = node.clone();
-        blocking(move || {
-            paths
-                .iter()
-                .map(|p| {
-                    let (cid, rest) = node.dag_resolve(p).map_err(internal)?;
-                    if !rest.is_empty() {
-                        return Err(ApiError::internal(
-                            "cannot return size for anything other than a DAG with a root CID",
-                        ));
-                    }
-                    Ok(cid)
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?
-    };
-    let body = blocking_stream(move |w| -> Result<(), String> {
-        let mut s = Summary::default();
+impl command::Command for Stat {
+    const PATH: &'static str = "dag/stat";
+    type Item = DagStatSummary;
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    /// Every root is resolved before the walk, so a bad path is a plain
+    /// error; online, missing blocks are fetched.
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, DagStatSummary>) -> Result<(), ApiError> {
+        required(&self.paths, "root")?;
+        let node = ctx.node()?;
+        let progress = self.progress.unwrap_or(true);
+        let roots = self
+            .paths
+            .iter()
+            .map(|p| match node.dag_resolve(p).map_err(internal)? {
+                (cid, rest) if rest.is_empty() => Ok(cid),
+                _ => Err(ApiError::internal(
+                    "cannot return size for anything other than a DAG with a root CID",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut s = DagStatSummary::default();
         let mut all: Option<HashSet<Cid>> = (roots.len() > 1).then(HashSet::new);
+        let mut redundant = 0;
         for root in &roots {
-            s.dags.push((enc.encode(root), 0, 0));
-            let mut io_err = None;
-            // Online, missing blocks are fetched first (as `Node::dag_stat`).
+            s.dags.push(DagStat {
+                cid: ctx.cids.encode(root),
+                size: 0,
+                num_blocks: 0,
+            });
+            let mut failed = None;
             let walked = node.dag_walk(root, &mut |c, data| {
                 let n = data.len() as u64;
                 let d = s.dags.last_mut().expect("pushed");
-                d.1 += n;
-                d.2 += 1;
+                d.size += n;
+                d.num_blocks += 1;
                 if all.as_mut().is_none_or(|set| set.insert(*c)) {
                     s.total_size += n;
                 }
-                s.redundant_size += n;
+                redundant += n;
                 if progress {
-                    if let Err(e) = emit(w, &s.to_json()) {
-                        io_err = Some(e);
-                        return Err(std::io::Error::other("client went away"));
+                    if let Err(e) = emit(s.clone()) {
+                        failed = Some(e);
+                        return Err(io::Error::other("client went away"));
                     }
                 }
                 Ok(())
             });
-            if let Some(e) = io_err {
-                return Err(e.to_string());
+            if let Some(e) = failed {
+                return Err(e.into());
             }
-            walked.map_err(|e| format!("error traversing DAG: {e}"))?;
+            walked.map_err(|e| ApiError::internal(format!("error traversing DAG: {e}")))?;
         }
         s.unique_blocks = match &all {
             Some(set) => set.len() as u64,
-            None => s.dags.iter().map(|d| d.2).sum(),
+            None => s.dags.iter().map(|d| d.num_blocks).sum(),
         };
-        s.ratio = Some(s.redundant_size as f32 / s.total_size as f32);
-        emit(w, &s.to_json()).map_err(|e| e.to_string())
-    });
-    Ok(ndjson_stream(body))
-}
+        s.shared_size = redundant.saturating_sub(s.total_size);
+        s.ratio =
+            Some(redundant as f32 / s.total_size as f32).filter(|r| *r != 0.0 && r.is_finite());
+        emit(s)?;
+        Ok(())
+    }
 
-fn emit(w: &mut impl Write, v: &Value) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *w, v)?;
-    w.write_all(b"\n")?;
-    w.flush()
+    /// A progress object (no `Ratio`) while the CLI asked for them.
+    fn progress(&self, s: &DagStatSummary) -> Option<(&'static str, u64)> {
+        (self.progress == Some(true) && s.ratio.is_none())
+            .then(|| ("blocks", s.dags.iter().map(|d| d.num_blocks).sum()))
+    }
+
+    fn text(&self, s: &DagStatSummary, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "CID\tBlocks\tSize")?;
+        let mut sum = 0;
+        for d in &s.dags {
+            sum += d.size;
+            writeln!(out, "{}\t{}\t{}", d.cid, d.num_blocks, d.size)?;
+        }
+        writeln!(out, "\nSummary")?;
+        writeln!(out, "Total Size: {}", s.total_size)?;
+        writeln!(out, "Unique Blocks: {}", s.unique_blocks)?;
+        writeln!(out, "Shared Size: {}", sum - s.total_size)?;
+        let ratio = if s.total_size == 0 {
+            1.0
+        } else {
+            sum as f64 / s.total_size as f64
+        };
+        writeln!(out, "Ratio: {ratio:.6}")
+    }
 }
 
 /// `/api/v0/dag/import` (multipart CAR files) → `{"Root":{"Cid","PinErrorMsg"}}`
@@ -301,17 +415,19 @@ pub(super) async fn import(node: Node, req: Req) -> Reply {
     if pin_roots {
         for (cid, outcome) in &r.roots {
             let msg = outcome.as_ref().err().map_or("", String::as_str);
-            line(
-                &json!({"Root": {"Cid": cid_link(cid), "PinErrorMsg": msg}}),
-                &mut out,
-            );
+            let root = ImportEvent::Root {
+                cid: cid_link(cid),
+                pin_error: msg.to_string(),
+            };
+            line(&root, &mut out);
         }
     }
     if stats {
-        line(
-            &json!({"Stats": {"BlockCount": r.blocks, "BlockBytesCount": r.bytes}}),
-            &mut out,
-        );
+        let stats = ImportEvent::Stats {
+            blocks: r.blocks,
+            bytes: r.bytes,
+        };
+        line(&stats, &mut out);
     }
     Ok(ndjson_stream(Body::from(out)))
 }

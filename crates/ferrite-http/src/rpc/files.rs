@@ -1,19 +1,23 @@
 //! `cat`, `get` (a tar stream, optionally gzipped) and `ls`.
 
 use super::block::CidEnc;
-use super::{blocking, json, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
+use super::{blocking, raw_stream, ApiError, Command, Reply, Req};
 use crate::body::blocking_stream;
+use crate::command::{self, handler, nullable, parse_bool, required, yes, Ctx, Emit, Encoding};
 use ferrite_node::{IpfsPath, LsEntry, Node};
 use ferrite_unixfs::export::DirEntryKind;
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::io;
 use std::io::Write;
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[Command] = &[
     ("cat", |n, r| Box::pin(cat(n, r))),
     ("get", |n, r| Box::pin(get(n, r))),
-    ("ls", |n, r| Box::pin(ls(n, r))),
+    (<Ls as command::Command>::PATH, handler::<Ls>()),
 ];
 
 fn path_arg(req: &Req, i: usize) -> Result<IpfsPath, ApiError> {
@@ -112,24 +116,79 @@ pub(super) async fn get(node: Node, req: Req) -> Reply {
     Ok(raw_stream(body, content_type, Some(size)))
 }
 
-/// One link of `ls`, as Kubo's `LsLink`.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct LsLink {
-    name: String,
-    hash: String,
-    size: u64,
-    #[serde(rename = "Type")]
-    kind: u8,
-    target: String,
+/// List the links of a folder or file.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite ls bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi\n",
+    "  ferrite ls -v --size=false /ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/docs",
+))]
+pub struct Ls {
+    /// Paths of folders to list.
+    #[arg(required = true)]
+    #[serde(rename = "arg", default)]
+    pub paths: Vec<String>,
+    /// Print a header line.
+    #[arg(short = 'v', long)]
+    #[serde(default)]
+    pub headers: bool,
+    /// Print sizes.
+    #[arg(short, long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(default = "yes")]
+    pub size: bool,
+    /// Find each link's type (folder, file, symlink).
+    #[arg(long = "resolve-type", default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(rename = "resolve-type", default = "yes")]
+    pub resolve_type: bool,
+    /// Send one object per link as it is found.
+    #[arg(short = 's', long)]
+    #[serde(default)]
+    pub stream: bool,
+    /// The path whose heading was printed last.
+    #[arg(skip)]
+    #[serde(skip)]
+    printed: RefCell<Option<String>>,
 }
 
-/// One object of `ls`: the path as given and its links.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct LsObject<'a> {
-    hash: &'a str,
-    links: Vec<LsLink>,
+/// `{"Objects":[…]}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LsOutput {
+    /// One per path (with `stream`, one per link).
+    #[serde(rename = "Objects", default, deserialize_with = "nullable")]
+    pub objects: Vec<LsObject>,
+}
+
+/// One path as given and its links.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LsObject {
+    /// The path as given.
+    #[serde(rename = "Hash")]
+    pub hash: String,
+    /// Its links.
+    #[serde(rename = "Links", default, deserialize_with = "nullable")]
+    pub links: Vec<LsLink>,
+}
+
+/// One link, Kubo's `LsLink`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LsLink {
+    /// Its name.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// Its CID.
+    #[serde(rename = "Hash")]
+    pub hash: String,
+    /// File size (0 for folders and symlinks).
+    #[serde(rename = "Size")]
+    pub size: u64,
+    /// 0 unknown, 1 folder, 2 file, 4 symlink, 5 HAMT shard.
+    #[serde(rename = "Type")]
+    pub kind: u8,
+    /// A symlink's target.
+    #[serde(rename = "Target", default)]
+    pub target: String,
 }
 
 impl LsLink {
@@ -161,63 +220,90 @@ impl LsLink {
     }
 }
 
-/// `/api/v0/ls?arg=PATH…[&resolve-type][&size][&stream]`:
-/// `{"Objects":[{"Hash","Links":[…]}]}`, or with `stream` one such object
-/// per link.
-pub(super) async fn ls(node: Node, req: Req) -> Reply {
-    if req.args.is_empty() {
-        return Err(ApiError::client("argument \"ipfs-path\" is required"));
+impl command::Command for Ls {
+    const PATH: &'static str = "ls";
+    type Item = LsOutput;
+
+    fn encoding(&self) -> Encoding {
+        if self.stream {
+            Encoding::Stream
+        } else {
+            Encoding::Single
+        }
     }
-    // Either option makes Kubo load each child; `size` alone only changes
-    // a CLI's text.
-    let (resolve_type, size) = (req.bool("resolve-type", true)?, req.bool("size", true)?);
-    let resolve = resolve_type || size;
-    let stream = req.bool("stream", false)?;
-    let enc = CidEnc::from_req(&req)?;
-    let paths: Vec<(String, IpfsPath)> = req
-        .args
-        .iter()
-        .map(|a| Ok((a.clone(), IpfsPath::parse(a)?)))
-        .collect::<Result<_, ApiError>>()?;
-    if !stream {
-        let objects = blocking(move || {
-            let mut objects = Vec::new();
-            for (arg, path) in &paths {
-                let links = node
-                    .ls(path)?
-                    .into_iter()
-                    .map(|e| LsLink::new(e, enc, resolve))
-                    .collect();
-                objects.push(serde_json::json!(LsObject { hash: arg, links }));
+
+    /// Every path is listed before anything is sent, unless `stream`; then
+    /// the first is, so a bad one is a plain error.
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, LsOutput>) -> Result<(), ApiError> {
+        required(&self.paths, "ipfs-path")?;
+        let node = ctx.node()?;
+        // Either option makes Kubo load each child; `size` alone only
+        // changes a CLI's text.
+        let resolve = self.resolve_type || self.size;
+        let paths = self
+            .paths
+            .iter()
+            .map(|a| Ok((a, IpfsPath::parse(a)?)))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let mut objects = Vec::new();
+        for (arg, path) in paths {
+            let links = node.ls(&path)?;
+            if !self.stream {
+                objects.push(LsObject {
+                    hash: arg.clone(),
+                    links: links
+                        .into_iter()
+                        .map(|e| LsLink::new(e, ctx.cids, resolve))
+                        .collect(),
+                });
+                continue;
             }
-            Ok(objects)
-        })
-        .await?;
-        return Ok(json(&serde_json::json!({ "Objects": objects })));
+            for e in links {
+                emit(LsOutput {
+                    objects: vec![LsObject {
+                        hash: arg.clone(),
+                        links: vec![LsLink::new(e, ctx.cids, resolve)],
+                    }],
+                })?;
+            }
+        }
+        if !self.stream {
+            emit(LsOutput { objects })?;
+        }
+        Ok(())
     }
-    // Fail before the stream starts if the first path is bad.
-    let first = {
-        let (node, path) = (node.clone(), paths[0].1.clone());
-        blocking(move || Ok(node.ls(&path)?)).await?
-    };
-    let body = blocking_stream(move |w| -> Result<(), ferrite_node::Error> {
-        let mut first = Some(first);
-        for (arg, path) in &paths {
-            let entries = match first.take() {
-                Some(e) => e,
-                None => node.ls(path)?,
-            };
-            for e in entries {
-                let obj = LsObject {
-                    hash: arg,
-                    links: vec![LsLink::new(e, enc, resolve)],
+
+    /// Kubo's text: with several paths a `<path>:` heading each; with
+    /// `--size` the size column (`-` for folders).
+    fn text(&self, item: &LsOutput, out: &mut dyn Write) -> io::Result<()> {
+        for obj in &item.objects {
+            let mut printed = self.printed.borrow_mut();
+            if printed.as_deref() != Some(obj.hash.as_str()) {
+                if self.paths.len() > 1 {
+                    if printed.is_some() {
+                        writeln!(out)?;
+                    }
+                    writeln!(out, "{}:", obj.hash)?;
+                }
+                if self.headers {
+                    writeln!(out, "Hash\tSize\tName")?;
+                }
+                *printed = Some(obj.hash.clone());
+            }
+            for l in &obj.links {
+                let dir = l.kind == 1 || l.kind == 5;
+                let name = if dir {
+                    format!("{}/", l.name)
+                } else {
+                    l.name.clone()
                 };
-                serde_json::to_writer(&mut *w, &serde_json::json!({ "Objects": [obj] }))
-                    .map_err(std::io::Error::from)?;
-                w.write_all(b"\n")?;
+                match (self.size, dir) {
+                    (true, true) => writeln!(out, "{} - {name}", l.hash)?,
+                    (true, false) => writeln!(out, "{} {} {name}", l.hash, l.size)?,
+                    (false, _) => writeln!(out, "{} {name}", l.hash)?,
+                }
             }
         }
         Ok(())
-    });
-    Ok(ndjson_stream(body))
+    }
 }

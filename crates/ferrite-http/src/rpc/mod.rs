@@ -17,8 +17,8 @@ pub mod bootstrap;
 pub mod cid;
 mod cmds;
 pub mod config;
-mod dag;
-mod files;
+pub mod dag;
+pub mod files;
 pub mod misc;
 pub mod pin;
 pub mod refs;
@@ -28,7 +28,7 @@ pub mod security;
 pub mod stats;
 pub mod swarm;
 
-pub use add::{multipart_boundary, UploadEntries};
+pub use add::{multipart_boundary, AddEvent, UploadEntries};
 pub use cmds::{ApiError, Req};
 
 use axum::body::Body;

@@ -1,7 +1,7 @@
 //! `ferrite add`: import files, folders or stdin, Kubo-compatible flags and output.
 
 use super::{parse_bool, Target};
-use crate::remote::{self, Client, Multipart};
+use crate::remote::{Client, Multipart};
 use ferrite_node::{AddOptions, AddSource};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -212,19 +212,17 @@ fn add_remote(
         .body(body);
     let mut added = Vec::new();
     let (mut file, mut seen) = (String::new(), 0u64);
-    req.stream(|v| {
-        let name = remote::str_field(&v, "Name");
-        let hash = remote::str_field(&v, "Hash");
-        if hash.is_empty() {
-            let bytes = remote::u64_field(&v, "Bytes");
-            if name != file {
-                file = name.to_string();
-                seen = 0;
+    req.items(|ev: ferrite_http::rpc::AddEvent| {
+        match ev.hash {
+            None => {
+                if ev.name != file {
+                    file = ev.name;
+                    seen = 0;
+                }
+                bar.inc(ev.bytes.saturating_sub(seen));
+                seen = seen.max(ev.bytes);
             }
-            bar.inc(bytes.saturating_sub(seen));
-            seen = seen.max(bytes);
-        } else {
-            added.push((hash.to_string(), name.to_string()));
+            Some(hash) => added.push((hash, ev.name)),
         }
         Ok(())
     })?;

@@ -2,7 +2,7 @@
 //! [`ferrite_http::rpc::block`]).
 
 use super::{exec, parse_bool, parse_cid, Target};
-use crate::remote::{self, Client, Multipart};
+use crate::remote::{Client, Multipart};
 use clap::Subcommand;
 use ferrite_http::rpc::block;
 use ferrite_node::BlockPutOptions;
@@ -115,8 +115,8 @@ fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
                 .opt("mhtype", &mhtype)
                 .opt("pin", pin)
                 .body(body)
-                .stream(|v| {
-                    writeln!(out, "{}", remote::str_field(&v, "Key"))?;
+                .items(|b: block::BlockStat| {
+                    writeln!(out, "{}", b.key)?;
                     Ok(())
                 })?;
         }

@@ -1,8 +1,10 @@
-//! `ferrite dag get|put|resolve|stat|import|export`.
+//! `ferrite dag get|put|import|export`, and `dag resolve|stat` (defined in
+//! [`ferrite_http::rpc::dag`]).
 
-use super::{parse_bool, parse_cid, Target};
-use crate::remote::{self, Client, Multipart};
+use super::{exec, parse_bool, parse_cid, Target};
+use crate::remote::{Client, Multipart};
 use clap::Subcommand;
+use ferrite_http::rpc::dag;
 use ferrite_ipld::dag::PutOptions;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -50,28 +52,9 @@ pub(crate) enum Command {
         allow_big_block: bool,
     },
     /// Resolve a path to the block it ends in.
-    #[command(
-        after_help = "Examples:\n  ferrite dag resolve /ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/docs/readme.md"
-    )]
-    Resolve {
-        /// The path.
-        path: String,
-    },
+    Resolve(dag::Resolve),
     /// Count the blocks and bytes of DAGs.
-    #[command(after_help = concat!(
-        "Examples:\n",
-        "  ferrite dag stat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
-        "  ferrite dag stat bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua",
-    ))]
-    Stat {
-        /// Roots.
-        #[arg(required = true)]
-        paths: Vec<String>,
-        /// Accepted for compatibility.
-        #[arg(long, num_args = 0..=1, require_equals = true,
-              default_missing_value = "true", value_parser = parse_bool)]
-        progress: Option<bool>,
-    },
+    Stat(dag::Stat),
     /// Write a DAG as a CAR file to stdout.
     #[command(
         after_help = "Examples:\n  ferrite dag export bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
@@ -101,6 +84,15 @@ pub(crate) enum Command {
 
 /// Runs a `dag` subcommand.
 pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
+    match c {
+        Command::Resolve(c) => return exec(t, c),
+        Command::Stat(mut c) => {
+            // The CLI prints the final summary; progress objects only on request.
+            c.progress.get_or_insert(false);
+            return exec(t, c);
+        }
+        _ => {}
+    }
     match t {
         Target::Local(repo) => run_local(repo, c),
         Target::Remote(client) => run_remote(client, c),
@@ -141,19 +133,7 @@ fn run_local(repo: &Path, c: Command) -> anyhow::Result<()> {
                 writeln!(out, "{}", node.dag_put(&data, &opts, pin)?)?;
             }
         }
-        Command::Resolve { path } => {
-            let (cid, rest) = node.dag_resolve(&path)?;
-            print_resolved(&mut out, &cid.to_string(), &rest)?;
-        }
-        Command::Stat { paths, progress: _ } => {
-            let s = node.dag_stat(&paths)?;
-            let dags: Vec<(String, u64, u64)> = s
-                .dags
-                .iter()
-                .map(|(c, b, z)| (c.to_string(), *b, *z))
-                .collect();
-            print_stat(&mut out, &dags, s.total_size, s.unique_blocks)?;
-        }
+        Command::Resolve(_) | Command::Stat(_) => {}
         Command::Export { root } => {
             let root = parse_cid(&root)?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
@@ -224,51 +204,12 @@ fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
                 .opt("pin", pin)
                 .flag("allow-big-block", allow_big_block)
                 .body(body)
-                .stream(|v| {
-                    writeln!(out, "{}", remote::cid_str(&v["Cid"]))?;
+                .items(|p: dag::Put| {
+                    writeln!(out, "{}", p.cid.cid)?;
                     Ok(())
                 })?;
         }
-        // {"Cid":{"/":…},"RemPath":"…"}
-        Command::Resolve { path } => {
-            let v = c.request("dag/resolve").arg(&path).json()?;
-            print_resolved(
-                &mut out,
-                &remote::cid_str(&v["Cid"]),
-                remote::str_field(&v, "RemPath"),
-            )?;
-        }
-        // {"DagStats":[{"Cid","Size","NumBlocks"}],"TotalSize","UniqueBlocks",…};
-        // with progress=false the daemon sends only the final object.
-        Command::Stat { paths, progress: _ } => {
-            let mut last = None;
-            c.request("dag/stat")
-                .args(&paths)
-                .opt("progress", false)
-                .stream(|v| {
-                    last = Some(v);
-                    Ok(())
-                })?;
-            let v = last.ok_or_else(|| anyhow::anyhow!("the daemon sent no dag stat"))?;
-            let dags: Vec<(String, u64, u64)> = v["DagStats"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|d| {
-                    (
-                        remote::cid_str(&d["Cid"]),
-                        remote::u64_field(d, "NumBlocks"),
-                        remote::u64_field(d, "Size"),
-                    )
-                })
-                .collect();
-            print_stat(
-                &mut out,
-                &dags,
-                remote::u64_field(&v, "TotalSize"),
-                remote::u64_field(&v, "UniqueBlocks"),
-            )?;
-        }
+        Command::Resolve(_) | Command::Stat(_) => {}
         Command::Export { root } => {
             parse_cid(&root)?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
@@ -289,18 +230,12 @@ fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
                 .opt("pin-roots", pin_roots)
                 .flag("stats", stats)
                 .body(body)
-                .stream(|v| {
-                    if let Some(r) = v.get("Root") {
-                        roots.push((
-                            remote::cid_str(&r["Cid"]),
-                            remote::str_field(r, "PinErrorMsg").to_string(),
-                        ));
-                    }
-                    if let Some(s) = v.get("Stats") {
-                        counts = Some((
-                            remote::u64_field(s, "BlockCount"),
-                            remote::u64_field(s, "BlockBytesCount"),
-                        ));
+                .items(|ev: dag::ImportEvent| {
+                    match ev {
+                        dag::ImportEvent::Root { cid, pin_error } => {
+                            roots.push((cid.cid, pin_error))
+                        }
+                        dag::ImportEvent::Stats { blocks, bytes } => counts = Some((blocks, bytes)),
                     }
                     Ok(())
                 })?;
@@ -308,39 +243,6 @@ fn run_remote(c: &Client, cmd: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn print_resolved(out: &mut impl Write, cid: &str, rest: &str) -> std::io::Result<()> {
-    if rest.is_empty() {
-        writeln!(out, "{cid}")
-    } else {
-        writeln!(out, "{cid}/{rest}")
-    }
-}
-
-/// Prints `dag stat` from per-root `(cid, blocks, bytes)` and the totals.
-fn print_stat(
-    out: &mut impl Write,
-    dags: &[(String, u64, u64)],
-    total_size: u64,
-    unique_blocks: u64,
-) -> std::io::Result<()> {
-    writeln!(out, "CID\tBlocks\tSize")?;
-    let mut sum = 0;
-    for (cid, blocks, size) in dags {
-        sum += size;
-        writeln!(out, "{cid}\t{blocks}\t{size}")?;
-    }
-    writeln!(out, "\nSummary")?;
-    writeln!(out, "Total Size: {total_size}")?;
-    writeln!(out, "Unique Blocks: {unique_blocks}")?;
-    writeln!(out, "Shared Size: {}", sum - total_size)?;
-    let ratio = if total_size == 0 {
-        1.0
-    } else {
-        sum as f64 / total_size as f64
-    };
-    writeln!(out, "Ratio: {ratio:.6}")
 }
 
 /// Prints `dag import` results: roots with their pin error ("" when

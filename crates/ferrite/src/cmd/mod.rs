@@ -73,12 +73,10 @@ pub(crate) fn exec_at<C: Command>(t: &Target, path: &str, cmd: C) -> anyhow::Res
             (_, Target::Remote(client)) => query::to_pairs(&cmd)
                 .map_err(anyhow::Error::msg)
                 .and_then(|pairs| {
-                    client.request(path).pairs(pairs).stream(|v| {
-                        let item: C::Item = serde_json::from_value(v).map_err(|e| {
-                            anyhow!("the daemon's answer to {path} does not decode: {e}")
-                        })?;
-                        Ok(print(item, &mut out)?)
-                    })
+                    client
+                        .request(path)
+                        .pairs(pairs)
+                        .items(|item: C::Item| Ok(print(item, &mut out)?))
                 }),
         };
     // `print` borrows `bar`; its last use is above.

@@ -33,6 +33,18 @@ pub enum Encoding {
     Stream,
 }
 
+impl Encoding {
+    /// A stream when `stream` (a `--stream` or `--progress` option), else
+    /// one object.
+    pub const fn stream_if(stream: bool) -> Encoding {
+        if stream {
+            Encoding::Stream
+        } else {
+            Encoding::Single
+        }
+    }
+}
+
 /// Where a command sends its items: the HTTP body or the CLI's printer.
 pub type Emit<'a, T> = &'a mut dyn FnMut(T) -> io::Result<()>;
 
@@ -306,4 +318,13 @@ where
 /// An internal error with `e`'s text (network and other non-node errors).
 pub fn fail(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
+}
+
+/// The CLI text of the answer `json` to `c` (for the text encoders' tests).
+#[cfg(test)]
+pub(crate) fn text_of<C: Command>(c: &C, json: &str) -> String {
+    let item: C::Item = serde_json::from_str(json).expect("decodes");
+    let mut out = Vec::new();
+    c.text(&item, &mut out).expect("writes");
+    String::from_utf8(out).expect("utf-8")
 }

@@ -225,11 +225,7 @@ impl command::Command for Ls {
     type Item = LsOutput;
 
     fn encoding(&self) -> Encoding {
-        if self.stream {
-            Encoding::Stream
-        } else {
-            Encoding::Single
-        }
+        Encoding::stream_if(self.stream)
     }
 
     /// Every path is listed before anything is sent, unless `stream`; then

@@ -59,11 +59,7 @@ impl Command for Add {
     type Item = Pins;
 
     fn encoding(&self) -> Encoding {
-        if self.progress {
-            Encoding::Stream
-        } else {
-            Encoding::Single
-        }
+        Encoding::stream_if(self.progress)
     }
 
     fn run(&self, ctx: &Ctx, emit: Emit<'_, Pins>) -> Result<(), ApiError> {
@@ -201,11 +197,7 @@ impl Command for Ls {
     type Item = PinLsItem;
 
     fn encoding(&self) -> Encoding {
-        if self.stream {
-            Encoding::Stream
-        } else {
-            Encoding::Single
-        }
+        Encoding::stream_if(self.stream)
     }
 
     fn run(&self, ctx: &Ctx, emit: Emit<'_, PinLsItem>) -> Result<(), ApiError> {

@@ -243,13 +243,7 @@ pub fn humanize_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text<C: Command>(c: &C, json: &str) -> String {
-        let item: C::Item = serde_json::from_str(json).unwrap();
-        let mut out = Vec::new();
-        c.text(&item, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
+    use crate::command::text_of as text;
 
     #[test]
     fn humanize_like_go_humanize() {

@@ -320,13 +320,7 @@ impl Command for AddrsListen {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text<C: Command>(c: &C, json: &str) -> String {
-        let item: C::Item = serde_json::from_str(json).unwrap();
-        let mut out = Vec::new();
-        c.text(&item, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
+    use crate::command::text_of as text;
 
     #[test]
     fn peers_text() {

@@ -4,7 +4,7 @@
 //! `clap` and the API's query options through serde, with Kubo's names) and
 //! a typed answer ([`Command::Item`], serialized with Kubo's field names).
 //! It is run once, by [`Command::run`] on a [`Ctx`]; the HTTP API serves it
-//! with [`handler`], and the CLI either runs it in-process or sends it to the
+//! with [`route`], and the CLI either runs it in-process or sends it to the
 //! daemon and decodes the same typed items (a missing or renamed field is a
 //! decode error), then prints them with [`Command::text`]. Adding a command is
 //! one type with one `impl Command`, plus its line in the CLI's enum and in
@@ -12,7 +12,7 @@
 
 pub mod query;
 
-use crate::rpc::{ApiError, Handler, Req};
+use crate::rpc::{ApiError, Req, Route};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
@@ -145,6 +145,7 @@ impl Ctx {
     /// Waits for `f` on the runtime that serves the request (commands run
     /// on its blocking pool).
     pub fn wait<F: std::future::Future>(&self, f: F) -> Result<F::Output, ApiError> {
+        // Only the daemon has a runtime, and only it has a network to wait on.
         let rt = tokio::runtime::Handle::try_current().map_err(|_| ApiError::internal(OFFLINE))?;
         Ok(rt.block_on(f))
     }
@@ -206,24 +207,23 @@ pub fn required(args: &[String], name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The API handler of command `C`.
-pub const fn handler<C: Command>() -> Handler {
-    |node, req| Box::pin(serve::<C>(node, req))
+/// The API route of command `C`, at its [`Command::PATH`].
+pub const fn route<C: Command>() -> Route {
+    route_at::<C>(C::PATH)
+}
+
+/// The API route of command `C` at another of its names (`dht/findprovs`).
+pub const fn route_at<C: Command>(path: &'static str) -> Route {
+    (path, |node, req| Box::pin(serve::<C>(node, req)))
 }
 
 async fn serve<C: Command>(node: Node, req: Req) -> Result<Response, ApiError> {
     let cids = CidEnc::from_req(&req)?;
-    let pairs: Vec<(String, String)> = req
-        .args
-        .iter()
-        .map(|a| ("arg".to_string(), a.clone()))
-        .chain(
-            req.opts
-                .iter()
-                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone()))),
-        )
-        .collect();
-    let cmd: C = query::from_pairs(&pairs).map_err(|e| ApiError::client(e.0))?;
+    let mut options: Vec<(String, Vec<String>)> = req.opts.into_iter().collect();
+    if !req.args.is_empty() {
+        options.push(("arg".into(), req.args));
+    }
+    let cmd: C = query::from_options(options).map_err(|e| ApiError::client(e.0))?;
     let ctx = Ctx {
         node: Some(node),
         cids,

@@ -64,7 +64,22 @@ pub fn from_pairs<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, 
             }
         }
     }
+    from_options(map)
+}
+
+/// Reads a request from options already grouped by name (`arg` for the
+/// positional arguments), as [`crate::rpc::Req`] holds them.
+pub fn from_options<T: DeserializeOwned>(map: Vec<(String, Vec<String>)>) -> Result<T, QueryError> {
     T::deserialize(Query { map })
+}
+
+/// Kubo's reading of a boolean option's value (a bare `?flag` is `""`).
+pub fn kubo_bool(v: &str) -> Option<bool> {
+    match v {
+        "" | "true" | "1" | "True" | "TRUE" => Some(true),
+        "false" | "0" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
 }
 
 /// Why a query does not make a request: Kubo's wording, a client error.
@@ -185,10 +200,9 @@ impl<'de> de::Deserializer<'de> for Value {
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, QueryError> {
-        match self.last() {
-            "" | "true" | "1" | "True" | "TRUE" => visitor.visit_bool(true),
-            "false" | "0" | "False" | "FALSE" => visitor.visit_bool(false),
-            _ => Err(self.bad("bool")),
+        match kubo_bool(self.last()) {
+            Some(b) => visitor.visit_bool(b),
+            None => Err(self.bad("bool")),
         }
     }
 

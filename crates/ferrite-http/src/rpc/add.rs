@@ -18,7 +18,7 @@
 //! for the first output, so errors before it get a proper status.
 
 use super::block::CidEnc;
-use super::{ndjson_stream, ApiError, Command, Reply, Req};
+use super::{ndjson_stream, ApiError, Reply, Req, Route};
 use axum::body::Body;
 use bytes::Bytes;
 use ferrite_ipld::HashAlg;
@@ -31,7 +31,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[("add", |n, r| Box::pin(add(n, r)))];
+pub(super) const COMMANDS: &[Route] = &[("add", |n, r| Box::pin(add(n, r)))];
 
 /// Kubo sends a progress object every this many bytes of a file.
 const PROGRESS_STEP: u64 = 256 * 1024;
@@ -544,9 +544,10 @@ impl Iterator for UploadEntries {
 /// (`Name`, `Bytes`) or an added entry (`Name`, `Hash`, `Size`).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AddEvent {
-    /// The file's path in the upload.
-    pub name: String,
+pub struct AddEvent<'a> {
+    /// The file's path in the upload (borrowed when written, so progress
+    /// objects cost no allocation).
+    pub name: std::borrow::Cow<'a, str>,
     /// Its CID, once added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
@@ -562,7 +563,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-fn line(ev: &AddEvent, buf: &mut Vec<u8>) {
+fn line(ev: &AddEvent<'_>, buf: &mut Vec<u8>) {
     serde_json::to_writer(&mut *buf, ev).expect("serializable");
     buf.push(b'\n');
 }
@@ -595,7 +596,7 @@ fn import(
         let mut buf = Vec::new();
         line(
             &AddEvent {
-                name: p.name.to_owned(),
+                name: p.name.into(),
                 hash: None,
                 bytes: p.bytes,
                 size: None,
@@ -629,7 +630,7 @@ fn send_added(added: &[Added], quieter: bool, enc: CidEnc, out: &mpsc::Sender<Ou
     for a in rows {
         line(
             &AddEvent {
-                name: a.name.clone(),
+                name: a.name.as_str().into(),
                 hash: Some(enc.encode(&a.cid)),
                 bytes: 0,
                 size: Some(a.size.to_string()),

@@ -2,9 +2,9 @@
 //! `{"Key","Size"}` per stored block, raw bytes as
 //! `application/vnd.ipld.raw`, and `{"Hash","Error"}` lines for removals.
 
-use super::{blocking, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
+use super::{blocking, ndjson_stream, raw_stream, ApiError, Reply, Req, Route};
 pub(super) use crate::command::CidEnc;
-use crate::command::{self, handler, required, Ctx, Emit, Encoding};
+use crate::command::{required, route, Command, Ctx, Emit, Encoding};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use bytes::Bytes;
@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[
+pub(super) const COMMANDS: &[Route] = &[
     ("block/put", |n, r| Box::pin(put(n, r))),
     ("block/get", |n, r| Box::pin(get(n, r))),
-    (<Stat as command::Command>::PATH, handler::<Stat>()),
-    (<Rm as command::Command>::PATH, handler::<Rm>()),
+    route::<Stat>(),
+    route::<Rm>(),
 ];
 
 /// Opens a `multipart/form-data` body, or fails as go-ipfs-cmds does when
@@ -235,7 +235,7 @@ pub struct BlockStat {
     pub size: u64,
 }
 
-impl command::Command for Stat {
+impl Command for Stat {
     const PATH: &'static str = "block/stat";
     type Item = BlockStat;
 
@@ -288,7 +288,7 @@ pub struct Removed {
     pub error: String,
 }
 
-impl command::Command for Rm {
+impl Command for Rm {
     const PATH: &'static str = "block/rm";
     type Item = Removed;
 

@@ -3,7 +3,7 @@
 //! node's config setter (durable; the daemon dials the new list at its next
 //! start, as Kubo does). Every answer is `{"Peers":[…]}`.
 
-use crate::command::{handler, nullable, Command, Ctx, Emit};
+use crate::command::{nullable, route, route_at, Command, Ctx, Emit};
 use crate::rpc::ApiError;
 use ferrite_node::bootstrap;
 use ferrite_node::config::{Config, ConfigError};
@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// The `bootstrap` commands.
-pub(super) const COMMANDS: &[super::Command] = &[
-    ("bootstrap", handler::<List>()),
-    (List::PATH, handler::<List>()),
-    (Add::PATH, handler::<Add>()),
-    (AddDefault::PATH, handler::<AddDefault>()),
-    (Rm::PATH, handler::<Rm>()),
-    (RmAll::PATH, handler::<RmAll>()),
+pub(super) const COMMANDS: &[super::Route] = &[
+    route_at::<List>("bootstrap"),
+    route::<List>(),
+    route::<Add>(),
+    route::<AddDefault>(),
+    route::<Rm>(),
+    route::<RmAll>(),
 ];
 
 /// `{"Peers":[…]}`: the list, or the peers added or removed.

@@ -2,7 +2,7 @@
 //! `{"CidStr","Formatted","ErrorMsg"}` lines and `[{"Code","Name"}]` lists.
 //! They need neither repo nor network.
 
-use crate::command::{handler, required, Command, Ctx, Emit, Encoding, Needs};
+use crate::command::{required, route, Command, Ctx, Emit, Encoding, Needs};
 use crate::rpc::ApiError;
 use ferrite_ipld::cidfmt::{CidFormatter, FormatError, IPLD_CODECS, MULTIBASES};
 use ferrite_ipld::HashAlg;
@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Format::PATH, handler::<Format>()),
-    (Base32::PATH, handler::<Base32>()),
-    (Bases::PATH, handler::<Bases>()),
-    (Codecs::PATH, handler::<Codecs>()),
-    (Hashes::PATH, handler::<Hashes>()),
+pub(super) const COMMANDS: &[super::Route] = &[
+    route::<Format>(),
+    route::<Base32>(),
+    route::<Bases>(),
+    route::<Codecs>(),
+    route::<Hashes>(),
 ];
 
 /// Format and convert CIDs.

@@ -130,11 +130,12 @@ impl Req {
 
     /// A boolean option: absent → `default`; bare or `true/1` → true.
     pub fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
-        match self.opt(name) {
-            None => Ok(default),
-            Some("" | "true" | "1" | "True" | "TRUE") => Ok(true),
-            Some("false" | "0" | "False" | "FALSE") => Ok(false),
-            Some(v) => Err(ApiError::client(format!(
+        let Some(v) = self.opt(name) else {
+            return Ok(default);
+        };
+        match crate::command::query::kubo_bool(v) {
+            Some(b) => Ok(b),
+            None => Err(ApiError::client(format!(
                 "could not convert value \"{v}\" to type bool (for option \"-{name}\")"
             ))),
         }

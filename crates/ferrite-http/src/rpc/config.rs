@@ -2,27 +2,25 @@
 
 use super::block::file_parts;
 use super::{blocking, ApiError, Reply, Req};
-use crate::command::{handler, required, Command, Ctx, Emit};
+use crate::command::{required, route, Command, Ctx, Emit};
 use axum::body::Body;
 use axum::response::Response;
-use ferrite_node::config::{human_output, Config, ConfigError, ValueMode};
+use ferrite_node::config::{human_output, Config, ValueMode};
 use ferrite_node::Node;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Get::PATH, handler::<Get>()),
-    (Show::PATH, handler::<Show>()),
+pub(super) const COMMANDS: &[super::Route] = &[
+    route::<Get>(),
+    route::<Show>(),
     ("config/replace", |n, r| Box::pin(replace(n, r))),
-    (ProfileApply::PATH, handler::<ProfileApply>()),
+    route::<ProfileApply>(),
 ];
 
-/// Kubo answers every config failure, bad input too, with a 500.
-fn error(e: ConfigError) -> ApiError {
-    ApiError::internal(e.to_string())
-}
+// Kubo answers every config failure, bad input too, with a 500.
+use crate::command::fail as error;
 
 /// Get or set a configuration value.
 #[derive(clap::Args, Serialize, Deserialize)]

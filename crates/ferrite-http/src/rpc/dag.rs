@@ -2,9 +2,9 @@
 //! `dag/export`, with Kubo's JSON shapes and content types.
 
 use super::block::{default_hash, file_parts, multipart, parse_cid_arg};
-use super::{blocking, ndjson_stream, raw_stream, ApiError, Command, Reply, Req};
+use super::{blocking, ndjson_stream, raw_stream, ApiError, Reply, Req, Route};
 use crate::body::blocking_stream;
-use crate::command::{self, handler, parse_bool, required, Ctx, Emit, Encoding, Link};
+use crate::command::{parse_bool, required, route, Command, Ctx, Emit, Encoding, Link};
 use axum::body::Body;
 use ferrite_ipld::dag::{output_codec_from_name, PutOptions};
 use ferrite_ipld::Cid;
@@ -15,11 +15,11 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[
+pub(super) const COMMANDS: &[Route] = &[
     ("dag/put", |n, r| Box::pin(put(n, r))),
     ("dag/get", |n, r| Box::pin(get(n, r))),
-    (<Resolve as command::Command>::PATH, handler::<Resolve>()),
-    (<Stat as command::Command>::PATH, handler::<Stat>()),
+    route::<Resolve>(),
+    route::<Stat>(),
     ("dag/import", |n, r| Box::pin(import(n, r))),
     ("dag/export", |n, r| Box::pin(export(n, r))),
 ];
@@ -97,10 +97,8 @@ pub(super) async fn put(node: Node, req: Req) -> Reply {
     Ok(ndjson_stream(Body::from(out)))
 }
 
-/// Kubo reports command failures as plain errors (500), not client errors.
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
-}
+// Kubo reports command failures as plain errors (500), not client errors.
+use crate::command::fail as internal;
 
 /// `/api/v0/dag/get?arg=PATH&output-codec=…` → the encoded node, as
 /// `text/plain` raw output (go-ipfs-cmds' type for readers).
@@ -135,7 +133,7 @@ pub struct Resolved {
     pub rem_path: String,
 }
 
-impl command::Command for Resolve {
+impl Command for Resolve {
     const PATH: &'static str = "dag/resolve";
     type Item = Resolved;
 
@@ -233,7 +231,7 @@ fn go_float32<S: serde::Serializer>(f: &Option<f32>, s: S) -> Result<S::Ok, S::E
     }
 }
 
-impl command::Command for Stat {
+impl Command for Stat {
     const PATH: &'static str = "dag/stat";
     type Item = DagStatSummary;
 

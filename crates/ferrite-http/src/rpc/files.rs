@@ -1,9 +1,9 @@
 //! `cat`, `get` (a tar stream, optionally gzipped) and `ls`.
 
 use super::block::CidEnc;
-use super::{blocking, raw_stream, ApiError, Command, Reply, Req};
+use super::{blocking, raw_stream, ApiError, Reply, Req, Route};
 use crate::body::blocking_stream;
-use crate::command::{self, handler, nullable, parse_bool, required, yes, Ctx, Emit, Encoding};
+use crate::command::{nullable, parse_bool, required, route, yes, Command, Ctx, Emit, Encoding};
 use ferrite_node::{IpfsPath, LsEntry, Node};
 use ferrite_unixfs::export::DirEntryKind;
 use flate2::write::GzEncoder;
@@ -14,10 +14,10 @@ use std::io;
 use std::io::Write;
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Command] = &[
+pub(super) const COMMANDS: &[Route] = &[
     ("cat", |n, r| Box::pin(cat(n, r))),
     ("get", |n, r| Box::pin(get(n, r))),
-    (<Ls as command::Command>::PATH, handler::<Ls>()),
+    route::<Ls>(),
 ];
 
 fn path_arg(req: &Req, i: usize) -> Result<IpfsPath, ApiError> {
@@ -220,7 +220,7 @@ impl LsLink {
     }
 }
 
-impl command::Command for Ls {
+impl Command for Ls {
     const PATH: &'static str = "ls";
     type Item = LsOutput;
 

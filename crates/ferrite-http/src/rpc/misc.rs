@@ -1,15 +1,12 @@
 //! `version` and `id` (`shutdown` is handled by the dispatcher).
 
-use crate::command::{fail, handler, Command, Ctx, Emit, Needs};
+use crate::command::{fail, route, Command, Ctx, Emit, Needs};
 use crate::rpc::ApiError;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// `version` and `id`.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Version::PATH, handler::<Version>()),
-    (Id::PATH, handler::<Id>()),
-];
+pub(super) const COMMANDS: &[super::Route] = &[route::<Version>(), route::<Id>()];
 
 /// Show version information.
 #[derive(clap::Args, Serialize, Deserialize)]

@@ -56,10 +56,10 @@ pub struct Api {
 }
 
 /// One command: its path below `/api/v0/` and its handler.
-pub type Command = (&'static str, Handler);
+pub type Route = (&'static str, Handler);
 
 /// Every command. Each module lists its own in a `COMMANDS` slice.
-pub fn commands() -> impl Iterator<Item = &'static Command> {
+pub fn commands() -> impl Iterator<Item = &'static Route> {
     [
         add::COMMANDS,
         block::COMMANDS,

@@ -1,18 +1,18 @@
 //! `pin add|rm|ls|verify|update`.
 
-use crate::command::{parse_bool, required, yes, Command, Ctx, Emit, Encoding};
+use crate::command::{parse_bool, required, route, yes, Command, Ctx, Emit, Encoding};
 use crate::rpc::ApiError;
 use ferrite_node::PinLsType;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Add::PATH, crate::command::handler::<Add>()),
-    (Rm::PATH, crate::command::handler::<Rm>()),
-    (Ls::PATH, crate::command::handler::<Ls>()),
-    (Verify::PATH, crate::command::handler::<Verify>()),
-    (Update::PATH, crate::command::handler::<Update>()),
+pub(super) const COMMANDS: &[super::Route] = &[
+    route::<Add>(),
+    route::<Rm>(),
+    route::<Ls>(),
+    route::<Verify>(),
+    route::<Update>(),
 ];
 
 /// Pin objects (and by default everything below them).

@@ -1,17 +1,14 @@
 //! `refs` and `refs/local`: NDJSON `{"Ref","Err"}` lines, streamed as the
 //! DAG is walked.
 
-use crate::command::{handler, required, Command, Ctx, Emit, Encoding};
+use crate::command::{required, route, Command, Ctx, Emit, Encoding};
 use crate::rpc::ApiError;
 use ferrite_node::{IpfsPath, RefsOptions};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Refs::PATH, handler::<Refs>()),
-    (Local::PATH, handler::<Local>()),
-];
+pub(super) const COMMANDS: &[super::Route] = &[route::<Refs>(), route::<Local>()];
 
 /// List the links (references) of a DAG.
 #[derive(clap::Args, Serialize, Deserialize)]

@@ -1,17 +1,17 @@
 //! `repo gc|stat|verify|version`.
 
-use crate::command::{handler, Command, Ctx, Emit, Encoding, Link};
+use crate::command::{route, Command, Ctx, Emit, Encoding, Link};
 use crate::rpc::ApiError;
 use ferrite_node::Cid;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Gc::PATH, handler::<Gc>()),
-    (Stat::PATH, handler::<Stat>()),
-    (Verify::PATH, handler::<Verify>()),
-    (Version::PATH, handler::<Version>()),
+pub(super) const COMMANDS: &[super::Route] = &[
+    route::<Gc>(),
+    route::<Stat>(),
+    route::<Verify>(),
+    route::<Version>(),
 ];
 
 /// Remove every block that no pin reaches.

@@ -1,7 +1,9 @@
 //! `routing findprovs|findpeer|provide` (and the older `dht` names): Kubo's
 //! routing events over the running network's DHT.
 
-use crate::command::{fail, handler, nullable, required, Command, Ctx, Emit, Encoding, Needs};
+use crate::command::{
+    fail, nullable, required, route, route_at, Command, Ctx, Emit, Encoding, Needs,
+};
 use crate::rpc::ApiError;
 use ferrite_node::IpfsPath;
 use serde::{Deserialize, Serialize};
@@ -14,13 +16,13 @@ const FINAL_PEER: u8 = 2;
 const PROVIDER: u8 = 4;
 
 /// The `routing` commands.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Findprovs::PATH, handler::<Findprovs>()),
-    (Findpeer::PATH, handler::<Findpeer>()),
-    (Provide::PATH, handler::<Provide>()),
-    ("dht/findprovs", handler::<Findprovs>()),
-    ("dht/findpeer", handler::<Findpeer>()),
-    ("dht/provide", handler::<Provide>()),
+pub(super) const COMMANDS: &[super::Route] = &[
+    route::<Findprovs>(),
+    route::<Findpeer>(),
+    route::<Provide>(),
+    route_at::<Findprovs>("dht/findprovs"),
+    route_at::<Findpeer>("dht/findpeer"),
+    route_at::<Provide>("dht/provide"),
 ];
 
 /// Kubo's `routing.QueryEvent`.

@@ -1,17 +1,17 @@
 //! `stats bw`, `stats bitswap` (= `bitswap stat`) and `bitswap wantlist`:
 //! counters of the running network.
 
-use crate::command::{fail, handler, nullable, Command, Ctx, Emit, Link, Needs};
+use crate::command::{fail, nullable, route, route_at, Command, Ctx, Emit, Link, Needs};
 use crate::rpc::ApiError;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// The `stats` and `bitswap` commands.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Bw::PATH, handler::<Bw>()),
-    ("stats/bitswap", handler::<Bitswap>()),
-    (Bitswap::PATH, handler::<Bitswap>()),
-    (Wantlist::PATH, handler::<Wantlist>()),
+pub(super) const COMMANDS: &[super::Route] = &[
+    route::<Bw>(),
+    route_at::<Bitswap>("stats/bitswap"),
+    route::<Bitswap>(),
+    route::<Wantlist>(),
 ];
 
 /// Boxo's `HasBlockBufferSize`: the "provides buffer" capacity Kubo prints.

@@ -1,20 +1,20 @@
 //! `swarm peers|connect|disconnect|addrs[/local|/listen]`: the libp2p
 //! host's connections.
 
-use crate::command::{fail, handler, nullable, required, Command, Ctx, Emit, Needs};
+use crate::command::{fail, nullable, required, route, Command, Ctx, Emit, Needs};
 use crate::rpc::ApiError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// The `swarm` commands.
-pub(super) const COMMANDS: &[super::Command] = &[
-    (Peers::PATH, handler::<Peers>()),
-    (Connect::PATH, handler::<Connect>()),
-    (Disconnect::PATH, handler::<Disconnect>()),
-    (Addrs::PATH, handler::<Addrs>()),
-    (AddrsLocal::PATH, handler::<AddrsLocal>()),
-    (AddrsListen::PATH, handler::<AddrsListen>()),
+pub(super) const COMMANDS: &[super::Route] = &[
+    route::<Peers>(),
+    route::<Connect>(),
+    route::<Disconnect>(),
+    route::<Addrs>(),
+    route::<AddrsLocal>(),
+    route::<AddrsListen>(),
 ];
 
 fn parse_addr(s: &str) -> Result<ferrite_node::net::Multiaddr, ApiError> {

@@ -212,17 +212,17 @@ fn add_remote(
         .body(body);
     let mut added = Vec::new();
     let (mut file, mut seen) = (String::new(), 0u64);
-    req.items(|ev: ferrite_http::rpc::AddEvent| {
+    req.items(|ev: ferrite_http::rpc::AddEvent<'static>| {
         match ev.hash {
             None => {
                 if ev.name != file {
-                    file = ev.name;
+                    file = ev.name.into_owned();
                     seen = 0;
                 }
                 bar.inc(ev.bytes.saturating_sub(seen));
                 seen = seen.max(ev.bytes);
             }
-            Some(hash) => added.push((hash, ev.name)),
+            Some(hash) => added.push((hash, ev.name.into_owned())),
         }
         Ok(())
     })?;

@@ -10,8 +10,6 @@ pub(crate) fn shutdown(t: &Target) -> anyhow::Result<()> {
             c.request("shutdown").send()?;
             Ok(())
         }
-        Target::Local(_) => anyhow::bail!(
-            "this action must be run in online mode, try running 'ferrite daemon' first"
-        ),
+        Target::Local(_) => anyhow::bail!(ferrite_http::command::OFFLINE),
     }
 }

@@ -21,6 +21,7 @@ pub(crate) mod swarm;
 
 use crate::remote::Client;
 use anyhow::{anyhow, bail};
+pub(crate) use ferrite_http::command::parse_bool;
 use ferrite_http::command::{query, Command, Ctx, Needs};
 use ferrite_node::{Cid, Node};
 use std::io::Write;
@@ -108,13 +109,4 @@ pub(crate) fn save_config(node: &Node, cfg: ferrite_node::config::Config) -> any
 /// Parses a CID argument with a message naming it.
 pub(crate) fn parse_cid(s: &str) -> anyhow::Result<Cid> {
     Ok(ferrite_ipld::parse_cid(s)?)
-}
-
-/// Parses Kubo-style booleans given as `--flag=VALUE`.
-pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "true" | "1" | "yes" | "" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(format!("{s:?} is not a boolean (true/false)")),
-    }
 }

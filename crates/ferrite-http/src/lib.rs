@@ -17,6 +17,7 @@
 
 pub mod addr;
 pub mod body;
+pub mod client;
 pub mod command;
 pub mod gateway;
 pub mod rpc;

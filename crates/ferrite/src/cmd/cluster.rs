@@ -11,6 +11,7 @@ use ferrite_cluster::config::{self, ClusterSection};
 use serde_json::Value;
 
 use crate::remote::Multipart;
+use ferrite_http::client::{self as http, Upload};
 
 /// `ferrite cluster` subcommands.
 #[derive(clap::Subcommand)]
@@ -303,14 +304,14 @@ pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
         }
         Command::Peers(PeersCommand::Rm { peer, ctl }) => {
             let api = Api::new(repo, &ctl)?;
-            api.call("DELETE", &format!("/peers/{peer}"), None)?;
+            api.call("DELETE", &format!("/peers/{peer}"))?;
             println!("removed {peer}");
             Ok(())
         }
         Command::Pin(PinCommand::Add { cid, opts, ctl }) => {
             let api = Api::new(repo, &ctl)?;
             let q = pin_query(&opts)?;
-            let pin = api.call_json("POST", &format!("/pins/{}{q}", enc_path(&cid)), None)?;
+            let pin = api.call_json("POST", &format!("/pins/{}{q}", enc_path(&cid)))?;
             let cid = str_of(&pin, "cid").to_string();
             if opts.wait {
                 wait_for(&api, &cid, &opts.wait_timeout, true)?;
@@ -324,7 +325,7 @@ pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
             ctl,
         }) => {
             let api = Api::new(repo, &ctl)?;
-            let pin = api.call_json("DELETE", &format!("/pins/{}", enc_path(&cid)), None)?;
+            let pin = api.call_json("DELETE", &format!("/pins/{}", enc_path(&cid)))?;
             let cid = str_of(&pin, "cid").to_string();
             if wait {
                 wait_for(&api, &cid, &wait_timeout, false)?;
@@ -370,11 +371,8 @@ pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
             let local = if a.local { "?local=true" } else { "" };
             match a.cid {
                 Some(c) => {
-                    let v = api.call_json(
-                        "POST",
-                        &format!("/pins/{}/recover{local}", enc_path(&c)),
-                        None,
-                    )?;
+                    let v =
+                        api.call_json("POST", &format!("/pins/{}/recover{local}", enc_path(&c)))?;
                     print_status(&v, &a.ctl)
                 }
                 None => api.stream("POST", &format!("/pins/recover{local}"), |v| {
@@ -464,14 +462,12 @@ fn add(repo: &Path, a: AddArgs) -> Result<()> {
     if let Some(v) = a.raw_leaves {
         q.push_str(&format!("&raw-leaves={v}"));
     }
-    let mut body = Vec::new();
-    let boundary = m.boundary().to_string();
-    m.write_to(&mut body)?;
+    let ct = format!("multipart/form-data; boundary={}", m.boundary());
     let mut last = None;
     api.stream_body(
         "POST",
         &format!("/add{q}"),
-        Some((format!("multipart/form-data; boundary={boundary}"), body)),
+        Upload::Stream(ct, Box::new(move |w| m.write_to(w))),
         |v| {
             if a.ctl.enc == "json" {
                 println!("{v}");
@@ -717,8 +713,7 @@ fn enc_path(s: &str) -> String {
 /// A small client of the cluster REST API.
 struct Api {
     base: String,
-    auth: Option<String>,
-    agent: ureq::Agent,
+    http: http::Client,
 }
 
 impl Api {
@@ -730,81 +725,51 @@ impl Api {
         let addr = ferrite_http::addr::dialable(
             ferrite_http::addr::to_socket(&ma).map_err(|e| anyhow!("--host {ma}: {e}"))?,
         );
-        let auth = ctl.basic_auth.as_ref().map(|ua| {
+        let mut http = http::Client::new(addr)?;
+        if let Some(ua) = &ctl.basic_auth {
             use base64::Engine as _;
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(ua.as_bytes())
-            )
-        });
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(600)))
-            .build()
-            .into();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(ua.as_bytes());
+            http = http.with_header("authorization", &format!("Basic {b64}"))?;
+        }
         Ok(Api {
             base: format!("http://{addr}"),
-            auth,
-            agent,
+            http,
         })
     }
 
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<(String, Vec<u8>)>,
-    ) -> Result<ureq::http::Response<ureq::Body>> {
-        let url = format!("{}{path}", self.base);
-        let mut b = ureq::http::Request::builder().method(method).uri(&url);
-        if let Some(a) = &self.auth {
-            b = b.header("Authorization", a);
-        }
-        let resp = match body {
-            Some((ct, bytes)) => {
-                let req = b.header("Content-Type", ct).body(bytes)?;
-                self.agent.run(req)
-            }
-            None => self.agent.run(b.body(())?),
-        }
-        .map_err(|e| anyhow!("cannot reach the cluster REST API at {}: {e}", self.base))?;
-        let status = resp.status().as_u16();
+    fn send(&self, method: &str, path: &str, body: Upload) -> Result<http::ResponseBody> {
+        let method = http::Method::from_bytes(method.as_bytes())?;
+        let resp = self.http.send(method, path, body).map_err(|e| match e {
+            http::ClientError::Source(e) => anyhow!(e),
+            e => anyhow!("cannot reach the cluster REST API at {}: {e}", self.base),
+        })?;
+        let status = resp.status.as_u16();
         if status >= 400 {
-            let mut resp = resp;
-            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            let text = resp.body.text().unwrap_or_default();
             let msg = serde_json::from_str::<Value>(&text)
                 .ok()
                 .and_then(|v| v.get("message").and_then(Value::as_str).map(String::from))
                 .unwrap_or_else(|| text.trim().to_string());
             bail!("{status}: {msg}");
         }
-        Ok(resp)
+        Ok(resp.body)
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<(String, Vec<u8>)>) -> Result<String> {
-        let mut r = self.send(method, path, body)?;
-        Ok(r.body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_string()?)
+    fn call(&self, method: &str, path: &str) -> Result<String> {
+        Ok(self.send(method, path, Upload::Empty)?.text()?)
     }
 
-    fn call_json(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<(String, Vec<u8>)>,
-    ) -> Result<Value> {
-        let text = self.call(method, path, body)?;
+    fn call_json(&self, method: &str, path: &str) -> Result<Value> {
+        let text = self.call(method, path)?;
         serde_json::from_str(&text).map_err(|e| anyhow!("bad answer from the cluster: {e}"))
     }
 
     fn get_json(&self, path: &str) -> Result<Value> {
-        self.call_json("GET", path, None)
+        self.call_json("GET", path)
     }
 
     fn stream(&self, method: &str, path: &str, f: impl FnMut(Value) -> Result<()>) -> Result<()> {
-        self.stream_body(method, path, None, f)
+        self.stream_body(method, path, Upload::Empty, f)
     }
 
     /// Sends and feeds each value of an NDJSON (or JSON array) answer to `f`.
@@ -812,12 +777,10 @@ impl Api {
         &self,
         method: &str,
         path: &str,
-        body: Option<(String, Vec<u8>)>,
+        body: Upload,
         mut f: impl FnMut(Value) -> Result<()>,
     ) -> Result<()> {
-        let mut r = self.send(method, path, body)?;
-        let reader = r.body_mut().with_config().limit(u64::MAX).reader();
-        let mut reader = BufReader::new(reader);
+        let mut reader = BufReader::new(self.send(method, path, body)?);
         // A JSON array (stream-channels=false style) or NDJSON.
         let peek = reader.fill_buf()?.first().copied();
         if peek == Some(b'[') {

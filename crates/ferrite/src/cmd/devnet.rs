@@ -203,28 +203,23 @@ fn start(exe: &Path, repo: &Path) -> Result<Child> {
 /// all peers as Raft voters with a valid `freespace` metric, which is what
 /// allocation needs.
 fn wait_allocatable(rest_ports: &[u16], timeout: Duration) -> Result<()> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    let get = |port: u16, path: &str| -> Option<serde_json::Value> {
-        agent
-            .get(format!("http://127.0.0.1:{port}{path}"))
-            .call()
-            .ok()?
-            .body_mut()
-            .read_to_string()
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
+    use ferrite_http::client::{Client, Method, Upload};
+    let clients = rest_ports
+        .iter()
+        .map(|p| Ok(Client::new(([127, 0, 0, 1], *p).into())?.with_timeout(Duration::from_secs(2))))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let get = |i: usize, path: &str| -> Option<serde_json::Value> {
+        let resp = clients[i].send(Method::GET, path, Upload::Empty).ok()?;
+        serde_json::from_str(&resp.body.text().ok()?).ok()
     };
     let n = rest_ports.len();
-    let ready = |port: u16| -> Result<(), String> {
-        let raft = get(port, "/raft").ok_or("no answer")?;
+    let ready = |i: usize| -> Result<(), String> {
+        let raft = get(i, "/raft").ok_or("no answer")?;
         let voters = raft["voters"].as_array().map_or(0, Vec::len);
         if voters < n {
             return Err(format!("{voters} of {n} peers in the cluster"));
         }
-        let metrics = get(port, "/monitor/metrics/freespace").ok_or("no answer")?;
+        let metrics = get(i, "/monitor/metrics/freespace").ok_or("no answer")?;
         let valid = metrics
             .as_array()
             .map_or(0, |v| v.iter().filter(|m| m["valid"] == true).count());
@@ -238,7 +233,7 @@ fn wait_allocatable(rest_ports: &[u16], timeout: Duration) -> Result<()> {
         let not_ready = rest_ports
             .iter()
             .enumerate()
-            .find_map(|(i, p)| ready(*p).err().map(|e| format!("node{i}: {e}")));
+            .find_map(|(i, _)| ready(i).err().map(|e| format!("node{i}: {e}")));
         let Some(why) = not_ready else {
             return Ok(());
         };

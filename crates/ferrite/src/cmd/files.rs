@@ -1,7 +1,6 @@
 //! `ferrite cat`, `get` and `ls`.
 
 use super::{parse_bool, Target};
-use crate::remote;
 use ferrite_node::IpfsPath;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -162,7 +161,7 @@ enum GetFrom {
     /// The repo, directly.
     Node(ferrite_node::Node),
     /// The daemon's tar stream.
-    Tar(remote::Body),
+    Tar(ferrite_http::client::ResponseBody),
 }
 
 /// Unpacks a `get` tar stream at `out`, as Kubo's CLI does: the archive's

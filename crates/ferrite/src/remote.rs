@@ -225,11 +225,6 @@ impl Request<'_> {
     pub(crate) fn stream(self, f: impl FnMut(Value) -> Result<()>) -> Result<()> {
         ndjson(self.send()?, f)
     }
-
-    /// Sends and copies a raw answer into `w`.
-    pub(crate) fn copy_to(self, w: &mut dyn Write) -> Result<u64> {
-        Ok(io::copy(&mut self.send()?.body, w)?)
-    }
 }
 
 /// Feeds every JSON value of an NDJSON answer to `f`; an error object
@@ -323,18 +318,41 @@ impl Multipart {
         }
     }
 
-    /// One part per file, or stdin when there are none (`block put`,
-    /// `dag put`, `dag import`).
-    pub(crate) fn files_or_stdin(files: &[std::path::PathBuf]) -> Result<Self> {
+    /// What a command uploads: its paths (folders whole with `tree`), or
+    /// stdin when there are none.
+    pub(crate) fn upload(up: &ferrite_http::command::Upload) -> Result<Self> {
         let mut body = Multipart::new();
-        if files.is_empty() {
-            body.reader("", std::io::stdin());
+        if up.paths.is_empty() {
+            body.reader(up.stdin_name.as_deref().unwrap_or(""), std::io::stdin());
         }
-        for f in files {
-            body.file(f)
-                .map_err(|e| anyhow!("cannot read {}: {e}", f.display()))?;
+        for p in &up.paths {
+            if up.tree {
+                body.add_path(p, up.hidden)?;
+            } else {
+                body.file(p)
+                    .map_err(|e| anyhow!("cannot read {}: {e}", p.display()))?;
+            }
         }
         Ok(body)
+    }
+
+    /// The same files as a command reads them in-process: each file is
+    /// opened when its entry is taken.
+    pub(crate) fn into_entries(self) -> ferrite_http::command::Files {
+        use ferrite_node::{AddEntry, AddEntryKind};
+        Box::new(self.parts.into_iter().map(|part| {
+            let (path, kind) = match part {
+                Part::Dir(n) => (n, AddEntryKind::Dir),
+                Part::Symlink(n, target) => (n, AddEntryKind::Symlink(target)),
+                Part::Reader(n, r) => (n, AddEntryKind::File(r)),
+                Part::File(n, path) => {
+                    let f = File::open(&path)
+                        .map_err(|e| source_error(e, format!("open {}", path.display())))?;
+                    (n, AddEntryKind::File(Box::new(f)))
+                }
+            };
+            Ok(AddEntry { path, kind })
+        }))
     }
 
     /// Adds a byte stream (stdin) under `name`.
@@ -499,29 +517,6 @@ mod tests {
             head
         });
         (Client::new(&ma).unwrap(), h)
-    }
-
-    #[test]
-    fn stream_error_trailer_fails_the_read_after_the_data() {
-        let (c, h) = fake_daemon(
-            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-stream-output: 1\r\n\r\n\
-             5\r\nhello\r\n0\r\nx-stream-error: block not found\r\n\r\n",
-        );
-        let mut out = Vec::new();
-        let err = c
-            .request("cat")
-            .arg("a b")
-            .opt("length", 5)
-            .copy_to(&mut out)
-            .unwrap_err();
-        assert_eq!(out, b"hello");
-        assert_eq!(err.to_string(), "block not found");
-        let head = h.join().unwrap();
-        assert!(
-            head.starts_with("POST /api/v0/cat?arg=a+b&length=5 HTTP/1.1\r\n"),
-            "{head}"
-        );
-        assert!(head.to_ascii_lowercase().contains("te: trailers"), "{head}");
     }
 
     #[test]

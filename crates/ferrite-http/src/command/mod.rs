@@ -16,12 +16,14 @@ use crate::rpc::{ApiError, Req, Route};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use ferrite_node::{Cid, Node};
+use ferrite_node::{AddEntry, Cid, Node};
 use http_body::Frame;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::convert::Infallible;
 use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
 use tokio::sync::mpsc;
 
 /// How the answer travels over HTTP.
@@ -73,6 +75,17 @@ pub trait Command: Serialize + DeserializeOwned + Send + Sized + 'static {
     type Item: Serialize + DeserializeOwned + Send + 'static;
     /// What it needs to run.
     const NEEDS: Needs = Needs::Repo;
+    /// The name of its file argument, for commands that read files
+    /// ([`Ctx::files`]); the API answers a request without a
+    /// `multipart/form-data` body with go-ipfs-cmds' "file argument … is
+    /// required".
+    const FILES: Option<&'static str> = None;
+
+    /// What the CLI sends as the [`FILES`](Self::FILES): these paths, or
+    /// stdin when there are none.
+    fn upload(&self) -> Upload {
+        Upload::default()
+    }
 
     /// One object, or a stream of them.
     fn encoding(&self) -> Encoding {
@@ -104,9 +117,29 @@ pub trait Command: Serialize + DeserializeOwned + Send + Sized + 'static {
     }
 }
 
+/// The files a command reads, in upload order: the CLI's paths read from
+/// disk in-process, or the request's `multipart/form-data` parts.
+pub type Files = Box<dyn Iterator<Item = ferrite_node::Result<AddEntry>> + Send>;
+
+/// What the CLI uploads for a command's files.
+#[derive(Debug, Default, Clone)]
+pub struct Upload {
+    /// Files (and with [`tree`](Self::tree), folders); stdin when empty.
+    pub paths: Vec<PathBuf>,
+    /// Folders are sent whole, every entry named by its path below the
+    /// argument (`add`); otherwise each path is one file, named by its base
+    /// name.
+    pub tree: bool,
+    /// Include dot-files when walking folders.
+    pub hidden: bool,
+    /// The name stdin is sent under.
+    pub stdin_name: Option<String>,
+}
+
 /// What a command runs on.
 pub struct Ctx {
     node: Option<Node>,
+    files: Mutex<Option<Files>>,
     /// How CIDs are written in answers (`cid-base`, `upgrade-cidv0-in-output`).
     pub cids: CidEnc,
 }
@@ -116,6 +149,7 @@ impl Ctx {
     pub fn new(node: Node) -> Self {
         Ctx {
             node: Some(node),
+            files: Mutex::new(None),
             cids: CidEnc::default(),
         }
     }
@@ -124,8 +158,25 @@ impl Ctx {
     pub fn bare() -> Self {
         Ctx {
             node: None,
+            files: Mutex::new(None),
             cids: CidEnc::default(),
         }
+    }
+
+    /// The same, with `files` as the command's files.
+    pub fn with_files(self, files: Files) -> Self {
+        *self.files.lock().expect("not poisoned") = Some(files);
+        self
+    }
+
+    /// The command's files (once), or go-ipfs-cmds' error for a request
+    /// without them.
+    pub fn files(&self, name: &str) -> Result<Files, ApiError> {
+        self.files
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .ok_or_else(|| ApiError::client(format!("file argument '{name}' is required")))
     }
 
     /// The node.
@@ -218,16 +269,25 @@ pub const fn route_at<C: Command>(path: &'static str) -> Route {
 }
 
 async fn serve<C: Command>(node: Node, req: Req) -> Result<Response, ApiError> {
-    let cids = CidEnc::from_req(&req)?;
-    let mut options: Vec<(String, Vec<String>)> = req.opts.into_iter().collect();
-    if !req.args.is_empty() {
-        options.push(("arg".into(), req.args));
+    let cmd: C = parse(&req)?;
+    let mut ctx = Ctx::new(node);
+    ctx.cids = CidEnc::from_req(&req)?;
+    if let Some(name) = C::FILES {
+        let ct = req
+            .request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let boundary = crate::rpc::multipart_boundary(ct).map_err(|mut e| {
+            if ct.is_empty() {
+                e.message = format!("file argument '{name}' is required");
+            }
+            e
+        })?;
+        let files = crate::rpc::UploadEntries::new(req.request.into_body(), boundary);
+        ctx = ctx.with_files(Box::new(files));
     }
-    let cmd: C = query::from_options(options).map_err(|e| ApiError::client(e.0))?;
-    let ctx = Ctx {
-        node: Some(node),
-        cids,
-    };
     match cmd.encoding() {
         Encoding::Single => {
             let item = crate::rpc::blocking(move || {
@@ -246,6 +306,19 @@ async fn serve<C: Command>(node: Node, req: Req) -> Result<Response, ApiError> {
         }
         Encoding::Stream => stream(cmd, ctx).await,
     }
+}
+
+/// The typed request from the query.
+fn parse<C: DeserializeOwned>(req: &Req) -> Result<C, ApiError> {
+    let mut options: Vec<(String, Vec<String>)> = req
+        .opts
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !req.args.is_empty() {
+        options.push(("arg".into(), req.args.clone()));
+    }
+    query::from_options(options).map_err(|e| ApiError::client(e.0))
 }
 
 /// Runs `cmd` on the blocking pool and streams its items as NDJSON. An error
@@ -289,6 +362,46 @@ async fn stream<C: Command>(cmd: C, ctx: Ctx) -> Result<Response, ApiError> {
     Ok(crate::rpc::ndjson_stream(Body::new(
         http_body_util::StreamBody::new(frames),
     )))
+}
+
+/// A command whose answer is bytes (`cat`, `block get`, `dag export`, `get`'s
+/// tar stream). Served with [`route_download`]; the CLI reads the same bytes
+/// in-process or from the daemon.
+pub trait Download: Serialize + DeserializeOwned + Send + Sized + 'static {
+    /// Its path below `/api/v0/`.
+    const PATH: &'static str;
+    /// The answer's `Content-Type`.
+    const CONTENT_TYPE: &'static str = "application/octet-stream";
+
+    /// Checks the request and opens the answer. An error here is an error
+    /// answer; one from the [`Answer`]'s writer, after bytes went out, the
+    /// `X-Stream-Error` trailer. Runs on a thread that may block.
+    fn open(self, ctx: &Ctx) -> Result<Answer, ApiError>;
+}
+
+/// Writes an answer's bytes.
+pub type Writer = Box<dyn FnOnce(&mut dyn Write) -> Result<(), ApiError> + Send>;
+
+/// An opened [`Download`].
+pub struct Answer {
+    /// Its length when known ahead (`X-Content-Length`, the CLI's progress
+    /// bar).
+    pub len: Option<u64>,
+    /// Writes it.
+    pub write: Writer,
+}
+
+/// The API route of the download `C`.
+pub const fn route_download<C: Download>() -> Route {
+    (C::PATH, |node, req| Box::pin(serve_download::<C>(node, req)))
+}
+
+async fn serve_download<C: Download>(node: Node, req: Req) -> Result<Response, ApiError> {
+    let cmd: C = parse(&req)?;
+    let ctx = Ctx::new(node);
+    let answer = crate::rpc::blocking(move || cmd.open(&ctx)).await?;
+    let body = crate::body::blocking_stream(move |w| (answer.write)(w));
+    Ok(crate::rpc::raw_stream(body, C::CONTENT_TYPE, answer.len))
 }
 
 /// Parses Kubo-style booleans given as `--flag=VALUE` on the command line.

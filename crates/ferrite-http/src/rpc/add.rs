@@ -176,8 +176,9 @@ fn bad_upload(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, BadUpload(msg))
 }
 
-/// The API error for a failed add: malformed uploads are the client's.
-fn add_error(e: ferrite_node::Error) -> ApiError {
+/// The API error for a failed upload command: malformed uploads are the
+/// client's.
+pub(super) fn upload_error(e: ferrite_node::Error) -> ApiError {
     if let ferrite_node::Error::Io(io) = &e {
         if let Some(bad) = io.get_ref().and_then(|i| i.downcast_ref::<BadUpload>()) {
             return ApiError::client(bad.0.clone());
@@ -615,7 +616,7 @@ fn import(
             }
         }
         Err(e) => {
-            let _ = out.blocking_send(Out::Fail(add_error(e)));
+            let _ = out.blocking_send(Out::Fail(upload_error(e)));
         }
     }
 }

@@ -2,21 +2,24 @@
 //! `{"Key","Size"}` per stored block, raw bytes as
 //! `application/vnd.ipld.raw`, and `{"Hash","Error"}` lines for removals.
 
-use super::{blocking, ndjson_stream, raw_stream, ApiError, Reply, Req, Route};
+use super::{ApiError, Route};
 pub(super) use crate::command::CidEnc;
-use crate::command::{required, route, Command, Ctx, Emit, Encoding};
-use axum::body::Body;
+use crate::command::{
+    parse_bool, required, route, route_download, Answer, Command, Ctx, Download, Emit, Encoding,
+    Upload,
+};
 use axum::extract::{FromRequest, Multipart, Request};
 use bytes::Bytes;
 use ferrite_ipld::{codecs, Cid, HashAlg};
-use ferrite_node::{IpfsPath, Node};
+use ferrite_node::{AddEntryKind, IpfsPath, Node};
 use serde::{Deserialize, Serialize};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[Route] = &[
-    ("block/put", |n, r| Box::pin(put(n, r))),
-    ("block/get", |n, r| Box::pin(get(n, r))),
+    route::<Put>(),
+    route_download::<Get>(),
     route::<Stat>(),
     route::<Rm>(),
 ];
@@ -121,95 +124,174 @@ impl PutSpec {
     }
 }
 
-/// `/api/v0/block/put` (multipart file parts) → one `{"Key","Size"}` line per block.
-pub(super) async fn put(node: Node, req: Req) -> Reply {
-    let cid_codec = req.opt("cid-codec").unwrap_or("").to_string();
-    let format = req.opt("format").unwrap_or("").to_string();
-    let mhlen = req.i64("mhlen")?.unwrap_or(-1);
-    let pin = req.bool("pin", false)?;
-    let allow_big = req.bool("allow-big-block", false)?;
-    let enc = CidEnc::from_req(&req)?;
-    let hash_name = match req.opt("mhtype").filter(|s| !s.is_empty()) {
-        Some(h) => h.to_string(),
-        None => default_hash(&node),
-    };
-    let hash = HashAlg::from_name(&hash_name)
-        .map_err(|_| ApiError::internal(format!("unrecognized multihash function: {hash_name}")))?;
-    let (v0, codec) = if !format.is_empty() {
-        if !cid_codec.is_empty() && cid_codec != "raw" {
+/// Store files (or stdin) as blocks and print their CIDs.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite block put hello.txt\n",
+    "  ferrite block put --cid-codec dag-cbor --pin=true node.cbor",
+))]
+pub struct Put {
+    /// Files to store; stdin when none.
+    #[serde(skip)]
+    pub files: Vec<PathBuf>,
+    /// Multicodec of the CID: raw, dag-pb, dag-cbor, dag-json.
+    #[arg(long = "cid-codec", default_value = "raw")]
+    #[serde(rename = "cid-codec", default = "raw")]
+    pub cid_codec: String,
+    /// Hash function (default: Import.HashFunction, else sha2-256).
+    #[arg(long)]
+    #[serde(default)]
+    pub mhtype: Option<String>,
+    /// Digest length (-1: the hash's own).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    #[serde(default = "minus_one")]
+    pub mhlen: i64,
+    /// Deprecated: v0, protobuf, cbor or a codec name (use --cid-codec).
+    #[arg(long, hide = true)]
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Pin the new blocks.
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(default)]
+    pub pin: bool,
+    /// Store blocks over the block size limit (2 MiB) too.
+    #[arg(long = "allow-big-block")]
+    #[serde(rename = "allow-big-block", default)]
+    pub allow_big_block: bool,
+}
+
+fn raw() -> String {
+    "raw".into()
+}
+
+fn minus_one() -> i64 {
+    -1
+}
+
+impl Put {
+    /// How CIDs are made, from the options (Kubo's checks and messages).
+    fn spec(&self, node: &Node) -> Result<PutSpec, ApiError> {
+        let hash_name = match self.mhtype.as_deref().filter(|s| !s.is_empty()) {
+            Some(h) => h.to_string(),
+            None => default_hash(node),
+        };
+        let hash = HashAlg::from_name(&hash_name).map_err(|_| {
+            ApiError::internal(format!("unrecognized multihash function: {hash_name}"))
+        })?;
+        let codec_of =
+            |n: &str| ferrite_ipld::codec::codec_from_name(n).map_err(crate::command::fail);
+        let (v0, codec) = match self.format.as_deref().filter(|f| !f.is_empty()) {
+            Some(_) if !self.cid_codec.is_empty() && self.cid_codec != "raw" => {
+                return Err(ApiError::internal(
+                    "unable to use \"format\" (deprecated) and a custom \"cid-codec\" at the same time",
+                ))
+            }
+            Some("v0" | "protobuf") => (true, codecs::DAG_PB),
+            Some("cbor") => (false, codecs::DAG_CBOR),
+            Some(other) => (false, codec_of(other)?),
+            None if self.cid_codec.is_empty() => (false, codecs::RAW),
+            None => (false, codec_of(&self.cid_codec)?),
+        };
+        if v0 && hash != HashAlg::Sha2_256 {
             return Err(ApiError::internal(
-                "unable to use \"format\" (deprecated) and a custom \"cid-codec\" at the same time",
+                "CIDv0 only supports sha2-256 (format=v0)",
             ));
         }
-        match format.as_str() {
-            "v0" | "protobuf" => (true, codecs::DAG_PB),
-            "cbor" => (false, codecs::DAG_CBOR),
-            other => (
-                false,
-                ferrite_ipld::codec::codec_from_name(other)
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
-            ),
-        }
-    } else {
-        let name = if cid_codec.is_empty() {
-            "raw"
-        } else {
-            &cid_codec
-        };
-        (
-            false,
-            ferrite_ipld::codec::codec_from_name(name)
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-        )
-    };
-    if v0 && hash != HashAlg::Sha2_256 {
-        return Err(ApiError::internal(
-            "CIDv0 only supports sha2-256 (format=v0)",
-        ));
+        Ok(PutSpec {
+            v0,
+            codec,
+            hash,
+            mhlen: self.mhlen,
+        })
     }
-    let spec = PutSpec {
-        v0,
-        codec,
-        hash,
-        mhlen,
-    };
-    let parts = file_parts(req.request, "data").await?;
-    let out = blocking(move || {
-        let mut lines = Vec::new();
-        for data in parts {
-            // Kubo checks the size after hashing; the outcome is the same.
-            ferrite_ipld::check_block_size(data.len(), allow_big).map_err(ApiError::internal)?;
-            let cid = spec.cid(&data)?;
-            store_block(&node, &cid, &data, pin)?;
-            let mut l = serde_json::to_vec(&BlockStat {
-                key: enc.encode(&cid),
-                size: data.len() as u64,
-            })
-            .expect("json");
-            l.push(b'\n');
-            lines.extend_from_slice(&l);
+}
+
+impl Command for Put {
+    const PATH: &'static str = "block/put";
+    type Item = BlockStat;
+    const FILES: Option<&'static str> = Some("data");
+
+    fn upload(&self) -> Upload {
+        Upload {
+            paths: self.files.clone(),
+            ..Upload::default()
         }
-        Ok(lines)
-    })
-    .await?;
-    Ok(ndjson_stream(Body::from(out)))
+    }
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, BlockStat>) -> Result<(), ApiError> {
+        let node = ctx.node()?;
+        let spec = self.spec(node)?;
+        let mut stored = 0;
+        for entry in ctx.files("data")? {
+            let AddEntryKind::File(reader) = entry?.kind else {
+                continue;
+            };
+            let max = (!self.allow_big_block).then_some(ferrite_ipld::MAX_BLOCK_SIZE);
+            let data = read_input(reader, max)?;
+            // Kubo checks the size after hashing; the outcome is the same.
+            ferrite_ipld::check_block_size(data.len(), self.allow_big_block)
+                .map_err(ApiError::internal)?;
+            let cid = spec.cid(&data)?;
+            node.block_store(&cid, &data, self.pin)?;
+            stored += 1;
+            emit(BlockStat {
+                key: ctx.cids.encode(&cid),
+                size: data.len() as u64,
+            })?;
+        }
+        if stored == 0 {
+            return Err(ApiError::client("file argument 'data' is required"));
+        }
+        Ok(())
+    }
+
+    fn text(&self, b: &BlockStat, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", b.key)
+    }
 }
 
-/// Stores one block and optionally pins it (see [`Node::block_store`]).
-fn store_block(node: &Node, cid: &Cid, data: &[u8], pin: bool) -> Result<(), ApiError> {
-    Ok(node.block_store(cid, data, pin)?)
+/// Reads one uploaded file, stopping after `max` bytes (then one more is
+/// read, so the caller can tell the input was larger).
+pub(super) fn read_input(reader: Box<dyn Read + Send>, max: Option<usize>) -> Result<Vec<u8>, ApiError> {
+    let limit = max.map_or(u64::MAX, |m| m as u64 + 1);
+    let mut data = Vec::new();
+    reader
+        .take(limit)
+        .read_to_end(&mut data)
+        .map_err(|e| super::add::upload_error(e.into()))?;
+    Ok(data)
 }
 
-/// `/api/v0/block/get?arg=CID` → the raw block.
-pub(super) async fn get(node: Node, req: Req) -> Reply {
-    let cid = parse_cid_arg(req.arg(0, "cid")?)?;
-    let data = blocking(move || Ok(node.block_get(&cid)?)).await?;
-    let len = data.len() as u64;
-    Ok(raw_stream(
-        Body::from(data),
-        "application/vnd.ipld.raw",
-        Some(len),
-    ))
+/// Write a block's raw bytes to stdout.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(
+    after_help = "Examples:\n  ferrite block get bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
+)]
+pub struct Get {
+    /// The block's CID.
+    #[arg(value_name = "CID")]
+    #[serde(rename = "arg", default)]
+    pub cid: Vec<String>,
+}
+
+impl Download for Get {
+    const PATH: &'static str = "block/get";
+    const CONTENT_TYPE: &'static str = "application/vnd.ipld.raw";
+
+    fn open(self, ctx: &Ctx) -> Result<Answer, ApiError> {
+        required(&self.cid, "cid")?;
+        let data = ctx.node()?.block_get(&parse_cid_arg(&self.cid[0])?)?;
+        Ok(Answer {
+            len: Some(data.len() as u64),
+            write: Box::new(move |w| Ok(w.write_all(&data)?)),
+        })
+    }
 }
 
 /// Print a block's size.

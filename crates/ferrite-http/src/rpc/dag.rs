@@ -1,36 +1,33 @@
 //! `dag/put`, `dag/get`, `dag/resolve`, `dag/stat`, `dag/import`,
 //! `dag/export`, with Kubo's JSON shapes and content types.
 
-use super::block::{default_hash, file_parts, multipart, parse_cid_arg};
-use super::{blocking, ndjson_stream, raw_stream, ApiError, Reply, Req, Route};
-use crate::body::blocking_stream;
-use crate::command::{parse_bool, required, route, Command, Ctx, Emit, Encoding, Link};
-use axum::body::Body;
+use super::block::{default_hash, parse_cid_arg, read_input};
+use super::{ApiError, Route};
+use crate::command::{
+    parse_bool, required, route, route_download, Answer, Command, Ctx, Download, Emit, Encoding,
+    Files, Link, Upload,
+};
 use ferrite_ipld::dag::{output_codec_from_name, PutOptions};
 use ferrite_ipld::Cid;
-use ferrite_node::{CarInputs, DagImportOptions, Node};
+use ferrite_node::{AddEntry, AddEntryKind, CarInputs, DagImportOptions};
 use serde::{Deserialize, Serialize};
 
 use std::collections::HashSet;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[Route] = &[
-    ("dag/put", |n, r| Box::pin(put(n, r))),
-    ("dag/get", |n, r| Box::pin(get(n, r))),
+    route::<PutNode>(),
+    route_download::<Get>(),
     route::<Resolve>(),
     route::<Stat>(),
-    ("dag/import", |n, r| Box::pin(import(n, r))),
-    ("dag/export", |n, r| Box::pin(export(n, r))),
+    route::<Import>(),
+    route_download::<Export>(),
 ];
 
 fn cid_link(c: &Cid) -> Link {
     Link { cid: c.to_string() }
-}
-
-fn line(v: &impl Serialize, out: &mut Vec<u8>) {
-    out.extend_from_slice(&serde_json::to_vec(v).expect("json"));
-    out.push(b'\n');
 }
 
 /// `dag put`'s answer per node: `{"Cid":{"/":…}}`.
@@ -65,49 +62,140 @@ pub enum ImportEvent {
     },
 }
 
-/// `/api/v0/dag/put` (multipart) → `{"Cid":{"/":…}}` per node.
-pub(super) async fn put(node: Node, req: Req) -> Reply {
-    let store = req.opt("store-codec").unwrap_or("dag-cbor").to_string();
-    let input = req.opt("input-codec").unwrap_or("dag-json").to_string();
-    // Kubo: no `hash` means `Import.HashFunction`, then sha2-256.
-    let hash = match req.opt("hash").filter(|h| !h.is_empty()) {
-        Some(h) => h.to_string(),
-        None => default_hash(&node),
-    };
-    let pin = req.bool("pin", false)?;
-    let allow_big = req.bool("allow-big-block", false)?;
-    let mut opts = PutOptions::from_names(&input, &store, &hash)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    opts.allow_big_block = allow_big;
-    let parts = file_parts(req.request, "object data").await?;
-    let out = blocking(move || {
-        let mut out = Vec::new();
-        for data in parts {
-            let cid = node.dag_put(&data, &opts, pin).map_err(internal)?;
-            line(
-                &Put {
-                    cid: cid_link(&cid),
-                },
-                &mut out,
-            );
+/// Store a DAG node read from files or stdin.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite dag put node.json\n",
+    "  ferrite dag put --store-codec dag-json --pin=true node.json",
+))]
+pub struct PutNode {
+    /// Files holding the node; stdin when none.
+    #[serde(skip)]
+    pub files: Vec<PathBuf>,
+    /// Codec of the stored node.
+    #[arg(long = "store-codec", default_value = "dag-cbor")]
+    #[serde(rename = "store-codec", default = "dag_cbor")]
+    pub store_codec: String,
+    /// Codec of the input.
+    #[arg(long = "input-codec", default_value = "dag-json")]
+    #[serde(rename = "input-codec", default = "dag_json")]
+    pub input_codec: String,
+    /// Hash function (default: Import.HashFunction, else sha2-256).
+    #[arg(long)]
+    #[serde(default)]
+    pub hash: Option<String>,
+    /// Pin the node.
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(default)]
+    pub pin: bool,
+    /// Allow blocks over the block size limit (2 MiB).
+    #[arg(long = "allow-big-block")]
+    #[serde(rename = "allow-big-block", default)]
+    pub allow_big_block: bool,
+}
+
+fn dag_cbor() -> String {
+    "dag-cbor".into()
+}
+
+fn dag_json() -> String {
+    "dag-json".into()
+}
+
+impl Command for PutNode {
+    const PATH: &'static str = "dag/put";
+    type Item = Put;
+    const FILES: Option<&'static str> = Some("object data");
+
+    fn upload(&self) -> Upload {
+        Upload {
+            paths: self.files.clone(),
+            ..Upload::default()
         }
-        Ok(out)
-    })
-    .await?;
-    Ok(ndjson_stream(Body::from(out)))
+    }
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, Put>) -> Result<(), ApiError> {
+        let node = ctx.node()?;
+        // Kubo: no `hash` means `Import.HashFunction`, then sha2-256.
+        let hash = match self.hash.as_deref().filter(|h| !h.is_empty()) {
+            Some(h) => h.to_string(),
+            None => default_hash(node),
+        };
+        let mut opts =
+            PutOptions::from_names(&self.input_codec, &self.store_codec, &hash).map_err(internal)?;
+        opts.allow_big_block = self.allow_big_block;
+        let mut any = false;
+        for entry in ctx.files("object data")? {
+            let AddEntryKind::File(reader) = entry?.kind else {
+                continue;
+            };
+            any = true;
+            // The input is the node's text: a few times the block size
+            // limit is plenty (the stored block is checked against it).
+            let max = (!self.allow_big_block).then_some(4 * ferrite_ipld::MAX_BLOCK_SIZE);
+            let data = read_input(reader, max)?;
+            if let Some(max) = max.filter(|m| data.len() > *m) {
+                return Err(ApiError::client(format!(
+                    "dag put input is larger than {max} bytes"
+                )));
+            }
+            let cid = node.dag_put(&data, &opts, self.pin).map_err(internal)?;
+            emit(Put {
+                cid: cid_link(&cid),
+            })?;
+        }
+        if !any {
+            return Err(ApiError::client("file argument 'object data' is required"));
+        }
+        Ok(())
+    }
+
+    fn text(&self, p: &Put, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", p.cid.cid)
+    }
 }
 
 // Kubo reports command failures as plain errors (500), not client errors.
 use crate::command::fail as internal;
 
-/// `/api/v0/dag/get?arg=PATH&output-codec=…` → the encoded node, as
-/// `text/plain` raw output (go-ipfs-cmds' type for readers).
-pub(super) async fn get(node: Node, req: Req) -> Reply {
-    let path = req.arg(0, "ref")?.to_string();
-    let codec =
-        output_codec_from_name(req.opt("output-codec").unwrap_or("dag-json")).map_err(internal)?;
-    let data = blocking(move || node.dag_get(&path, codec).map_err(internal)).await?;
-    Ok(raw_stream(Body::from(data), "text/plain", None))
+/// Print a DAG node (or a value inside it).
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite dag get bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua\n",
+    "  ferrite dag get --output-codec dag-cbor bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua/links/0",
+))]
+pub struct Get {
+    /// The node's path, e.g. CID/a/b.
+    #[arg(value_name = "PATH")]
+    #[serde(rename = "arg", default)]
+    pub path: Vec<String>,
+    /// Codec to print with.
+    #[arg(long = "output-codec", default_value = "dag-json")]
+    #[serde(rename = "output-codec", default = "dag_json")]
+    pub output_codec: String,
+}
+
+impl Download for Get {
+    const PATH: &'static str = "dag/get";
+    /// go-ipfs-cmds' type for readers.
+    const CONTENT_TYPE: &'static str = "text/plain";
+
+    fn open(self, ctx: &Ctx) -> Result<Answer, ApiError> {
+        required(&self.path, "ref")?;
+        let codec = output_codec_from_name(&self.output_codec).map_err(internal)?;
+        let data = ctx.node()?.dag_get(&self.path[0], codec).map_err(internal)?;
+        Ok(Answer {
+            len: None,
+            write: Box::new(move |w| Ok(w.write_all(&data)?)),
+        })
+    }
 }
 
 /// Resolve a path to the block it ends in.
@@ -324,205 +412,190 @@ impl Command for Stat {
     }
 }
 
-/// `/api/v0/dag/import` (multipart CAR files) → `{"Root":{"Cid","PinErrorMsg"}}`
-/// per header root when pinning, then `{"Stats":{…}}` with `stats`.
+/// Import blocks from CAR files (stdin when none).
 ///
-/// The parts are streamed into one store batch (never held in memory
+/// The files are streamed into one store batch (never held in memory
 /// whole); a truncated or corrupt CAR fails the import and stores nothing.
 /// Roots are pinned after every file is in, so a DAG may span files; a root
 /// whose DAG is incomplete gets a `PinErrorMsg` instead of failing.
-pub(super) async fn import(node: Node, req: Req) -> Reply {
-    let local_only = req.bool("local-only", false)?;
-    let pin_set = req.opt("pin-roots").is_some();
-    let mut pin_roots = req.bool("pin-roots", true)?;
-    if local_only {
-        if pin_set && pin_roots {
-            return Err(ApiError::internal(
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite dag import archive.car\n",
+    "  ferrite dag import --pin-roots=false --stats a.car b.car",
+))]
+pub struct Import {
+    /// CAR files.
+    #[serde(skip)]
+    pub files: Vec<PathBuf>,
+    /// Pin the roots listed in the CAR headers (default: true).
+    #[arg(long = "pin-roots", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(rename = "pin-roots", default)]
+    pub pin_roots: Option<bool>,
+    /// Store the blocks only: implies --pin-roots=false.
+    #[arg(long = "local-only")]
+    #[serde(rename = "local-only", default)]
+    pub local_only: bool,
+    /// Print block and byte counts.
+    #[arg(long)]
+    #[serde(default)]
+    pub stats: bool,
+    /// Allow blocks over the block size limit (2 MiB).
+    #[arg(long = "allow-big-block")]
+    #[serde(rename = "allow-big-block", default)]
+    pub allow_big_block: bool,
+}
+
+impl Import {
+    fn pin_roots(&self) -> Result<bool, ApiError> {
+        match (self.local_only, self.pin_roots) {
+            (true, Some(true)) => Err(ApiError::internal(
                 "--local-only implies --pin-roots=false and cannot be combined with --pin-roots=true; please drop one of them",
-            ));
+            )),
+            (true, _) => Ok(false),
+            (false, p) => Ok(p.unwrap_or(true)),
         }
-        pin_roots = false;
     }
-    let stats = req.bool("stats", false)?;
-    let allow_big = req.bool("allow-big-block", false)?;
-    let mut mp = multipart(req.request, "path").await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Part>(8);
-    let consumer = tokio::task::spawn_blocking(move || {
-        let mut parts = Parts {
-            rx,
-            buf: bytes::Bytes::new(),
-            pending: None,
-            done: true,
-            started: false,
-            failed: None,
-        };
+}
+
+impl Command for Import {
+    const PATH: &'static str = "dag/import";
+    type Item = ImportEvent;
+    const FILES: Option<&'static str> = Some("path");
+
+    fn upload(&self) -> Upload {
+        Upload {
+            paths: self.files.clone(),
+            ..Upload::default()
+        }
+    }
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, ImportEvent>) -> Result<(), ApiError> {
+        let pin_roots = self.pin_roots()?;
         let opts = DagImportOptions {
             pin_roots,
-            allow_big_block: allow_big,
+            allow_big_block: self.allow_big_block,
         };
-        match node.dag_import(&mut parts, opts) {
-            Ok(r) => Ok(r),
-            // The upload broke: the client's fault, as go-ipfs-cmds says.
-            Err(_) if parts.failed.is_some() => {
-                Err(ApiError::client(parts.failed.unwrap_or_default()))
-            }
-            Err(e) => Err(ApiError::internal(e.to_string())),
-        }
-    });
-    let mut any = false;
-    // Feed the parts; a send fails only when the import already stopped.
-    'parts: loop {
-        let mut field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                let _ = tx.send(Part::Failed(e.body_text())).await;
-                break;
-            }
+        let mut inputs = CarFiles {
+            files: ctx.files("path")?,
+            current: None,
+            count: 0,
         };
-        if field.content_type() == Some("application/x-directory") {
-            continue;
+        let r = ctx
+            .node()?
+            .dag_import(&mut inputs, opts)
+            .map_err(super::add::upload_error)?;
+        if inputs.count == 0 {
+            return Err(ApiError::client("file argument 'path' is required"));
         }
-        any = true;
-        if tx.send(Part::Start).await.is_err() {
-            break;
+        if pin_roots {
+            for (cid, outcome) in &r.roots {
+                emit(ImportEvent::Root {
+                    cid: cid_link(cid),
+                    pin_error: outcome.as_ref().err().cloned().unwrap_or_default(),
+                })?;
+            }
+        }
+        if self.stats {
+            emit(ImportEvent::Stats {
+                blocks: r.blocks,
+                bytes: r.bytes,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn text(&self, ev: &ImportEvent, out: &mut dyn Write) -> io::Result<()> {
+        match ev {
+            ImportEvent::Root { cid, pin_error } if pin_error.is_empty() => {
+                writeln!(out, "Pinned root\t{}\tsuccess", cid.cid)
+            }
+            ImportEvent::Root { cid, pin_error } => {
+                writeln!(out, "Pinned root\t{}\tFAILED: {pin_error}", cid.cid)
+            }
+            ImportEvent::Stats { blocks, bytes } => {
+                writeln!(out, "Imported {blocks} blocks ({bytes} bytes)")
+            }
+        }
+    }
+
+    fn failed(&self, ev: &ImportEvent) -> bool {
+        matches!(ev, ImportEvent::Root { pin_error, .. } if !pin_error.is_empty())
+    }
+
+    fn failure(&self, _n: usize) -> String {
+        "unable to pin all roots".into()
+    }
+}
+
+/// A command's files as CAR inputs for [`Node::dag_import`](ferrite_node::Node::dag_import):
+/// what the CAR reader left of a file is drained before the next (an
+/// upload's files arrive one after the other).
+struct CarFiles {
+    files: Files,
+    current: Option<std::io::BufReader<Box<dyn Read + Send>>>,
+    count: usize,
+}
+
+impl CarInputs for CarFiles {
+    fn next_input(&mut self) -> ferrite_node::Result<Option<Box<dyn Read + '_>>> {
+        if let Some(mut r) = self.current.take() {
+            io::copy(&mut r, &mut io::sink())?;
         }
         loop {
-            match field.chunk().await {
-                Ok(Some(c)) => {
-                    if tx.send(Part::Data(c)).await.is_err() {
-                        break 'parts;
-                    }
+            match self.files.next().transpose()? {
+                None => return Ok(None),
+                Some(AddEntry {
+                    kind: AddEntryKind::File(r),
+                    ..
+                }) => {
+                    self.count += 1;
+                    let r = self
+                        .current
+                        .insert(std::io::BufReader::with_capacity(256 << 10, r));
+                    return Ok(Some(Box::new(r)));
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = tx.send(Part::Failed(e.body_text())).await;
-                    break 'parts;
-                }
-            }
-        }
-    }
-    drop(tx);
-    let r = consumer
-        .await
-        .map_err(|e| ApiError::internal(format!("task failed: {e}")))??;
-    if !any {
-        return Err(ApiError::client("file argument 'path' is required"));
-    }
-    let mut out = Vec::new();
-    if pin_roots {
-        for (cid, outcome) in &r.roots {
-            let msg = outcome.as_ref().err().map_or("", String::as_str);
-            let root = ImportEvent::Root {
-                cid: cid_link(cid),
-                pin_error: msg.to_string(),
-            };
-            line(&root, &mut out);
-        }
-    }
-    if stats {
-        let stats = ImportEvent::Stats {
-            blocks: r.blocks,
-            bytes: r.bytes,
-        };
-        line(&stats, &mut out);
-    }
-    Ok(ndjson_stream(Body::from(out)))
-}
-
-/// What the request task sends the import: a new file, its bytes, or the
-/// body's failure.
-enum Part {
-    Start,
-    Data(bytes::Bytes),
-    Failed(String),
-}
-
-/// The multipart stream's files as CAR inputs for [`Node::dag_import`]: a
-/// file ends at the next `Start` (kept in `pending`) or when the sender is
-/// gone; what the CAR reader left of a file is drained before the next.
-struct Parts {
-    rx: tokio::sync::mpsc::Receiver<Part>,
-    buf: bytes::Bytes,
-    pending: Option<Part>,
-    /// The current file has ended.
-    done: bool,
-    started: bool,
-    /// The body's failure, when that is what stopped the import.
-    failed: Option<String>,
-}
-
-impl Parts {
-    fn read_part(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            if !self.buf.is_empty() {
-                let n = out.len().min(self.buf.len());
-                out[..n].copy_from_slice(&self.buf.split_to(n));
-                return Ok(n);
-            }
-            if self.done {
-                return Ok(0);
-            }
-            match self.rx.blocking_recv() {
-                Some(Part::Data(b)) => self.buf = b,
-                Some(Part::Failed(e)) => {
-                    self.failed = Some(e.clone());
-                    return Err(std::io::Error::other(e));
-                }
-                Some(Part::Start) => {
-                    self.pending = Some(Part::Start);
-                    self.done = true;
-                }
-                None => self.done = true,
+                Some(_) => {}
             }
         }
     }
 }
 
-/// One file of [`Parts`] as a `Read`.
-struct PartReader<'a>(&'a mut Parts);
-
-impl std::io::Read for PartReader<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read_part(out)
-    }
+/// Write a DAG as a CAR file to stdout.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(
+    after_help = "Examples:\n  ferrite dag export bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+)]
+pub struct Export {
+    /// The root.
+    #[arg(value_name = "ROOT")]
+    #[serde(rename = "arg", default)]
+    pub root: Vec<String>,
 }
 
-impl CarInputs for Parts {
-    fn next_input(&mut self) -> ferrite_node::Result<Option<Box<dyn std::io::Read + '_>>> {
-        if self.started {
-            let mut sink = [0u8; 8192];
-            while self.read_part(&mut sink)? > 0 {}
-        }
-        self.started = true;
-        let next = match self.pending.take() {
-            Some(p) => Some(p),
-            None => self.rx.blocking_recv(),
-        };
-        match next {
-            None => Ok(None),
-            Some(Part::Failed(e)) => {
-                self.failed = Some(e.clone());
-                Err(ferrite_node::Error::Invalid(e))
-            }
-            // Start opens a file (data always follows a Start).
-            Some(Part::Start) | Some(Part::Data(_)) => {
-                self.done = false;
-                Ok(Some(Box::new(PartReader(self))))
-            }
-        }
-    }
-}
+impl Download for Export {
+    const PATH: &'static str = "dag/export";
+    const CONTENT_TYPE: &'static str = "application/vnd.ipld.car";
 
-/// `/api/v0/dag/export?arg=CID` → a CARv1 stream (`application/vnd.ipld.car`).
-/// A block missing half-way ends the stream with an `X-Stream-Error` trailer.
-pub(super) async fn export(node: Node, req: Req) -> Reply {
-    let root = parse_cid_arg(req.arg(0, "root")?)?;
-    {
+    /// A CARv1 stream; a block missing half-way ends it with an
+    /// `X-Stream-Error` trailer.
+    fn open(self, ctx: &Ctx) -> Result<Answer, ApiError> {
+        required(&self.root, "root")?;
+        let root = parse_cid_arg(&self.root[0])?;
+        let node = ctx.node()?.clone();
         // Kubo stats the root first, so a missing root is a plain error.
-        let node = node.clone();
-        blocking(move || node.block_stat(&root).map_err(internal)).await?;
+        node.block_stat(&root).map_err(internal)?;
+        Ok(Answer {
+            len: None,
+            write: Box::new(move |w| {
+                node.dag_export(&root, w)?;
+                Ok(())
+            }),
+        })
     }
-    let body = blocking_stream(move |w| node.dag_export(&root, w).map(|_| ()));
-    Ok(raw_stream(body, "application/vnd.ipld.car", None))
 }

@@ -19,12 +19,12 @@ pub(crate) mod routing;
 pub(crate) mod stats;
 pub(crate) mod swarm;
 
-use crate::remote::Client;
+use crate::remote::{Client, Multipart};
 use anyhow::{anyhow, bail};
 pub(crate) use ferrite_http::command::parse_bool;
-use ferrite_http::command::{query, Command, Ctx, Needs};
-use ferrite_node::{Cid, Node};
-use std::io::Write;
+use ferrite_http::command::{query, Command, Ctx, Download, Needs};
+use ferrite_node::Node;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Where a command runs: on the repo itself, or through the daemon that
@@ -67,18 +67,21 @@ pub(crate) fn exec_at<C: Command>(t: &Target, path: &str, cmd: C) -> anyhow::Res
         match (C::NEEDS, t) {
             (Needs::Nothing, _) => Ok(cmd.run(&Ctx::bare(), &mut |item| print(item, &mut out))?),
             (Needs::Network, Target::Local(_)) => Err(anyhow!(swarm::OFFLINE)),
-            (_, Target::Local(repo)) => open(repo).and_then(|node| {
-                let ctx = Ctx::new(node);
+            (_, Target::Local(repo)) => upload::<C>(&cmd).and_then(|files| {
+                let mut ctx = Ctx::new(open(repo)?);
+                if let Some(f) = files {
+                    ctx = ctx.with_files(f.into_entries());
+                }
                 Ok(cmd.run(&ctx, &mut |item| print(item, &mut out))?)
             }),
-            (_, Target::Remote(client)) => query::to_pairs(&cmd)
-                .map_err(anyhow::Error::msg)
-                .and_then(|pairs| {
-                    client
-                        .request(path)
-                        .pairs(pairs)
-                        .items(|item: C::Item| Ok(print(item, &mut out)?))
-                }),
+            (_, Target::Remote(client)) => upload::<C>(&cmd).and_then(|files| {
+                let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
+                let mut req = client.request(path).pairs(pairs);
+                if let Some(f) = files {
+                    req = req.body(f);
+                }
+                req.items(|item: C::Item| Ok(print(item, &mut out)?))
+            }),
         };
     // `print` borrows `bar`; its last use is above.
     if let Some(b) = bar {
@@ -90,6 +93,52 @@ pub(crate) fn exec_at<C: Command>(t: &Target, path: &str, cmd: C) -> anyhow::Res
         bail!("{}", cmd.failure(failed));
     }
     Ok(())
+}
+
+/// The files `cmd` sends, if it takes any (read from disk only while they
+/// are sent or imported).
+fn upload<C: Command>(cmd: &C) -> anyhow::Result<Option<Multipart>> {
+    if C::FILES.is_none() {
+        return Ok(None);
+    }
+    Multipart::upload(&cmd.upload()).map(Some)
+}
+
+/// Runs the download `cmd` where `t` says and hands its length (when known)
+/// and bytes to `read`. In-process, the bytes are written on a thread of
+/// their own, so `read` sees the same stream as from the daemon.
+pub(crate) fn download<C: Download, T>(
+    t: &Target,
+    cmd: C,
+    read: impl FnOnce(Option<u64>, &mut dyn Read) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match t {
+        Target::Local(repo) => {
+            let ctx = Ctx::new(open(repo)?);
+            let answer = cmd.open(&ctx)?;
+            let (mut reader, mut writer) = std::io::pipe()?;
+            let job = std::thread::spawn(move || {
+                let r = (answer.write)(&mut writer);
+                drop(writer);
+                r
+            });
+            let got = read(answer.len, &mut reader);
+            // The reader may stop early (an error): unblock the writer.
+            drop(reader);
+            let written = job.join().map_err(|_| anyhow!("the command panicked"))?;
+            let got = got?;
+            written?;
+            Ok(got)
+        }
+        Target::Remote(client) => {
+            let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
+            let mut resp = client.request(C::PATH).pairs(pairs).send()?;
+            let len = resp
+                .header("x-content-length")
+                .and_then(|l| l.parse().ok());
+            read(len, &mut resp.body)
+        }
+    }
 }
 
 /// Opens the node over the repo at `repo`.
@@ -104,9 +153,4 @@ pub(crate) fn save_config(node: &Node, cfg: ferrite_node::config::Config) -> any
         Ok::<(), ferrite_node::Error>(())
     })?;
     Ok(())
-}
-
-/// Parses a CID argument with a message naming it.
-pub(crate) fn parse_cid(s: &str) -> anyhow::Result<Cid> {
-    Ok(ferrite_ipld::parse_cid(s)?)
 }

@@ -60,9 +60,9 @@ enum Command {
     /// Add files and folders to the repo.
     Add(cmd::add::Args),
     /// Print the contents of a file.
-    Cat(cmd::files::CatArgs),
+    Cat(ferrite_http::rpc::files::Cat),
     /// Download a file or folder to the local file system.
-    Get(cmd::files::GetArgs),
+    Get(ferrite_http::rpc::files::Get),
     /// List the links of a folder or file.
     Ls(ferrite_http::rpc::files::Ls),
     /// Pin and unpin content so GC keeps it.

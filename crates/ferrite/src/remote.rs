@@ -119,12 +119,6 @@ pub(crate) struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Adds a positional argument (`arg=`).
-    pub(crate) fn arg(mut self, v: impl AsRef<str>) -> Self {
-        self.query.push(("arg".into(), v.as_ref().to_string()));
-        self
-    }
-
     /// Adds an option.
     pub(crate) fn opt(mut self, k: &str, v: impl ToString) -> Self {
         self.query.push((k.to_string(), v.to_string()));
@@ -525,7 +519,11 @@ mod tests {
             "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 48\r\n\r\n\
              {\"Message\":\"not pinned\",\"Code\":0,\"Type\":\"error\"}",
         );
-        let err = c.request("pin/rm").arg("x").stream(|_| Ok(())).unwrap_err();
+        let err = c
+            .request("pin/rm")
+            .opt("arg", "x")
+            .stream(|_| Ok(()))
+            .unwrap_err();
         assert_eq!(err.to_string(), "not pinned");
     }
 

@@ -387,21 +387,27 @@ pub struct Answer {
     /// Its length when known ahead (`X-Content-Length`, the CLI's progress
     /// bar).
     pub len: Option<u64>,
+    /// Its `Content-Type` when not the command's
+    /// [`CONTENT_TYPE`](Download::CONTENT_TYPE).
+    pub content_type: Option<&'static str>,
     /// Writes it.
     pub write: Writer,
 }
 
 /// The API route of the download `C`.
 pub const fn route_download<C: Download>() -> Route {
-    (C::PATH, |node, req| Box::pin(serve_download::<C>(node, req)))
+    (C::PATH, |node, req| {
+        Box::pin(serve_download::<C>(node, req))
+    })
 }
 
 async fn serve_download<C: Download>(node: Node, req: Req) -> Result<Response, ApiError> {
     let cmd: C = parse(&req)?;
     let ctx = Ctx::new(node);
     let answer = crate::rpc::blocking(move || cmd.open(&ctx)).await?;
+    let content_type = answer.content_type.unwrap_or(C::CONTENT_TYPE);
     let body = crate::body::blocking_stream(move |w| (answer.write)(w));
-    Ok(crate::rpc::raw_stream(body, C::CONTENT_TYPE, answer.len))
+    Ok(crate::rpc::raw_stream(body, content_type, answer.len))
 }
 
 /// Parses Kubo-style booleans given as `--flag=VALUE` on the command line.

@@ -258,7 +258,10 @@ impl Command for Put {
 
 /// Reads one uploaded file, stopping after `max` bytes (then one more is
 /// read, so the caller can tell the input was larger).
-pub(super) fn read_input(reader: Box<dyn Read + Send>, max: Option<usize>) -> Result<Vec<u8>, ApiError> {
+pub(super) fn read_input(
+    reader: Box<dyn Read + Send>,
+    max: Option<usize>,
+) -> Result<Vec<u8>, ApiError> {
     let limit = max.map_or(u64::MAX, |m| m as u64 + 1);
     let mut data = Vec::new();
     reader
@@ -289,6 +292,7 @@ impl Download for Get {
         let data = ctx.node()?.block_get(&parse_cid_arg(&self.cid[0])?)?;
         Ok(Answer {
             len: Some(data.len() as u64),
+            content_type: None,
             write: Box::new(move |w| Ok(w.write_all(&data)?)),
         })
     }

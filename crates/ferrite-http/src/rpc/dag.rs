@@ -127,8 +127,8 @@ impl Command for PutNode {
             Some(h) => h.to_string(),
             None => default_hash(node),
         };
-        let mut opts =
-            PutOptions::from_names(&self.input_codec, &self.store_codec, &hash).map_err(internal)?;
+        let mut opts = PutOptions::from_names(&self.input_codec, &self.store_codec, &hash)
+            .map_err(internal)?;
         opts.allow_big_block = self.allow_big_block;
         let mut any = false;
         for entry in ctx.files("object data")? {
@@ -190,9 +190,13 @@ impl Download for Get {
     fn open(self, ctx: &Ctx) -> Result<Answer, ApiError> {
         required(&self.path, "ref")?;
         let codec = output_codec_from_name(&self.output_codec).map_err(internal)?;
-        let data = ctx.node()?.dag_get(&self.path[0], codec).map_err(internal)?;
+        let data = ctx
+            .node()?
+            .dag_get(&self.path[0], codec)
+            .map_err(internal)?;
         Ok(Answer {
             len: None,
+            content_type: None,
             write: Box::new(move |w| Ok(w.write_all(&data)?)),
         })
     }
@@ -592,6 +596,7 @@ impl Download for Export {
         node.block_stat(&root).map_err(internal)?;
         Ok(Answer {
             len: None,
+            content_type: None,
             write: Box::new(move |w| {
                 node.dag_export(&root, w)?;
                 Ok(())

@@ -1,10 +1,12 @@
 //! `cat`, `get` (a tar stream, optionally gzipped) and `ls`.
 
 use super::block::CidEnc;
-use super::{blocking, raw_stream, ApiError, Reply, Req, Route};
-use crate::body::blocking_stream;
-use crate::command::{nullable, parse_bool, required, route, yes, Command, Ctx, Emit, Encoding};
-use ferrite_node::{IpfsPath, LsEntry, Node};
+use super::{ApiError, Route};
+use crate::command::{
+    nullable, parse_bool, required, route, route_download, yes, Answer, Command, Ctx, Download,
+    Emit, Encoding,
+};
+use ferrite_node::{IpfsPath, LsEntry};
 use ferrite_unixfs::export::DirEntryKind;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -15,105 +17,178 @@ use std::io::Write;
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[Route] = &[
-    ("cat", |n, r| Box::pin(cat(n, r))),
-    ("get", |n, r| Box::pin(get(n, r))),
+    route_download::<Cat>(),
+    route_download::<Get>(),
     route::<Ls>(),
 ];
 
-fn path_arg(req: &Req, i: usize) -> Result<IpfsPath, ApiError> {
-    Ok(IpfsPath::parse(req.arg(i, "ipfs-path")?)?)
+/// Print the contents of a file.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite cat QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+    "  ferrite cat -o 100 -l 64 /ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/readme.md",
+))]
+pub struct Cat {
+    /// Paths of files to print (the API prints the first).
+    #[arg(required = true)]
+    #[serde(rename = "arg", default)]
+    pub paths: Vec<String>,
+    /// Byte offset to start at.
+    #[arg(short, long, default_value_t = 0, allow_negative_numbers = true)]
+    #[serde(default)]
+    pub offset: i64,
+    /// Maximum number of bytes to print.
+    #[arg(short, long, allow_negative_numbers = true)]
+    #[serde(default)]
+    pub length: Option<i64>,
+    /// Show a progress bar (default: when stderr is a terminal and stdout is not).
+    #[arg(short, long, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(skip)]
+    pub progress: Option<bool>,
 }
 
-/// `/api/v0/cat?arg=PATH&offset=N&length=N`.
-pub(super) async fn cat(node: Node, req: Req) -> Reply {
-    let path = path_arg(&req, 0)?;
-    let offset = req.i64("offset")?.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::client(format!(
-            "cannot specify negative offset: {offset}"
-        )));
-    }
-    let length = req.i64("length")?;
-    if let Some(l) = length {
-        if l < 0 {
+impl Download for Cat {
+    const PATH: &'static str = "cat";
+    const CONTENT_TYPE: &'static str = "text/plain";
+
+    fn open(self, ctx: &Ctx) -> Result<Answer, ApiError> {
+        required(&self.paths, "ipfs-path")?;
+        let path = IpfsPath::parse(&self.paths[0])?;
+        if self.offset < 0 {
+            return Err(ApiError::client(format!(
+                "cannot specify negative offset: {}",
+                self.offset
+            )));
+        }
+        if let Some(l) = self.length.filter(|l| *l < 0) {
             return Err(ApiError::client(format!(
                 "cannot specify negative length: {l}"
             )));
         }
-    }
-    let (len, mut reader) = {
-        let node = node.clone();
-        blocking(move || Ok(node.cat(&path, offset as u64, length.map(|l| l as u64))?)).await?
-    };
-    let body = blocking_stream(move |w| std::io::copy(&mut reader, w).map(|_| ()));
-    Ok(raw_stream(body, "text/plain", Some(len)))
-}
-
-/// Kubo's `compress`/`compression-level` pair: `None` for no compression.
-fn compression(req: &Req) -> Result<Option<Compression>, ApiError> {
-    if !req.bool("compress", false)? {
-        return Ok(None);
-    }
-    match req.i64("compression-level")? {
-        None => Ok(Some(Compression::default())),
-        Some(l @ 1..=9) => Ok(Some(Compression::new(l as u32))),
-        Some(_) => Err(ApiError::client(
-            "compression level must be between 1 and 9",
-        )),
+        let length = self.length.map(|l| l as u64);
+        let (len, mut reader) = ctx.node()?.cat(&path, self.offset as u64, length)?;
+        Ok(Answer {
+            len: Some(len),
+            content_type: None,
+            write: Box::new(move |w| {
+                io::copy(&mut reader, w)?;
+                Ok(())
+            }),
+        })
     }
 }
 
-/// `/api/v0/get?arg=PATH[&archive][&compress][&compression-level=N]`: the
-/// file or folder as a tar stream (the client extracts it unless `archive`),
+/// Download a file or folder to the local file system.
+///
+/// The answer is a tar stream (the CLI unpacks it unless `archive`),
 /// gzipped with `compress`; a file with `compress` and without `archive` is
 /// sent as plain gzip, as Kubo does. `output` is the client's business.
-pub(super) async fn get(node: Node, req: Req) -> Reply {
-    let path = path_arg(&req, 0)?;
-    let level = compression(&req)?;
-    let archive = req.bool("archive", false)?;
-    let name = path
-        .segments
-        .last()
-        .cloned()
-        .unwrap_or_else(|| path.root.to_string());
-    let entry = {
-        let (node, path) = (node.clone(), path.clone());
-        blocking(move || Ok(node.stat(&path)?)).await?
-    };
-    let is_dir = entry.kind.is_dir();
-    let size = if is_dir {
-        entry.cumulative_size
-    } else {
-        entry.size
-    };
-    if level.is_some() && !archive && is_dir {
-        // Kubo: a folder can only be compressed as an archive.
-        return Err(ApiError::client("file is not regular"));
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite get -o hello.txt QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n",
+    "  ferrite get -a -o site.tar bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+))]
+pub struct Get {
+    /// Path of the file or folder.
+    #[arg(required = true, num_args = 1, value_name = "PATH")]
+    #[serde(rename = "arg", default)]
+    pub path: Vec<String>,
+    /// Where to write it (default: the CID or the path's last name).
+    #[arg(short, long)]
+    #[serde(skip)]
+    pub output: Option<std::path::PathBuf>,
+    /// Write a tar archive.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub archive: bool,
+    /// Compress the answer with gzip (API only).
+    #[arg(skip)]
+    #[serde(default)]
+    pub compress: bool,
+    /// The gzip level, 1 to 9 (API only).
+    #[arg(skip)]
+    #[serde(rename = "compression-level", default)]
+    pub compression_level: Option<i64>,
+    /// Show a progress bar (default: when stderr is a terminal).
+    #[arg(short, long, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(skip)]
+    pub progress: Option<bool>,
+}
+
+impl Get {
+    /// The name the answer's top entry gets: the path's last name, or its CID.
+    pub fn name(&self) -> Result<String, ApiError> {
+        required(&self.path, "ipfs-path")?;
+        let path = IpfsPath::parse(&self.path[0])?;
+        Ok(path
+            .segments
+            .last()
+            .cloned()
+            .unwrap_or_else(|| path.root.to_string()))
     }
-    let body = blocking_stream(move |w| -> Result<(), ferrite_node::Error> {
-        match level {
-            None => node.get_tar(&path, &name, w, &mut |_| {}),
-            Some(level) if archive => {
-                let mut gz = GzEncoder::new(w, level);
-                node.get_tar(&path, &name, &mut gz, &mut |_| {})?;
-                gz.finish()?;
-                Ok(())
-            }
-            Some(level) => {
-                let (_, mut reader) = node.cat(&path, 0, None)?;
-                let mut gz = GzEncoder::new(w, level);
-                std::io::copy(&mut reader, &mut gz)?;
-                gz.finish()?.flush()?;
-                Ok(())
-            }
+
+    /// Kubo's `compress`/`compression-level` pair: `None` for no compression.
+    fn level(&self) -> Result<Option<Compression>, ApiError> {
+        if !self.compress {
+            return Ok(None);
         }
-    });
-    let content_type = if level.is_some() {
-        "application/gzip"
-    } else {
-        "application/x-tar"
-    };
-    Ok(raw_stream(body, content_type, Some(size)))
+        match self.compression_level {
+            None => Ok(Some(Compression::default())),
+            Some(l @ 1..=9) => Ok(Some(Compression::new(l as u32))),
+            Some(_) => Err(ApiError::client(
+                "compression level must be between 1 and 9",
+            )),
+        }
+    }
+}
+
+impl Download for Get {
+    const PATH: &'static str = "get";
+    const CONTENT_TYPE: &'static str = "application/x-tar";
+
+    fn open(self, ctx: &Ctx) -> Result<Answer, ApiError> {
+        let name = self.name()?;
+        let path = IpfsPath::parse(&self.path[0])?;
+        let level = self.level()?;
+        let node = ctx.node()?.clone();
+        let entry = node.stat(&path)?;
+        let is_dir = entry.kind.is_dir();
+        if level.is_some() && !self.archive && is_dir {
+            // Kubo: a folder can only be compressed as an archive.
+            return Err(ApiError::client("file is not regular"));
+        }
+        let archive = self.archive;
+        let len = if is_dir {
+            entry.cumulative_size
+        } else {
+            entry.size
+        };
+        Ok(Answer {
+            len: Some(len),
+            content_type: level.map(|_| "application/gzip"),
+            write: Box::new(move |w| {
+                match level {
+                    None => node.get_tar(&path, &name, w, &mut |_| {})?,
+                    Some(level) if archive => {
+                        let mut gz = GzEncoder::new(w, level);
+                        node.get_tar(&path, &name, &mut gz, &mut |_| {})?;
+                        gz.finish()?;
+                    }
+                    Some(level) => {
+                        let (_, mut reader) = node.cat(&path, 0, None)?;
+                        let mut gz = GzEncoder::new(w, level);
+                        io::copy(&mut reader, &mut gz)?;
+                        gz.finish()?.flush()?;
+                    }
+                }
+                Ok(())
+            }),
+        })
+    }
 }
 
 /// List the links of a folder or file.

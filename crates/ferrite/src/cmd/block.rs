@@ -1,6 +1,6 @@
 //! `ferrite block …` (defined in [`ferrite_http::rpc::block`]).
 
-use super::{download, exec, Target};
+use super::{download_to, exec, Target};
 use clap::Subcommand;
 use ferrite_http::rpc::block;
 
@@ -20,7 +20,7 @@ pub(crate) enum Command {
 /// Runs a `block` subcommand.
 pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     match c {
-        Command::Get(c) => download(t, c, |_, r| super::dag::to_stdout(r)),
+        Command::Get(c) => download_to(t, c, |_| super::dag::stdout()),
         Command::Put(c) => exec(t, c),
         Command::Stat(c) => exec(t, c),
         Command::Rm(c) => exec(t, c),

@@ -1,6 +1,6 @@
 //! `ferrite dag …` (defined in [`ferrite_http::rpc::dag`]).
 
-use super::{download, exec, Target};
+use super::{download_to, exec, Target};
 use clap::Subcommand;
 use ferrite_http::rpc::dag;
 use std::io::Write;
@@ -25,8 +25,8 @@ pub(crate) enum Command {
 /// Runs a `dag` subcommand.
 pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     match c {
-        Command::Get(c) => download(t, c, |_, r| to_stdout(r)),
-        Command::Export(c) => download(t, c, |_, r| to_stdout(r)),
+        Command::Get(c) => download_to(t, c, |_| stdout()),
+        Command::Export(c) => download_to(t, c, |_| stdout()),
         Command::Put(c) => exec(t, c),
         Command::Import(c) => exec(t, c),
         Command::Resolve(c) => exec(t, c),
@@ -38,10 +38,7 @@ pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     }
 }
 
-/// Copies an answer to stdout.
-pub(crate) fn to_stdout(r: &mut dyn std::io::Read) -> anyhow::Result<()> {
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    std::io::copy(r, &mut w)?;
-    w.flush()?;
-    Ok(())
+/// Stdout for a byte answer, buffered.
+pub(crate) fn stdout() -> impl Write {
+    std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())
 }

@@ -63,26 +63,25 @@ pub(crate) fn exec_at<C: Command>(t: &Target, path: &str, cmd: C) -> anyhow::Res
             None => cmd.text(&item, out),
         }
     };
-    let result =
-        match (C::NEEDS, t) {
-            (Needs::Nothing, _) => Ok(cmd.run(&Ctx::bare(), &mut |item| print(item, &mut out))?),
-            (Needs::Network, Target::Local(_)) => Err(anyhow!(swarm::OFFLINE)),
-            (_, Target::Local(repo)) => upload::<C>(&cmd).and_then(|files| {
-                let mut ctx = Ctx::new(open(repo)?);
-                if let Some(f) = files {
-                    ctx = ctx.with_files(f.into_entries());
-                }
-                Ok(cmd.run(&ctx, &mut |item| print(item, &mut out))?)
-            }),
-            (_, Target::Remote(client)) => upload::<C>(&cmd).and_then(|files| {
-                let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
-                let mut req = client.request(path).pairs(pairs);
-                if let Some(f) = files {
-                    req = req.body(f);
-                }
-                req.items(|item: C::Item| Ok(print(item, &mut out)?))
-            }),
-        };
+    let result = match (C::NEEDS, t) {
+        (Needs::Nothing, _) => Ok(cmd.run(&Ctx::bare(), &mut |item| print(item, &mut out))?),
+        (Needs::Network, Target::Local(_)) => Err(anyhow!(swarm::OFFLINE)),
+        (_, Target::Local(repo)) => upload::<C>(&cmd).and_then(|files| {
+            let mut ctx = Ctx::new(open(repo)?);
+            if let Some(f) = files {
+                ctx = ctx.with_files(f.into_entries());
+            }
+            Ok(cmd.run(&ctx, &mut |item| print(item, &mut out))?)
+        }),
+        (_, Target::Remote(client)) => upload::<C>(&cmd).and_then(|files| {
+            let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
+            let mut req = client.request(path).pairs(pairs);
+            if let Some(f) = files {
+                req = req.body(f);
+            }
+            req.items(|item: C::Item| Ok(print(item, &mut out)?))
+        }),
+    };
     // `print` borrows `bar`; its last use is above.
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -104,9 +103,34 @@ fn upload<C: Command>(cmd: &C) -> anyhow::Result<Option<Multipart>> {
     Multipart::upload(&cmd.upload()).map(Some)
 }
 
-/// Runs the download `cmd` where `t` says and hands its length (when known)
-/// and bytes to `read`. In-process, the bytes are written on a thread of
-/// their own, so `read` sees the same stream as from the daemon.
+/// Runs the download `cmd` where `t` says and writes its bytes to the
+/// writer `sink` makes for its length (when known).
+pub(crate) fn download_to<C: Download, W: Write>(
+    t: &Target,
+    cmd: C,
+    sink: impl FnOnce(Option<u64>) -> W,
+) -> anyhow::Result<()> {
+    match t {
+        Target::Local(repo) => {
+            let answer = cmd.open(&Ctx::new(open(repo)?))?;
+            let mut w = sink(answer.len);
+            (answer.write)(&mut w)?;
+            w.flush()?;
+        }
+        Target::Remote(client) => {
+            let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
+            let mut resp = client.request(C::PATH).pairs(pairs).send()?;
+            let len = resp.header("x-content-length").and_then(|l| l.parse().ok());
+            let mut w = sink(len);
+            std::io::copy(&mut resp.body, &mut w)?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// [`download_to`] for a consumer that reads (`get` unpacks a tar stream):
+/// in-process, the bytes are written on a thread of their own into a pipe.
 pub(crate) fn download<C: Download, T>(
     t: &Target,
     cmd: C,
@@ -114,14 +138,9 @@ pub(crate) fn download<C: Download, T>(
 ) -> anyhow::Result<T> {
     match t {
         Target::Local(repo) => {
-            let ctx = Ctx::new(open(repo)?);
-            let answer = cmd.open(&ctx)?;
+            let answer = cmd.open(&Ctx::new(open(repo)?))?;
             let (mut reader, mut writer) = std::io::pipe()?;
-            let job = std::thread::spawn(move || {
-                let r = (answer.write)(&mut writer);
-                drop(writer);
-                r
-            });
+            let job = std::thread::spawn(move || (answer.write)(&mut writer));
             let got = read(answer.len, &mut reader);
             // The reader may stop early (an error): unblock the writer.
             drop(reader);
@@ -133,9 +152,7 @@ pub(crate) fn download<C: Download, T>(
         Target::Remote(client) => {
             let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
             let mut resp = client.request(C::PATH).pairs(pairs).send()?;
-            let len = resp
-                .header("x-content-length")
-                .and_then(|l| l.parse().ok());
+            let len = resp.header("x-content-length").and_then(|l| l.parse().ok());
             read(len, &mut resp.body)
         }
     }

@@ -158,7 +158,7 @@ impl ClusterSection {
 
     /// Reads the section from a repo config; `Ok(None)` when the repo has no
     /// cluster configured.
-    pub fn from_config(cfg: &ferrite_node::config::Config) -> Result<Option<Self>, ClusterError> {
+    pub fn from_config(cfg: &ferrite_config::Config) -> Result<Option<Self>, ClusterError> {
         let Some(v) = cfg
             .lookup("Cluster")
             .map_err(|e| ClusterError::Config(e.to_string()))?
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn section_defaults_and_validation() {
-        let mut cfg = ferrite_node::config::Config::init(&["test"]).unwrap();
+        let mut cfg = ferrite_config::Config::init(&["test"]).unwrap();
         assert!(ClusterSection::from_config(&cfg).unwrap().is_none());
         let s = ClusterSection::new(&[1; 32], "a");
         cfg.set("Cluster", serde_json::to_value(&s).unwrap())

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
+use ferrite_config::addresses::DEFAULT_SWARM_ADDRESSES;
+use ferrite_config::bootstrap::PUBLIC_BOOTSTRAP_PEERS;
+use ferrite_config::{human_output, profile_names, Config, ConfigError, Identity, ValueMode};
 use ferrite_ipld::HashAlg;
-use ferrite_store::config::{
-    human_output, profile_names, Config, ConfigError, Identity, ValueMode, DEFAULT_SWARM_ADDRESSES,
-    PUBLIC_BOOTSTRAP_PEERS,
-};
 use libp2p_identity::{Keypair, PeerId};
 use serde_json::{json, Value};
 

@@ -238,8 +238,8 @@ pub fn parse_secret(s: &str) -> Result<[u8; 32], String> {
 
 /// Parses a Go duration ("300ms", "1.5h", "2h45m", "90s").
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::time::parse_go_duration(s.trim())
-        .ok_or_else(|| format!("{s:?} is not a duration like 500ms, 90s, 5m or 1h30m"))
+    ferrite_config::parse_duration(s.trim())
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 90s, 5m or 1h30m"))
 }
 
 #[cfg(test)]

@@ -164,4 +164,20 @@ mod tests {
         assert!(d("s").is_err());
         assert!(d("3000000h").is_err());
     }
+
+    /// The cases of ferrite-cluster's former copy of this parser.
+    #[test]
+    fn cluster_go_durations() {
+        let d = |s| parse_duration(s).ok();
+        assert_eq!(d("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(d("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(d("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(d("1h30m10s"), Some(Duration::from_secs(5410)));
+        assert_eq!(d("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(d("300ms"), Some(Duration::from_millis(300)));
+        assert_eq!(d("0"), Some(Duration::ZERO));
+        for bad in ["", "1", "-1h", "1d", "h", "1hx"] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+    }
 }

@@ -16,12 +16,6 @@ pub(crate) struct Repo {
     config: RwLock<Config>,
 }
 
-/// Config file problems are repo problems, worded as the config crate
-/// words them.
-fn repo_error(e: impl ToString) -> ferrite_store::Error {
-    ferrite_store::Error::Repo(e.to_string())
-}
-
 impl Repo {
     /// Creates a repo at `path` with `config` (fails if one is there).
     pub(crate) fn init(path: &Path, config: &Config) -> Result<()> {
@@ -31,8 +25,8 @@ impl Repo {
 
     /// Opens the repo at `path`, taking its lock, and reads its config.
     pub(crate) fn open(path: &Path) -> Result<Repo> {
-        let store = ferrite_store::Repo::open(path)?;
-        let config = Config::load(store.config_path()).map_err(repo_error)?;
+        let (store, config) =
+            ferrite_store::Repo::open(path, |file| Config::load(file).map_err(|e| e.to_string()))?;
         Ok(Repo {
             store,
             config: RwLock::new(config),
@@ -82,7 +76,9 @@ impl Repo {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
-        edited.save(self.store.config_path()).map_err(repo_error)?;
+        edited
+            .save(self.store.config_path())
+            .map_err(|e| ferrite_store::Error::Repo(e.to_string()))?;
         *current = edited;
         Ok(Ok(out))
     }

@@ -24,7 +24,7 @@ fn main() {
     let pins: u64 = args.next().map_or(100_000, |s| s.parse().unwrap());
     let children: u64 = args.next().map_or(4, |s| s.parse().unwrap());
     // The repo comes from `ferrite init`: the store does not write configs.
-    let repo = Repo::open(&path).unwrap();
+    let (repo, ()) = Repo::open(&path, |_| Ok(())).unwrap();
     let blocks = repo.blocks();
     let mut n = 0u64;
     let mut block = |i: u64| -> (Cid, Vec<u8>) {

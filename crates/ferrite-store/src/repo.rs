@@ -14,9 +14,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// File name of the configuration inside a repo. The store does not read
-/// it; its presence marks an initialised repo.
-pub const CONFIG_FILE: &str = "config";
+/// The config file inside a repo (`ferrite_config::CONFIG_FILE_NAME`). The
+/// store does not read it; its presence marks an initialised repo.
+const CONFIG_FILE: &str = "config";
 
 /// The repo format this build reads and writes.
 pub const REPO_VERSION: u32 = 1;
@@ -74,8 +74,14 @@ impl Repo {
         Ok(())
     }
 
-    /// Opens the repo at `path`, taking its lock.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens the repo at `path`, taking its lock. `read_config` reads the
+    /// config file (it gets the file's path) once the lock is held and the
+    /// version checked, before the store is opened; its result is returned
+    /// beside the repo.
+    pub fn open<C>(
+        path: &Path,
+        read_config: impl FnOnce(&Path) -> std::result::Result<C, String>,
+    ) -> Result<(Self, C)> {
         if !Self::is_initialized(path) {
             return Err(Error::Repo(format!(
                 "no ferrite repo found in {}.\nplease run: 'ferrite init'",
@@ -99,13 +105,15 @@ impl Repo {
                 )))
             }
         }
-        Ok(Repo {
+        let config = read_config(&path.join(CONFIG_FILE)).map_err(Error::Repo)?;
+        let repo = Repo {
             path: path.to_path_buf(),
             blocks: PackStore::open(&path.join("blocks"))?,
             pins: Pins::open(&path.join("pins.redb"))?,
             gc_lock: RwLock::new(()),
             _lock: lock,
-        })
+        };
+        Ok((repo, config))
     }
 
     /// The repo's folder.

@@ -158,7 +158,7 @@ impl ClusterSection {
 
     /// Reads the section from a repo config; `Ok(None)` when the repo has no
     /// cluster configured.
-    pub fn from_config(cfg: &ferrite_node::config::Config) -> Result<Option<Self>, ClusterError> {
+    pub fn from_config(cfg: &ferrite_config::Config) -> Result<Option<Self>, ClusterError> {
         let Some(v) = cfg
             .lookup("Cluster")
             .map_err(|e| ClusterError::Config(e.to_string()))?
@@ -238,8 +238,8 @@ pub fn parse_secret(s: &str) -> Result<[u8; 32], String> {
 
 /// Parses a Go duration ("300ms", "1.5h", "2h45m", "90s").
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::time::parse_go_duration(s.trim())
-        .ok_or_else(|| format!("{s:?} is not a duration like 500ms, 90s, 5m or 1h30m"))
+    ferrite_config::parse_duration(s.trim())
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 90s, 5m or 1h30m"))
 }
 
 #[cfg(test)]
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn section_defaults_and_validation() {
-        let mut cfg = ferrite_node::config::Config::init(&["test"]).unwrap();
+        let mut cfg = ferrite_config::Config::init(&["test"]).unwrap();
         assert!(ClusterSection::from_config(&cfg).unwrap().is_none());
         let s = ClusterSection::new(&[1; 32], "a");
         cfg.set("Cluster", serde_json::to_value(&s).unwrap())

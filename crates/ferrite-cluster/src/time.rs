@@ -1,8 +1,7 @@
-//! RFC 3339 timestamps and Go durations, as IPFS Cluster's Go clients send
-//! and expect them (no date crate in the tree; the civil-date arithmetic is
-//! Howard Hinnant's `days_from_civil` / `civil_from_days`).
-
-use std::time::Duration;
+//! RFC 3339 timestamps, as IPFS Cluster's Go clients send and expect them
+//! (no date crate in the tree; the civil-date arithmetic is Howard
+//! Hinnant's `days_from_civil` / `civil_from_days`). Go durations are
+//! parsed by `ferrite_config::parse_duration`.
 
 /// Go's zero `time.Time`, which IPFS Cluster prints for "never".
 pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -117,43 +116,6 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     Some(secs * 1000 + frac_ms)
 }
 
-/// Parses a Go `time.Duration` string (`1h30m`, `90s`, `1.5h`, `300ms`).
-/// Negative durations are refused: an expiry in the past makes no sense.
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if rest.is_empty() || rest.starts_with('-') {
-        return None;
-    }
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let n = rest
-            .bytes()
-            .take_while(|c| c.is_ascii_digit() || *c == b'.')
-            .count();
-        if n == 0 {
-            return None;
-        }
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest.bytes().take_while(|c| !c.is_ascii_digit()).count();
-        let unit = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[u..];
-        total += value * unit;
-    }
-    Duration::try_from_secs_f64(total).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,21 +158,6 @@ mod tests {
             "x",
         ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn go_durations() {
-        let d = |s| parse_go_duration(s);
-        assert_eq!(d("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(d("30m"), Some(Duration::from_secs(1800)));
-        assert_eq!(d("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(d("1h30m10s"), Some(Duration::from_secs(5410)));
-        assert_eq!(d("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(d("300ms"), Some(Duration::from_millis(300)));
-        assert_eq!(d("0"), Some(Duration::ZERO));
-        for bad in ["", "1", "-1h", "1d", "h", "1hx"] {
-            assert_eq!(d(bad), None, "{bad}");
         }
     }
 }

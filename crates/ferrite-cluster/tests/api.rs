@@ -29,11 +29,7 @@ async fn serve(router: axum::Router) -> String {
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    ferrite_node::Node::init(
-        &repo,
-        &ferrite_node::config::Config::init(&["test"]).unwrap(),
-    )
-    .unwrap();
+    ferrite_node::Node::init(&repo, &ferrite_config::Config::init(&["test"]).unwrap()).unwrap();
     let node = ferrite_node::Node::open(&repo).unwrap();
     let opts = ClusterOptions::for_tests(&dir.path().join("cluster"), [7; 32]);
     let cluster = Cluster::start(node, opts).await.unwrap();

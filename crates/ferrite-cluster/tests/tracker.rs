@@ -11,7 +11,7 @@ use ferrite_node::{BlockPutOptions, Cid, Node, PinLsType};
 const WAIT: Duration = Duration::from_secs(20);
 
 fn new_node(dir: &Path) -> Node {
-    let cfg = ferrite_node::config::Config::init(&["test"]).unwrap();
+    let cfg = ferrite_config::Config::init(&["test"]).unwrap();
     ferrite_node::Node::init(dir, &cfg).unwrap();
     Node::open(dir).unwrap()
 }

@@ -3,8 +3,8 @@
 //!
 //! `cargo run --release -p ferrite-http --example api_bench [MiB]`
 
+use ferrite_config::Config;
 use ferrite_http::rpc::{router, Api};
-use ferrite_node::config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

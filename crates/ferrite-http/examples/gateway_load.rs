@@ -11,7 +11,7 @@
 //! repo, with a client of raw keep-alive connections (one per concurrent
 //! requester), so client and server share the machine's cores.
 
-use ferrite_node::config::Config;
+use ferrite_config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

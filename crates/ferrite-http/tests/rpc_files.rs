@@ -2,8 +2,8 @@
 //! go-ipfs-cmds sends them), `cat`, `get`, `ls`, `pin/*` and `repo/*`, their
 //! JSON shapes field by field, bad input, and clients that disconnect.
 
+use ferrite_config::Config;
 use ferrite_http::rpc::{router, Api};
-use ferrite_node::config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -507,7 +507,7 @@ fn is_under(comps: &[&str], name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrite_store::config::Config;
+    use ferrite_config::Config;
 
     fn node() -> (tempfile::TempDir, Node) {
         let dir = tempfile::tempdir().unwrap();
@@ -539,7 +539,7 @@ mod tests {
         }
     }
 
-    use ferrite_store::Repo;
+    use crate::repo::Repo;
 
     #[test]
     fn entries_follow_boxo_part_rules() {

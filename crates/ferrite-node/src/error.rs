@@ -40,8 +40,8 @@ impl From<ferrite_store::Error> for Error {
     }
 }
 
-impl From<ferrite_store::config::ConfigError> for Error {
-    fn from(e: ferrite_store::config::ConfigError) -> Self {
+impl From<ferrite_config::ConfigError> for Error {
+    fn from(e: ferrite_config::ConfigError) -> Self {
         Error::Invalid(e.to_string())
     }
 }

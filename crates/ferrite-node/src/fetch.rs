@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use crate::repo::Repo;
 use bytes::Bytes;
 use ferrite_ipld::Cid;
-use ferrite_store::{Blockstore, Repo};
+use ferrite_store::Blockstore;
 use ferrite_unixfs::BlockSource;
 
 use crate::net::{Network, FETCH_STALL_TIMEOUT};

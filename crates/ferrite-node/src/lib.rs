@@ -14,6 +14,7 @@ pub mod net;
 mod paths;
 mod pinning;
 mod refs;
+mod repo;
 
 pub use add::{AddEntry, AddEntryKind, AddOptions, AddSource, Added, FileProgress};
 pub use blocks::{BlockPutOptions, BlockRm};
@@ -29,10 +30,11 @@ pub use ferrite_ipld::Cid;
 // What the layers above need of the store's types; the store itself is
 // reached only through [`Node`].
 pub use ferrite_store::repo::{default_path as default_repo_path, write_durably, REPO_VERSION};
-pub use ferrite_store::{bootstrap, config, gc::GcReport, Pin, PinMode};
+pub use ferrite_store::{gc::GcReport, Pin, PinMode};
 
-use ferrite_store::config::Config;
-use ferrite_store::{Blockstore, Repo};
+use ferrite_config::Config;
+use ferrite_store::Blockstore;
+use repo::Repo;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -94,13 +96,12 @@ impl Node {
     /// Creates a repo at `path` with this configuration (fails if one is
     /// there).
     pub fn init(path: &Path, config: &Config) -> Result<()> {
-        Repo::init(path, config)?;
-        Ok(())
+        Repo::init(path, config)
     }
 
     /// Whether `path` holds a repo.
     pub fn is_initialized(path: &Path) -> bool {
-        Repo::is_initialized(path)
+        ferrite_store::Repo::is_initialized(path)
     }
 
     /// The repo's folder.

@@ -1,9 +1,8 @@
 //! GC running while an add is under way in the same process (as in the
 //! daemon) must never delete the add's blocks.
 
+use ferrite_config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
-use ferrite_store::config::Config;
-use ferrite_store::Repo;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,7 +36,7 @@ impl Read for SlowReader {
 #[test]
 fn gc_during_add_keeps_the_adds_blocks() {
     let dir = tempfile::tempdir().unwrap();
-    Repo::init(dir.path(), &Config::init(&["test"]).unwrap()).unwrap();
+    Node::init(dir.path(), &Config::init(&["test"]).unwrap()).unwrap();
     let node = Node::open(dir.path()).unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let gcs = {

@@ -3,6 +3,7 @@
 //! again, so a GC has to keep half and remove half.
 //!
 //! ```text
+//! FERRITE_PATH=REPO ferrite init --profile test
 //! cargo run --release -p ferrite-store --example gc_populate -- REPO [PINS] [CHILDREN]
 //! FERRITE_PATH=REPO /usr/bin/time ferrite repo gc -q
 //! ```
@@ -11,7 +12,6 @@
 
 use ferrite_ipld::dagpb::{PbLink, PbNode};
 use ferrite_ipld::{codecs, Cid, HashAlg};
-use ferrite_store::config::Config;
 use ferrite_store::{Blockstore, Pin, PinMode, Repo};
 use std::path::PathBuf;
 
@@ -23,8 +23,8 @@ fn main() {
     );
     let pins: u64 = args.next().map_or(100_000, |s| s.parse().unwrap());
     let children: u64 = args.next().map_or(4, |s| s.parse().unwrap());
-    Repo::init(&path, &Config::init(&["test"]).unwrap()).unwrap();
-    let repo = Repo::open(&path).unwrap();
+    // The repo comes from `ferrite init`: the store does not write configs.
+    let (repo, ()) = Repo::open(&path, |_| Ok(())).unwrap();
     let blocks = repo.blocks();
     let mut n = 0u64;
     let mut block = |i: u64| -> (Cid, Vec<u8>) {

@@ -1,14 +1,13 @@
-//! Ferrite's repository: configuration, identity, the crash-safe block store,
-//! pins and garbage collection.
+//! Ferrite's repository: the crash-safe block store, pins and garbage
+//! collection. The config file is `ferrite-config`'s; the repo only knows
+//! where it lives.
 //!
 //! - [`Blockstore`]: the storage trait; [`PackStore`] is the default backend.
 //! - [`Pins`]: the persistent pinset; [`gc`]: mark and sweep.
-//! - [`Repo`]: the on-disk repo (`$FERRITE_PATH`): config, lock, version,
-//!   store and pins, plus the GC lock that keeps GC and adds apart.
+//! - [`Repo`]: the on-disk repo (`$FERRITE_PATH`): lock, version, store and
+//!   pins, plus the GC lock that keeps GC and adds apart.
 
 pub mod blockstore;
-pub mod bootstrap;
-pub mod config;
 pub mod dag;
 mod error;
 pub mod gc;

@@ -8,12 +8,15 @@
 //! pins.redb    the pinset
 //! ```
 
-use crate::config::Config;
 use crate::{Error, PackStore, Pins, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The config file inside a repo (`ferrite_config::CONFIG_FILE_NAME`). The
+/// store does not read it; its presence marks an initialised repo.
+const CONFIG_FILE: &str = "config";
 
 /// The repo format this build reads and writes.
 pub const REPO_VERSION: u32 = 1;
@@ -32,7 +35,6 @@ pub fn default_path() -> PathBuf {
 /// An open repository. Holding it holds the repo lock.
 pub struct Repo {
     path: PathBuf,
-    config: RwLock<Config>,
     blocks: PackStore,
     pins: Pins,
     gc_lock: RwLock<()>,
@@ -42,11 +44,16 @@ pub struct Repo {
 impl Repo {
     /// Whether `path` holds an initialised repo.
     pub fn is_initialized(path: &Path) -> bool {
-        path.join("config").is_file()
+        path.join(CONFIG_FILE).is_file()
     }
 
-    /// Creates a repo at `path` with `config`. Fails if one exists there.
-    pub fn init(path: &Path, config: &Config) -> Result<()> {
+    /// Creates a repo at `path`. Fails if one exists there. `write_config`
+    /// writes the config file (it gets the file's path) while the repo lock
+    /// is held, before the store is created.
+    pub fn init(
+        path: &Path,
+        write_config: impl FnOnce(&Path) -> std::result::Result<(), String>,
+    ) -> Result<()> {
         if Self::is_initialized(path) {
             return Err(Error::Repo(format!(
                 "ferrite configuration file already exists at {}: reinitializing would overwrite your keys",
@@ -56,9 +63,7 @@ impl Repo {
         fs::create_dir_all(path)
             .map_err(|e| Error::Repo(format!("cannot create repo at {}: {e}", path.display())))?;
         let _lock = lock(path)?;
-        config
-            .save(path.join("config"))
-            .map_err(|e| Error::Repo(e.to_string()))?;
+        write_config(&path.join(CONFIG_FILE)).map_err(Error::Repo)?;
         PackStore::open(&path.join("blocks"))?;
         Pins::open(&path.join("pins.redb"))?;
         // The version file goes last: its presence marks a complete init.
@@ -69,8 +74,14 @@ impl Repo {
         Ok(())
     }
 
-    /// Opens the repo at `path`, taking its lock.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens the repo at `path`, taking its lock. `read_config` reads the
+    /// config file (it gets the file's path) once the lock is held and the
+    /// version checked, before the store is opened; its result is returned
+    /// beside the repo.
+    pub fn open<C>(
+        path: &Path,
+        read_config: impl FnOnce(&Path) -> std::result::Result<C, String>,
+    ) -> Result<(Self, C)> {
         if !Self::is_initialized(path) {
             return Err(Error::Repo(format!(
                 "no ferrite repo found in {}.\nplease run: 'ferrite init'",
@@ -94,15 +105,15 @@ impl Repo {
                 )))
             }
         }
-        let config = Config::load(path.join("config")).map_err(|e| Error::Repo(e.to_string()))?;
-        Ok(Repo {
+        let config = read_config(&path.join(CONFIG_FILE)).map_err(Error::Repo)?;
+        let repo = Repo {
             path: path.to_path_buf(),
-            config: RwLock::new(config),
             blocks: PackStore::open(&path.join("blocks"))?,
             pins: Pins::open(&path.join("pins.redb"))?,
             gc_lock: RwLock::new(()),
             _lock: lock,
-        })
+        };
+        Ok((repo, config))
     }
 
     /// The repo's folder.
@@ -120,38 +131,9 @@ impl Repo {
         &self.pins
     }
 
-    /// A copy of the current configuration.
-    pub fn config(&self) -> Config {
-        self.config.read().unwrap().clone()
-    }
-
-    /// Replaces the configuration, durably.
-    pub fn set_config(&self, config: Config) -> Result<()> {
-        self.update_config(|c| {
-            *c = config;
-            Ok::<(), ()>(())
-        })
-        .map(|_| ())
-    }
-
-    /// Edits the configuration and saves it durably, one edit at a time (so
-    /// two concurrent edits cannot lose one). When `f` fails, nothing
-    /// changes and its error is the inner result.
-    pub fn update_config<T, E>(
-        &self,
-        f: impl FnOnce(&mut Config) -> std::result::Result<T, E>,
-    ) -> Result<std::result::Result<T, E>> {
-        let mut current = self.config.write().unwrap();
-        let mut edited = current.clone();
-        let out = match f(&mut edited) {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        };
-        edited
-            .save(self.path.join("config"))
-            .map_err(|e| Error::Repo(e.to_string()))?;
-        *current = edited;
-        Ok(Ok(out))
+    /// The config file's path.
+    pub fn config_path(&self) -> PathBuf {
+        self.path.join(CONFIG_FILE)
     }
 
     /// Held by every operation that writes blocks and then pins them, so GC

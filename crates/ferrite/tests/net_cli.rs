@@ -197,7 +197,7 @@ fn bootstrap_through_the_daemon_matches_local() {
 #[test]
 fn bootstrap_default_only_edits_the_config() {
     let env = Env::new();
-    let defaults: Vec<String> = ferrite_node::config::PUBLIC_BOOTSTRAP_PEERS
+    let defaults: Vec<String> = ferrite_config::bootstrap::PUBLIC_BOOTSTRAP_PEERS
         .iter()
         .map(|s| s.to_string())
         .collect();

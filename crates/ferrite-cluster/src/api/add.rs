@@ -250,7 +250,7 @@ mod tests {
     async fn upload_server(dir: &std::path::Path) -> (String, ferrite_node::Node) {
         use axum::routing::post;
         let repo = dir.join("repo");
-        let cfg = ferrite_node::config::Config::init(&["test"]).unwrap();
+        let cfg = ferrite_config::Config::init(&["test"]).unwrap();
         ferrite_node::Node::init(&repo, &cfg).unwrap();
         let node = ferrite_node::Node::open(&repo).unwrap();
         let r = axum::Router::new()

@@ -22,7 +22,7 @@ use super::{comma_list, error_status, now_secs, BasicAuth};
 use crate::cluster::Cluster;
 use crate::node::ClusterError;
 use crate::pinset::{ClusterPin, PinMode};
-use crate::time::{parse_go_duration, parse_rfc3339_ms, rfc3339_ms, rfc3339_or_zero, rfc3339_secs};
+use crate::time::{parse_rfc3339_ms, rfc3339_ms, rfc3339_or_zero, rfc3339_secs};
 use crate::types::{GlobalPinInfo, Metric, PeerInfo, PinOptions, TrackerStatus};
 
 /// IPFS Cluster's RPC protocol version, reported by `/id`.
@@ -226,8 +226,8 @@ pub fn parse_pin_options(q: &[(String, String)], now: u64) -> Result<PinOptions,
         }
     }
     if let Some(d) = param(q, "expire-in").filter(|v| !v.is_empty()) {
-        let d = parse_go_duration(d)
-            .ok_or_else(|| RestError::bad_request(format!("expire-in: invalid duration {d:?}")))?;
+        let d = ferrite_config::parse_duration(d)
+            .map_err(|_| RestError::bad_request(format!("expire-in: invalid duration {d:?}")))?;
         if !d.is_zero() {
             o.expire_at = Some(now + d.as_secs() + u64::from(d.subsec_nanos() > 0));
         }

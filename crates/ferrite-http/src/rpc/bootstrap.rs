@@ -5,8 +5,8 @@
 
 use crate::command::{nullable, route, route_at, Command, Ctx, Emit};
 use crate::rpc::ApiError;
-use ferrite_node::bootstrap;
-use ferrite_node::config::{Config, ConfigError};
+use ferrite_config::bootstrap;
+use ferrite_config::{Config, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 

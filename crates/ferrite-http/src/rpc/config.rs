@@ -5,7 +5,7 @@ use super::{blocking, ApiError, Reply, Req};
 use crate::command::{required, route, Command, Ctx, Emit};
 use axum::body::Body;
 use axum::response::Response;
-use ferrite_node::config::{human_output, Config, ValueMode};
+use ferrite_config::{human_output, Config, ValueMode};
 use ferrite_node::Node;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

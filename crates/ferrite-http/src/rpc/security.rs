@@ -24,7 +24,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use ferrite_node::config::Config;
+use ferrite_config::Config;
 use ferrite_node::Node;
 
 /// Kubo's body for requests refused by `API.Authorizations`.

@@ -1,8 +1,8 @@
 //! A gateway on 127.0.0.1:0 over a temp repo, and a small HTTP client.
 #![allow(dead_code)]
 
+use ferrite_config::Config;
 use ferrite_ipld::Cid;
-use ferrite_node::config::Config;
 use ferrite_node::{AddOptions, AddSource, Node};
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -4,8 +4,8 @@
 
 #![allow(dead_code)]
 
+use ferrite_config::Config;
 use ferrite_http::rpc::{router, Api};
-use ferrite_node::config::Config;
 use ferrite_node::Node;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
+use crate::repo::Repo;
 use bytes::Bytes;
 use ferrite_ipld::Cid;
 use ferrite_p2p::libp2p::multiaddr::Protocol;
 use ferrite_p2p::{ConnMgrConfig, HostConfig, KadMode, SwarmKey};
-use ferrite_store::{Blockstore, Repo};
+use ferrite_store::Blockstore;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Error, Result};
@@ -291,9 +292,7 @@ impl NetConfig {
                 Some(v) => {
                     // The same byte-size syntax as Datastore.StorageMax.
                     let bytes = match v {
-                        serde_json::Value::String(t) => {
-                            ferrite_store::config::parse_byte_size(t).ok()
-                        }
+                        serde_json::Value::String(t) => ferrite_config::parse_byte_size(t).ok(),
                         serde_json::Value::Number(n) => n.as_u64(),
                         _ => None,
                     }
@@ -679,7 +678,7 @@ fn keys_to_reprovide(repo: &Repo, strategy: &str) -> Result<Vec<Cid>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrite_store::config::Config;
+    use ferrite_config::Config;
 
     fn config_with(key: &str, value: serde_json::Value) -> Result<NetConfig> {
         let dir = tempfile::tempdir().unwrap();
@@ -694,7 +693,7 @@ mod tests {
     /// accepts, with only addresses it serves.
     #[test]
     fn every_profile_gives_a_network_config() {
-        for name in ferrite_store::config::profile_names() {
+        for name in ferrite_config::profile_names() {
             let dir = tempfile::tempdir().unwrap();
             Repo::init(dir.path(), &Config::init(&[name]).unwrap()).unwrap();
             let c = NetConfig::from_repo(&Repo::open(dir.path()).unwrap())

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::repo::Repo;
 use bytes::Bytes;
 use ferrite_bitswap as bitswap;
 use ferrite_ipld::Cid;
@@ -20,7 +21,7 @@ use ferrite_p2p::libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use ferrite_p2p::libp2p::swarm::{ConnectionId, SwarmEvent};
 use ferrite_p2p::libp2p::{identify, identity, kad, ping, Multiaddr, PeerId};
 use ferrite_p2p::{BehaviourEvent, Host, HostBuilder};
-use ferrite_store::{Blockstore, Repo};
+use ferrite_store::Blockstore;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::repo::Repo;
 use bytes::Bytes;
 use ferrite_ipld::Cid;
-use ferrite_store::{Blockstore, Repo};
+use ferrite_store::Blockstore;
 
 use crate::{Error, Result};
 

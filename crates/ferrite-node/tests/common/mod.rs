@@ -1,7 +1,7 @@
 //! Helpers shared by the node's integration tests.
 #![allow(dead_code)]
 
-use ferrite_node::config::Config;
+use ferrite_config::Config;
 use ferrite_node::{AddOptions, AddSource, Cid, Node};
 
 /// A fresh repo at `dir` (`test` profile), opened.

@@ -813,7 +813,7 @@ impl Api {
 /// The REST API address from this repo's config, or the default.
 fn rest_addr_of(repo: &Path) -> String {
     let read = || -> Option<String> {
-        let cfg = ferrite_node::config::Config::load(repo.join("config")).ok()?;
+        let cfg = ferrite_config::Config::load(repo.join("config")).ok()?;
         let s = ClusterSection::from_config(&cfg).ok()??;
         match s.rest_api.http_listen_multiaddress.as_str() {
             "" | "off" => None,

@@ -4,8 +4,8 @@
 use super::{exec, Target};
 use crate::remote::Multipart;
 use clap::Subcommand;
+use ferrite_config::read_json_file;
 use ferrite_http::rpc::config;
-use ferrite_node::config::read_json_file;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `config`.
@@ -58,7 +58,7 @@ pub(crate) fn run(t: &Target, a: Args) -> anyhow::Result<()> {
         Some(Sub::Profile(ProfileCmd::Apply(c))) => exec(t, c),
         // The profile list is built in: no repo or daemon needed.
         Some(Sub::Profile(ProfileCmd::Ls)) => {
-            for p in ferrite_node::config::profiles() {
+            for p in ferrite_config::profiles() {
                 println!("{}:\n  {}\n", p.name(), p.description());
             }
             Ok(())

@@ -2,8 +2,8 @@
 
 use ferrite_cluster::api::{self, BasicAuth};
 use ferrite_cluster::{config, Cluster, ClusterOptions};
+use ferrite_config::Config;
 use ferrite_http::rpc::Api;
-use ferrite_node::config::Config;
 use ferrite_node::net::{NetConfig, Network};
 use ferrite_node::Node;
 use std::path::Path;

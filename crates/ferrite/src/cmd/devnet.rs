@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ferrite_cluster::config::{self, ClusterSection};
-use ferrite_node::config::Config;
+use ferrite_config::Config;
 use ferrite_node::Node;
 
 /// Arguments of `devnet`.

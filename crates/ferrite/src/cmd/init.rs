@@ -1,6 +1,6 @@
 //! `ferrite init`.
 
-use ferrite_node::config::{Config, Identity};
+use ferrite_config::{Config, Identity};
 use ferrite_node::Node;
 use std::path::{Path, PathBuf};
 
@@ -106,10 +106,10 @@ pub(crate) fn run(repo: &Path, a: Args) -> anyhow::Result<()> {
         Some(f) => Some(super::swarm::read_key(f)?),
         None => None,
     };
-    ferrite_node::bootstrap::validate(&a.bootstrap)?;
+    ferrite_config::bootstrap::validate(&a.bootstrap)?;
     let mut config = Config::init_with_identity(&identity(&a)?, &a.profiles)?;
     if !a.bootstrap.is_empty() {
-        ferrite_node::bootstrap::set(&mut config, &a.bootstrap)?;
+        ferrite_config::bootstrap::set(&mut config, &a.bootstrap)?;
     }
     println!("peer identity: {}", config.peer_id()?);
     println!("initializing ferrite node at {}", repo.display());

@@ -164,7 +164,7 @@ pub(crate) fn open(repo: &Path) -> anyhow::Result<Node> {
 }
 
 /// Saves `cfg` as the repo's configuration.
-pub(crate) fn save_config(node: &Node, cfg: ferrite_node::config::Config) -> anyhow::Result<()> {
+pub(crate) fn save_config(node: &Node, cfg: ferrite_config::Config) -> anyhow::Result<()> {
     node.update_config(|c| {
         *c = cfg;
         Ok::<(), ferrite_node::Error>(())

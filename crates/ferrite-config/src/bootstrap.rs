@@ -7,11 +7,22 @@
 //! twice; `rm` removes equal multiaddrs (`/ipfs/…` and `/p2p/…` are the
 //! same), and a bare `/p2p/<peer ID>` removes every address of that peer.
 
-use crate::config::{Config, ConfigError, PUBLIC_BOOTSTRAP_PEERS};
 use multiaddr::{Multiaddr, Protocol};
 use serde_json::Value;
 
-type Result<T, E = ConfigError> = std::result::Result<T, E>;
+use crate::error::{invalid, ConfigError, Result};
+use crate::Config;
+
+/// Kubo's public bootstrap peers; only the `public` profile uses them.
+pub const PUBLIC_BOOTSTRAP_PEERS: [&str; 7] = [
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt",
+    "/dnsaddr/va1.bootstrap.libp2p.io/p2p/12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc8",
+    "/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
+    "/ip4/104.131.131.82/udp/4001/quic-v1/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
+];
 
 const KEY: &str = "Bootstrap";
 
@@ -175,6 +186,23 @@ fn peer_of(ma: &Multiaddr) -> Option<String> {
     match ma.iter().last() {
         Some(Protocol::P2p(id)) => Some(id.to_string()),
         _ => None,
+    }
+}
+
+impl Config {
+    /// `Bootstrap`: peer multiaddrs to dial at start. Kubo's `"auto"`
+    /// placeholder is refused: Ferrite does not fetch peer lists from
+    /// public services.
+    pub fn bootstrap(&self) -> Result<Vec<String>> {
+        let list = self.string_list("Bootstrap")?;
+        if list.iter().any(|a| a == "auto") {
+            return Err(invalid(
+                "Bootstrap",
+                "\"auto\" (Kubo's AutoConf placeholder) is not supported: list the peers \
+                 explicitly, or apply the 'public' profile for the public IPFS network",
+            ));
+        }
+        Ok(list)
     }
 }
 

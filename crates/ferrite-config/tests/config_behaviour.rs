@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
+use ferrite_config::addresses::DEFAULT_SWARM_ADDRESSES;
+use ferrite_config::bootstrap::PUBLIC_BOOTSTRAP_PEERS;
+use ferrite_config::{human_output, profile_names, Config, ConfigError, Identity, ValueMode};
 use ferrite_ipld::HashAlg;
-use ferrite_store::config::{
-    human_output, profile_names, Config, ConfigError, Identity, ValueMode, DEFAULT_SWARM_ADDRESSES,
-    PUBLIC_BOOTSTRAP_PEERS,
-};
 use libp2p_identity::{Keypair, PeerId};
 use serde_json::{json, Value};
 
@@ -787,6 +786,46 @@ fn save_load_round_trip_keeps_unknown_keys_and_order() {
     assert_eq!(back, serde_json::from_str::<Value>(hand).unwrap());
     let keys: Vec<&String> = back.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["Zed", "Identity", "Alpha"]);
+}
+
+/// A user's extra keys, top-level and inside sections Ferrite reads, survive
+/// a read → modify (set, profile, replace) → write cycle in place.
+#[test]
+fn read_modify_write_keeps_extra_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    let mut v = fresh().into_value();
+    v["MyTool"] = json!({"Token": "abc", "Order": [3, 1, 2]});
+    v["Swarm"]["ConnMgr"]["MyHint"] = json!("keep me");
+    v["Datastore"]["MyQuota"] = json!(42);
+    Config::from_value(v).unwrap().save(&path).unwrap();
+
+    let mut c = Config::load(&path).unwrap();
+    c.set("Swarm.ConnMgr.HighWater", json!(200)).unwrap();
+    c.set("Datastore.StorageMax", json!("20GB")).unwrap();
+    c.apply_profile("server").unwrap();
+    c.save(&path).unwrap();
+    let c = Config::load(&path).unwrap();
+    let doc = c.as_value();
+    assert_eq!(doc["MyTool"], json!({"Token": "abc", "Order": [3, 1, 2]}));
+    assert_eq!(doc["Swarm"]["ConnMgr"]["MyHint"], json!("keep me"));
+    assert_eq!(doc["Swarm"]["ConnMgr"]["HighWater"], json!(200));
+    assert_eq!(doc["Datastore"]["MyQuota"], json!(42));
+    assert_eq!(doc["Datastore"]["StorageMax"], json!("20GB"));
+    let ds: Vec<&String> = doc["Datastore"].as_object().unwrap().keys().collect();
+    assert_eq!(ds.last().map(|k| k.as_str()), Some("MyQuota"));
+
+    // `config show | edit | config replace` keeps them too.
+    let mut shown = c.show();
+    shown["Gateway"]["MyGatewayKey"] = json!(true);
+    let mut replaced = c.clone();
+    replaced.replace(shown).unwrap();
+    assert_eq!(replaced.as_value()["MyTool"], doc["MyTool"]);
+    assert_eq!(replaced.as_value()["Gateway"]["MyGatewayKey"], json!(true));
+    assert_eq!(
+        replaced.as_value()["Swarm"]["ConnMgr"]["MyHint"],
+        json!("keep me")
+    );
 }
 
 #[test]

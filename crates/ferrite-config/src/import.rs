@@ -1,0 +1,257 @@
+//! `Import`: defaults for `add` and the other importers.
+
+use ferrite_ipld::HashAlg;
+
+use crate::error::{invalid, Result};
+use crate::Config;
+
+/// Import default CID version (unixfs-v0-2015).
+pub const DEFAULT_CID_VERSION: u64 = 0;
+/// Import default chunker (256 KiB fixed-size chunks).
+pub const DEFAULT_CHUNKER: &str = "size-262144";
+/// Import default hash function.
+pub const DEFAULT_HASH_FUNCTION: &str = "sha2-256";
+/// Import default links per UnixFS file node.
+pub const DEFAULT_FILE_MAX_LINKS: u64 = 174;
+/// Import default links per basic directory node (0 = no limit).
+pub const DEFAULT_DIRECTORY_MAX_LINKS: u64 = 0;
+/// Import default HAMT fanout.
+pub const DEFAULT_HAMT_MAX_FANOUT: u64 = 256;
+/// Import default: directories bigger than this (estimated) become HAMTs.
+pub const DEFAULT_HAMT_SIZE_THRESHOLD: u64 = 256 * 1024;
+/// Import default HAMT size estimation (`links`, `block` or `disabled`).
+pub const DEFAULT_HAMT_SIZE_ESTIMATION: &str = "links";
+/// Import default DAG layout (`balanced` or `trickle`).
+pub const DEFAULT_DAG_LAYOUT: &str = "balanced";
+/// Import default nodes per write batch.
+pub const DEFAULT_BATCH_MAX_NODES: u64 = 128;
+/// Import default bytes per write batch.
+pub const DEFAULT_BATCH_MAX_SIZE: u64 = 100 << 20;
+
+/// `Import.*`: defaults for `add` and other importers. `None` means "not set
+/// in the config"; Kubo treats explicitly set values and implicit defaults
+/// differently (e.g. an explicit CID version 1 implies raw leaves unless
+/// raw leaves are set too), so both are kept apart. The `effective_*`
+/// methods apply the defaults (the `unixfs-v0-2015` values).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportSettings {
+    /// `Import.CidVersion` (0 or 1).
+    pub cid_version: Option<u64>,
+    /// `Import.UnixFSRawLeaves`.
+    pub raw_leaves: Option<bool>,
+    /// `Import.UnixFSChunker`: `size-N`, `rabin-MIN-AVG-MAX` or `buzhash`.
+    pub chunker: Option<String>,
+    /// `Import.HashFunction` (names as on `--hash`, case-insensitive in the
+    /// file).
+    pub hash_function: Option<HashAlg>,
+    /// `Import.UnixFSFileMaxLinks` (> 0).
+    pub file_max_links: Option<u64>,
+    /// `Import.UnixFSDirectoryMaxLinks` (0 = no limit).
+    pub directory_max_links: Option<u64>,
+    /// `Import.UnixFSHAMTDirectoryMaxFanout` (power of two, 8..=1024).
+    pub hamt_max_fanout: Option<u64>,
+    /// `Import.UnixFSHAMTDirectorySizeThreshold` in bytes.
+    pub hamt_size_threshold: Option<u64>,
+    /// `Import.UnixFSHAMTDirectorySizeEstimation`: `links`, `block` or
+    /// `disabled`.
+    pub hamt_size_estimation: Option<String>,
+    /// `Import.UnixFSDAGLayout`: `balanced` or `trickle`.
+    pub dag_layout: Option<String>,
+    /// `Import.BatchMaxNodes` (> 0).
+    pub batch_max_nodes: Option<u64>,
+    /// `Import.BatchMaxSize` in bytes (> 0).
+    pub batch_max_size: Option<u64>,
+}
+
+impl ImportSettings {
+    /// The hash function to use.
+    pub fn effective_hash(&self) -> HashAlg {
+        self.hash_function.unwrap_or_default()
+    }
+
+    /// The CID version to use: the configured one, except that a hash other
+    /// than sha2-256 needs CIDv1 (as Kubo's CID builder decides).
+    pub fn effective_cid_version(&self) -> u64 {
+        if self.effective_hash() != HashAlg::Sha2_256 {
+            return 1;
+        }
+        self.cid_version.unwrap_or(DEFAULT_CID_VERSION)
+    }
+
+    /// Whether leaves are raw blocks: the configured value, else true exactly
+    /// when the effective CID version is 1 (Kubo's rule).
+    pub fn effective_raw_leaves(&self) -> bool {
+        self.raw_leaves
+            .unwrap_or_else(|| self.effective_cid_version() >= 1)
+    }
+
+    /// The chunker string to use.
+    pub fn effective_chunker(&self) -> &str {
+        self.chunker.as_deref().unwrap_or(DEFAULT_CHUNKER)
+    }
+
+    /// Maximum links per UnixFS file node.
+    pub fn effective_file_max_links(&self) -> u64 {
+        self.file_max_links.unwrap_or(DEFAULT_FILE_MAX_LINKS)
+    }
+
+    /// Maximum links per basic directory node (0 = no limit).
+    pub fn effective_directory_max_links(&self) -> u64 {
+        self.directory_max_links
+            .unwrap_or(DEFAULT_DIRECTORY_MAX_LINKS)
+    }
+
+    /// HAMT fanout.
+    pub fn effective_hamt_max_fanout(&self) -> u64 {
+        self.hamt_max_fanout.unwrap_or(DEFAULT_HAMT_MAX_FANOUT)
+    }
+
+    /// Directory size (bytes, estimated) above which a HAMT is built.
+    pub fn effective_hamt_size_threshold(&self) -> u64 {
+        self.hamt_size_threshold
+            .unwrap_or(DEFAULT_HAMT_SIZE_THRESHOLD)
+    }
+
+    /// How directory size is estimated: `links`, `block` or `disabled`.
+    pub fn effective_hamt_size_estimation(&self) -> &str {
+        self.hamt_size_estimation
+            .as_deref()
+            .unwrap_or(DEFAULT_HAMT_SIZE_ESTIMATION)
+    }
+
+    /// DAG layout: `balanced` or `trickle`.
+    pub fn effective_dag_layout(&self) -> &str {
+        self.dag_layout.as_deref().unwrap_or(DEFAULT_DAG_LAYOUT)
+    }
+}
+
+impl Config {
+    /// `Import.*`, checked as Kubo checks them.
+    pub fn import(&self) -> Result<ImportSettings> {
+        let s = ImportSettings {
+            cid_version: self.opt_u64("Import.CidVersion")?,
+            raw_leaves: self.opt_bool("Import.UnixFSRawLeaves")?,
+            chunker: self.opt_string("Import.UnixFSChunker")?,
+            hash_function: self
+                .opt_string("Import.HashFunction")?
+                .map(|h| {
+                    HashAlg::from_name(&h.to_ascii_lowercase())
+                        .map_err(|e| invalid("Import.HashFunction", e.to_string()))
+                })
+                .transpose()?,
+            file_max_links: self.opt_u64("Import.UnixFSFileMaxLinks")?,
+            directory_max_links: self.opt_u64("Import.UnixFSDirectoryMaxLinks")?,
+            hamt_max_fanout: self.opt_u64("Import.UnixFSHAMTDirectoryMaxFanout")?,
+            hamt_size_threshold: self.opt_byte_size("Import.UnixFSHAMTDirectorySizeThreshold")?,
+            hamt_size_estimation: self.opt_string("Import.UnixFSHAMTDirectorySizeEstimation")?,
+            dag_layout: self.opt_string("Import.UnixFSDAGLayout")?,
+            batch_max_nodes: self.opt_u64("Import.BatchMaxNodes")?,
+            batch_max_size: self.opt_u64("Import.BatchMaxSize")?,
+        };
+        if let Some(v) = s.cid_version {
+            if v > 1 {
+                return Err(invalid(
+                    "Import.CidVersion",
+                    format!("must be 0 or 1, got {v}"),
+                ));
+            }
+        }
+        if s.file_max_links == Some(0) {
+            return Err(invalid(
+                "Import.UnixFSFileMaxLinks",
+                "must be positive, got 0",
+            ));
+        }
+        if let Some(f) = s.hamt_max_fanout {
+            if !(8..=1024).contains(&f) || !f.is_power_of_two() {
+                return Err(invalid(
+                    "Import.UnixFSHAMTDirectoryMaxFanout",
+                    format!("must be a power of 2, between 8 and 1024 (got {f})"),
+                ));
+            }
+        }
+        if let Some(c) = &s.chunker {
+            if !valid_chunker(c) {
+                return Err(invalid(
+                    "Import.UnixFSChunker",
+                    format!(
+                        "invalid format {c:?} (expected \"size-<bytes>\", \
+                         \"rabin-<min>-<avg>-<max>\", or \"buzhash\")"
+                    ),
+                ));
+            }
+        }
+        if let Some(e) = &s.hamt_size_estimation {
+            if !["links", "block", "disabled"].contains(&e.as_str()) {
+                return Err(invalid(
+                    "Import.UnixFSHAMTDirectorySizeEstimation",
+                    format!("must be \"links\", \"block\", or \"disabled\", got {e:?}"),
+                ));
+            }
+        }
+        if let Some(l) = &s.dag_layout {
+            if !["balanced", "trickle"].contains(&l.as_str()) {
+                return Err(invalid(
+                    "Import.UnixFSDAGLayout",
+                    format!("must be \"balanced\" or \"trickle\", got {l:?}"),
+                ));
+            }
+        }
+        if s.batch_max_nodes == Some(0) {
+            return Err(invalid("Import.BatchMaxNodes", "must be positive, got 0"));
+        }
+        if s.batch_max_size == Some(0) {
+            return Err(invalid("Import.BatchMaxSize", "must be positive, got 0"));
+        }
+        Ok(s)
+    }
+}
+
+/// Kubo's chunker syntax check: `buzhash`, `size-N` (N > 0) or
+/// `rabin-MIN-AVG-MAX` with MIN ≤ AVG ≤ MAX.
+fn valid_chunker(s: &str) -> bool {
+    if s == "buzhash" {
+        return true;
+    }
+    if let Some(n) = s.strip_prefix("size-") {
+        return !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && n.parse::<u64>().is_ok_and(|n| n > 0);
+    }
+    if let Some(rest) = s.strip_prefix("rabin-") {
+        let nums: Vec<_> = rest.split('-').map(|p| p.parse::<u64>()).collect();
+        return match nums.as_slice() {
+            [Ok(min), Ok(avg), Ok(max)] => min <= avg && avg <= max,
+            _ => false,
+        };
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn chunker_syntax() {
+        for ok in [
+            "size-262144",
+            "size-1",
+            "rabin-10-20-30",
+            "rabin-1-1-1",
+            "buzhash",
+        ] {
+            assert!(valid_chunker(ok), "{ok}");
+        }
+        for bad in [
+            "size-",
+            "size-0",
+            "size--1",
+            "size-x",
+            "rabin-3-2-1",
+            "rabin-1-2",
+            "foo",
+        ] {
+            assert!(!valid_chunker(bad), "{bad}");
+        }
+    }
+}

@@ -24,16 +24,16 @@ use std::time::{Duration, Instant};
 use futures::stream::FuturesUnordered;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt as _, StreamExt as _};
 use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::timeout::{TransportTimeout, TransportTimeoutError};
-use libp2p::core::transport::{Boxed, ListenerId, Transport as _};
-use libp2p::core::upgrade::Version;
+use libp2p::core::transport::{Boxed, ListenerId};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundFailure, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, ListenError, SwarmEvent};
-use libp2p::{identity, noise, ping, tcp, yamux};
+use libp2p::{identity, ping};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
 use tokio::sync::{mpsc, oneshot};
+
+use ferrite_p2p::{handshake_failure, SwarmKey, TransportBuilder};
 
 use crate::network::TransportError;
 
@@ -178,11 +178,7 @@ impl ClusterHost {
     ) -> Result<(ClusterHost, mpsc::Receiver<Inbound>), HostError> {
         let peer_id = cfg.keypair.public().to_peer_id();
         let request_timeout = cfg.request_timeout.max(Duration::from_millis(1));
-        let transport = build_transport(
-            &cfg.keypair,
-            ferrite_p2p::SwarmKey::from_bytes(cfg.secret),
-            request_timeout,
-        )?;
+        let transport = build_transport(&cfg.keypair, cfg.secret, request_timeout)?;
         let rpc = request_response::Behaviour::with_codec(
             FrameCodec,
             [(PROTOCOL, ProtocolSupport::Full)],
@@ -331,123 +327,29 @@ impl ClusterHost {
 // ---------------------------------------------------------------------------
 // Transport
 
-/// Marks a connection that reached the peer over TCP but failed afterwards
-/// (pnet, multistream-select, Noise, Yamux, or a stalled handshake): with a
-/// PSK, a different secret is the usual cause, as it turns everything after
-/// the nonces into garbage.
-#[derive(Debug)]
-struct HandshakeFailure(Box<dyn StdError + Send + Sync>);
-
-impl fmt::Display for HandshakeFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SECRET_MISMATCH_MESSAGE} ({})", self.0)
-    }
-}
-
-impl StdError for HandshakeFailure {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.0)
-    }
-}
-
-fn handshake_failed<E: StdError + Send + Sync + 'static>(e: E) -> io::Error {
-    io::Error::other(HandshakeFailure(Box::new(e)))
-}
-
-/// The [`HandshakeFailure`] inside a transport error (the boxed transport
-/// wraps our `io::Error` in another one, hence the recursion).
-fn find_failure(err: &io::Error) -> Option<&HandshakeFailure> {
-    let inner = err.get_ref()?;
-    if let Some(f) = inner.downcast_ref::<HandshakeFailure>() {
-        return Some(f);
-    }
-    inner.downcast_ref::<io::Error>().and_then(find_failure)
-}
-
-fn transport_failure(err: &libp2p::TransportError<io::Error>) -> Option<&HandshakeFailure> {
-    match err {
-        libp2p::TransportError::Other(e) => find_failure(e),
-        libp2p::TransportError::MultiaddrNotSupported(_) => None,
-    }
-}
-
-/// Sent by both sides right after the pnet nonces, encrypted. Plain pnet
-/// has no MAC, so a wrong key only garbles what follows: multistream-select
-/// may then read a garbage length and wait for bytes that never come, and
-/// the dial hangs until the handshake timeout. This check turns a wrong
-/// secret into an immediate, unambiguous error. (Only Ferrite cluster
-/// peers speak to this host, so the extra 16 bytes cost no compatibility.)
+/// Sent by both sides right after the pnet nonces, encrypted (see
+/// [`TransportBuilder::with_key_check`]): plain pnet has no MAC, so without
+/// it a wrong secret can hang the dial until the handshake timeout instead
+/// of failing at once. Only Ferrite cluster peers speak to this host, so
+/// the extra 16 bytes cost no compatibility.
 const PSK_CHECK: &[u8; 16] = b"ferrite-cluster\n";
 
-/// The pnet handshake plus the [`PSK_CHECK`] exchange.
-async fn psk_handshake<S>(
-    socket: S,
-    key: &ferrite_p2p::SwarmKey,
-) -> io::Result<ferrite_p2p::pnet_io::PnetStream<S>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut stream = ferrite_p2p::pnet_io::handshake(socket, key).await?;
-    // Both sides write before reading: no deadlock.
-    stream.write_all(PSK_CHECK).await?;
-    stream.flush().await?;
-    let mut check = [0u8; PSK_CHECK.len()];
-    stream.read_exact(&mut check).await?;
-    if check != *PSK_CHECK {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "the peer encrypts with a different pre-shared key",
-        ));
-    }
-    Ok(stream)
-}
-
-/// TCP → pnet(secret) → Noise → Yamux. Errors after the TCP connect become
-/// [`HandshakeFailure`]s.
+/// TCP → pnet(secret) → Noise → Yamux, with [`PSK_CHECK`]; handshake
+/// failures read [`SECRET_MISMATCH_MESSAGE`].
 fn build_transport(
     keypair: &identity::Keypair,
-    key: ferrite_p2p::SwarmKey,
+    secret: [u8; 32],
     timeout: Duration,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
-    let noise = noise::Config::new(keypair).map_err(|e| HostError::Transport(e.to_string()))?;
-    // The TCP connect has its own limit so that a timeout of the overall
-    // limit below means "connected, but the handshake stalled".
-    let tcp = TransportTimeout::with_outgoing_timeout(
-        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)),
-        timeout,
-    )
-    .map_err(|e| match e {
-        TransportTimeoutError::Other(e) => e,
-        TransportTimeoutError::Timeout => {
-            io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out")
-        }
-        TransportTimeoutError::TimerError(e) => e,
-    });
-    // `either::Either` is not a dependency of this crate, hence its methods
-    // rather than patterns.
-    let transport = tcp
-        .and_then(move |socket, _| {
-            let key = key.clone();
-            async move { psk_handshake(socket, &key).await }
-        })
-        .map_err(|e| e.either(|tcp| tcp, handshake_failed))
-        .upgrade(Version::V1Lazy)
-        .authenticate(noise)
-        .multiplex(yamux::Config::default())
-        .timeout(timeout * 2)
-        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-        .map_err(|e| match e {
-            TransportTimeoutError::Other(e) => {
-                e.either(|e| e.either(|e| e, handshake_failed), handshake_failed)
-            }
-            TransportTimeoutError::Timeout => handshake_failed(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "handshake timed out",
-            )),
-            TransportTimeoutError::TimerError(e) => e,
-        })
-        .boxed();
-    Ok(transport)
+    // The TCP connect has its own limit so that the overall one firing
+    // means "connected, but the handshake stalled".
+    TransportBuilder::new(keypair.clone())
+        .with_swarm_key(SwarmKey::from_bytes(secret))
+        .with_key_check(PSK_CHECK)
+        .with_mismatch_message(SECRET_MISMATCH_MESSAGE)
+        .with_timeouts(timeout, timeout * 2)
+        .build()
+        .map_err(|e| HostError::Transport(e.to_string()))
 }
 
 // ---------------------------------------------------------------------------
@@ -818,7 +720,7 @@ impl Task {
         if let DialError::Transport(errors) = err {
             if let Some((addr, failure)) = errors
                 .iter()
-                .find_map(|(a, e)| transport_failure(e).map(|f| (a, f)))
+                .find_map(|(a, e)| handshake_failure(e).map(|f| (a, f)))
             {
                 let key = peer.map_or_else(|| addr.to_string(), |p| p.to_string());
                 let msg = format!("{failure}, dialing {addr}");
@@ -896,7 +798,7 @@ impl Task {
                 ..
             } => {
                 if let ListenError::Transport(e) = &error {
-                    if let Some(failure) = transport_failure(e) {
+                    if let Some(failure) = handshake_failure(e) {
                         let ip = send_back_addr
                             .iter()
                             .find(|p| matches!(p, Protocol::Ip4(_) | Protocol::Ip6(_)))

@@ -325,7 +325,7 @@ impl Cluster {
         let addr = self.own_addr().await;
         if self.inner.section.bootstrap.is_empty() {
             let mut members = BTreeMap::new();
-            members.insert(node_id(&self.inner.peer), crate::Node { addr });
+            members.insert(node_id(&self.inner.peer), crate::RaftPeer { addr });
             self.inner.raft.initialize(members).await?;
             // Return a formed cluster: right after `initialize` the metrics
             // may not list the membership yet, and /peers would be empty.

@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::pinset::{self, ClusterPin, PinStore, Response};
-use crate::{Node, NodeId, TypeConfig};
+use crate::{RaftPeer, NodeId, TypeConfig};
 
 /// Log entries by index, JSON-encoded `Entry<TypeConfig>`.
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
@@ -313,7 +313,7 @@ pub struct SnapshotBuilder {
     db: Arc<Database>,
 }
 
-type Applied = (Option<LogId<NodeId>>, StoredMembership<NodeId, Node>);
+type Applied = (Option<LogId<NodeId>>, StoredMembership<NodeId, RaftPeer>);
 
 fn read_applied(db: &Database) -> Result<Applied, String> {
     let applied = get_meta::<Option<LogId<NodeId>>>(db, K_APPLIED)?.flatten();
@@ -337,7 +337,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 Some(b) => serde_json::from_slice(&b).map_err(|e| e.to_string())?,
                 None => None,
             };
-            let membership: StoredMembership<NodeId, Node> = match get(K_MEMBERSHIP)? {
+            let membership: StoredMembership<NodeId, RaftPeer> = match get(K_MEMBERSHIP)? {
                 Some(b) => serde_json::from_slice(&b).map_err(|e| e.to_string())?,
                 None => Default::default(),
             };
@@ -461,7 +461,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta<NodeId, Node>,
+        meta: &SnapshotMeta<NodeId, RaftPeer>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StErr> {
         let data = snapshot.into_inner();
@@ -492,7 +492,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StErr> {
         let Some(meta) =
-            get_meta::<SnapshotMeta<NodeId, Node>>(&self.db, K_SNAP_META).map_err(read_err)?
+            get_meta::<SnapshotMeta<NodeId, RaftPeer>>(&self.db, K_SNAP_META).map_err(read_err)?
         else {
             return Ok(None);
         };

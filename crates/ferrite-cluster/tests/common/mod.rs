@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferrite_cluster::{
-    ClusterConfig, ClusterNode, ClusterPin, Command, MemRouter, Node, NodeId, ServerState,
+    ClusterConfig, ClusterNode, ClusterPin, Command, MemRouter, RaftPeer, NodeId, ServerState,
 };
 
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
@@ -76,9 +76,9 @@ impl TestCluster {
         for &id in ids {
             c.start(id).await;
         }
-        let members: BTreeMap<NodeId, Node> = ids
+        let members: BTreeMap<NodeId, RaftPeer> = ids
             .iter()
-            .map(|&id| (id, Node { addr: addr(id) }))
+            .map(|&id| (id, RaftPeer { addr: addr(id) }))
             .collect();
         c.nodes[&ids[0]].initialize(members).await.unwrap();
         c.leader().await;

@@ -17,7 +17,7 @@ use ferrite_http::rpc::{multipart_boundary, UploadEntries};
 use serde_json::{json, Value};
 
 use super::now_secs;
-use super::rest::{bool_param, param, parse_pin_options, RestError};
+use super::query::{bool_param, param, parse_pin_options, RestError};
 use crate::cluster::Cluster;
 
 /// One added entry as IPFS Cluster reports it (`AddedOutput`).

@@ -47,7 +47,7 @@ pub const MAX_FRAME: usize = 64 << 20;
 /// different cluster secret explains.
 pub const SECRET_MISMATCH_MESSAGE: &str = "cluster secret mismatch or peer not in this cluster";
 
-/// Default for [`HostConfig::request_timeout`].
+/// Default for [`ClusterHostConfig::request_timeout`].
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Outbound requests in flight per peer; more wait in the host task. Keeps
@@ -75,7 +75,7 @@ const MAX_ADDRS_PER_PEER: usize = 8;
 
 /// How to start a [`ClusterHost`].
 #[derive(Clone)]
-pub struct HostConfig {
+pub struct ClusterHostConfig {
     /// The host's identity (its peer ID is the cluster peer ID).
     pub keypair: identity::Keypair,
     /// The cluster secret, used as the private-network pre-shared key.
@@ -87,10 +87,10 @@ pub struct HostConfig {
     pub request_timeout: Duration,
 }
 
-impl fmt::Debug for HostConfig {
+impl fmt::Debug for ClusterHostConfig {
     // The secret stays out of logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HostConfig")
+        f.debug_struct("ClusterHostConfig")
             .field("peer_id", &self.keypair.public().to_peer_id())
             .field("listen", &self.listen)
             .field("request_timeout", &self.request_timeout)
@@ -112,7 +112,7 @@ pub struct Inbound {
 
 /// Why [`ClusterHost::start`] failed.
 #[derive(Debug, thiserror::Error)]
-pub enum HostError {
+pub enum ClusterHostError {
     /// The transport could not be built (e.g. unusable key for Noise).
     #[error("cannot build the cluster transport: {0}")]
     Transport(String),
@@ -174,8 +174,8 @@ impl ClusterHost {
     /// Returns once every listener has bound, so [`listen_addrs`](Self::listen_addrs)
     /// reports real ports right away.
     pub async fn start(
-        cfg: HostConfig,
-    ) -> Result<(ClusterHost, mpsc::Receiver<Inbound>), HostError> {
+        cfg: ClusterHostConfig,
+    ) -> Result<(ClusterHost, mpsc::Receiver<Inbound>), ClusterHostError> {
         let peer_id = cfg.keypair.public().to_peer_id();
         let request_timeout = cfg.request_timeout.max(Duration::from_millis(1));
         let transport = build_transport(&cfg.keypair, cfg.secret, request_timeout)?;
@@ -202,7 +202,7 @@ impl ClusterHost {
         for addr in cfg.listen {
             let id = swarm
                 .listen_on(addr.clone())
-                .map_err(|e| HostError::Listen {
+                .map_err(|e| ClusterHostError::Listen {
                     addr: addr.clone(),
                     reason: e.to_string(),
                 })?;
@@ -227,8 +227,8 @@ impl ClusterHost {
         };
         let ready = match tokio::time::timeout(LISTEN_TIMEOUT, ready_rx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(HostError::Stopped),
-            Err(_) => Err(HostError::Listen {
+            Ok(Err(_)) => Err(ClusterHostError::Stopped),
+            Err(_) => Err(ClusterHostError::Listen {
                 addr: Multiaddr::empty(),
                 reason: "no listen address reported in time".into(),
             }),
@@ -253,7 +253,7 @@ impl ClusterHost {
     /// Sends `request` to `peer` (dialing `addrs` if not connected; addrs may be empty when already connected or known) and returns its reply bytes.
     ///
     /// Fails with [`TransportError::Timeout`] after `timeout` (capped by
-    /// [`HostConfig::request_timeout`]) and with
+    /// [`ClusterHostConfig::request_timeout`]) and with
     /// [`TransportError::Unreachable`] when the peer cannot be dialled or the
     /// connection drops; the node ID in these errors is 0, for the caller to
     /// fill in.
@@ -340,7 +340,7 @@ fn build_transport(
     keypair: &identity::Keypair,
     secret: [u8; 32],
     timeout: Duration,
-) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, ClusterHostError> {
     // The TCP connect has its own limit so that the overall one firing
     // means "connected, but the handshake stalled".
     TransportBuilder::new(keypair.clone())
@@ -349,7 +349,7 @@ fn build_transport(
         .with_mismatch_message(SECRET_MISMATCH_MESSAGE)
         .with_timeouts(timeout, timeout * 2)
         .build()
-        .map_err(|e| HostError::Transport(e.to_string()))
+        .map_err(|e| ClusterHostError::Transport(e.to_string()))
 }
 
 // ---------------------------------------------------------------------------
@@ -460,7 +460,7 @@ type RpcEvent = request_response::Event<Vec<u8>, Vec<u8>>;
 /// Listeners still to report an address, and whom to tell when all have.
 type Startup = (
     HashMap<ListenerId, Multiaddr>,
-    oneshot::Sender<Result<(), HostError>>,
+    oneshot::Sender<Result<(), ClusterHostError>>,
 );
 
 /// Per-peer outbound bookkeeping.
@@ -841,7 +841,7 @@ impl Task {
                             Ok(()) => "listener closed".to_string(),
                             Err(e) => e.to_string(),
                         };
-                        let _ = ready.send(Err(HostError::Listen { addr, reason }));
+                        let _ = ready.send(Err(ClusterHostError::Listen { addr, reason }));
                     }
                 } else if let Err(e) = reason {
                     tracing::warn!("cluster listener closed: {e}");
@@ -935,7 +935,7 @@ mod tests {
     }
 
     async fn start_with(secret: [u8; 32], timeout: Duration) -> (Peer, mpsc::Receiver<Inbound>) {
-        let cfg = HostConfig {
+        let cfg = ClusterHostConfig {
             keypair: identity::Keypair::generate_ed25519(),
             secret,
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],

@@ -328,7 +328,7 @@ async fn resolve_path(c: &Cluster, req_path: &str) -> Result<String, RestError> 
         .strip_prefix("/pins")
         .unwrap_or(req_path)
         .to_owned();
-    let node = c.node().clone();
+    let node = c.ipfs_node().clone();
     tokio::task::spawn_blocking(move || {
         let p = ferrite_node::IpfsPath::parse(&path)
             .map_err(|e| RestError::bad_request(e.to_string()))?;

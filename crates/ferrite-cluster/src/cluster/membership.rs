@@ -112,7 +112,7 @@ impl Cluster {
     /// hosts (what IPFS Cluster's `ConnectSwarms` does), so Bitswap finds
     /// cluster content at once instead of through a DHT search.
     pub(super) async fn connect_swarms(self) {
-        let Some(net) = self.inner.node.network().cloned() else {
+        let Some(net) = self.inner.ipfs.network().cloned() else {
             return;
         };
         let mut delay = Duration::from_secs(1);

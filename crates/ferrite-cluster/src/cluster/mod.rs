@@ -20,7 +20,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::task::JoinHandle;
 
 use crate::config::ClusterSection;
-use crate::host::{ClusterHost, HostConfig};
+use crate::host::{ClusterHost, ClusterHostConfig};
 use crate::node::{ClusterConfig, ClusterError, ClusterNode};
 use crate::tracker::{LocalPeer, PinTracker, TrackerConfig};
 use crate::types::{now_ns, Metric};
@@ -127,7 +127,7 @@ struct Inner {
     allocate_by: Vec<String>,
     ping_interval: Duration,
     reallocate_after: Duration,
-    node: ferrite_node::Node,
+    ipfs: ferrite_node::Node,
     host: ClusterHost,
     raft: ClusterNode,
     tracker: PinTracker,
@@ -159,7 +159,7 @@ impl Cluster {
             .map(|a| a.parse::<Multiaddr>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ClusterError::Config(format!("Cluster.ListenMultiaddress: {e}")))?;
-        let (host, inbound) = ClusterHost::start(HostConfig {
+        let (host, inbound) = ClusterHost::start(ClusterHostConfig {
             keypair: opts.keypair.clone(),
             secret: section.secret_bytes()?,
             listen,
@@ -199,7 +199,7 @@ impl Cluster {
             ping_interval: section.ping_interval()?,
             reallocate_after: section.reallocate_after()?,
             section,
-            node,
+            ipfs: node,
             host,
             raft,
             tracker,
@@ -243,8 +243,8 @@ impl Cluster {
     }
 
     /// The local IPFS node (for `/add`).
-    pub fn node(&self) -> &ferrite_node::Node {
-        &self.inner.node
+    pub fn ipfs_node(&self) -> &ferrite_node::Node {
+        &self.inner.ipfs
     }
 
     /// The underlying Raft peer (status, tests).

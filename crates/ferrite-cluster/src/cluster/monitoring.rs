@@ -31,7 +31,7 @@ impl Cluster {
     fn own_metrics(&self) -> Vec<Metric> {
         let now = now_ns();
         let expire = now + 2 * self.inner.ping_interval.as_nanos() as u64;
-        let free = match self.inner.node.repo_stat() {
+        let free = match self.inner.ipfs.repo_stat() {
             Ok(s) => s.storage_max.saturating_sub(s.repo_size),
             Err(_) => 0,
         };

@@ -12,9 +12,7 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{Boxed, ListenerId, Transport as _};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{dummy, DialError, ListenError, NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    connection_limits, identify, identity, kad, memory_connection_limits, noise, ping,
-};
+use libp2p::{connection_limits, identify, identity, kad, memory_connection_limits, noise, ping};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, TransportError};
 
 use crate::addr_filter::{self, AddrFilters, FilteredTransport, NoAnnounce};
@@ -26,7 +24,9 @@ use crate::connmgr::ConnManager;
 use crate::peerstore::{self, PeerAddrs, MAX_ADDRS_PER_PEER, MAX_PEERS};
 use crate::providers::{LocalProviders, ProviderStore, ProviderStoreError};
 use crate::reprovide::{self, ProvideBatchId, ProvideEvent, Sweeper};
-use crate::transport::{handshake_failure, HandshakeFailure, TransportBuilder, PNET_MISMATCH_MESSAGE};
+use crate::transport::{
+    handshake_failure, HandshakeFailure, TransportBuilder, PNET_MISMATCH_MESSAGE,
+};
 
 /// The environment variable that makes a private network mandatory.
 pub const FORCE_PNET_ENV: &str = "LIBP2P_FORCE_PNET";

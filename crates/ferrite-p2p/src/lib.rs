@@ -31,7 +31,9 @@ pub use addr_filter::{AddrFiltered, AddrFilters, NoAnnounce};
 pub use bandwidth::BandwidthCounters;
 pub use config::{agent_version, ConnMgrConfig, HostConfig, KadMode, DEFAULT_MEMORY_FRACTION};
 pub use connmgr::ConnManager;
-pub use host::{Behaviour, BehaviourEvent, Host, HostBuilder, HostError, SkippedListenAddr, FORCE_PNET_ENV};
+pub use host::{
+    Behaviour, BehaviourEvent, Host, HostBuilder, HostError, SkippedListenAddr, FORCE_PNET_ENV,
+};
 pub use peerstore::{load_peers, save_peers, strip_p2p, PeerAddrs};
 pub use pnet::{SwarmKey, SwarmKeyError};
 pub use providers::{

@@ -141,4 +141,3 @@ pub fn parse_pin_options(q: &[(String, String)], now: u64) -> Result<PinOptions,
     }
     Ok(o)
 }
-

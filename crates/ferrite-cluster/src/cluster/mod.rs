@@ -266,7 +266,6 @@ impl Cluster {
     pub fn settings(&self) -> &ClusterSection {
         &self.inner.section
     }
-
 }
 
 #[cfg(test)]

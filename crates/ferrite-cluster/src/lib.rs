@@ -32,6 +32,7 @@ pub mod network;
 pub mod node;
 pub mod pinset;
 pub mod store;
+mod text;
 pub mod time;
 pub mod tracker;
 pub mod types;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferrite_ipld::Cid;
 use openraft::error::{ChangeMembershipError, ClientWriteError, InitializeError, RaftError};
 use openraft::raft::ClientWriteResponse;
 use openraft::{ChangeMembers, Raft, ServerState, SnapshotPolicy};
@@ -210,7 +211,10 @@ impl ClusterNode {
 
     /// Bootstraps a brand-new cluster with `members` as voters. Call it on one
     /// node only; it is a no-op on a node that already has state.
-    pub async fn initialize(&self, members: BTreeMap<NodeId, RaftPeer>) -> Result<(), ClusterError> {
+    pub async fn initialize(
+        &self,
+        members: BTreeMap<NodeId, RaftPeer>,
+    ) -> Result<(), ClusterError> {
         match self.inner.raft.initialize(members).await {
             Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(e) => Err(ClusterError::Raft(e.to_string())),
@@ -286,7 +290,7 @@ impl ClusterNode {
     }
 
     /// One pin from the locally applied state (a single B-tree lookup).
-    pub fn pin(&self, cid: &str) -> Result<Option<ClusterPin>, ClusterError> {
+    pub fn pin(&self, cid: &Cid) -> Result<Option<ClusterPin>, ClusterError> {
         self.reader()?.get(cid).map_err(ClusterError::Storage)
     }
 

@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use ferrite_ipld::Cid;
 use serde_json::{json, Value};
 
 pub use super::query::{bool_param, param, parse_pin_options, RestError};
@@ -153,7 +154,8 @@ fn metadata_json(m: &BTreeMap<String, String>) -> Value {
 /// the pin (listing 100,000 of them must not build 100,000 JSON trees).
 #[derive(serde::Serialize)]
 struct PinJson<'a> {
-    cid: &'a str,
+    #[serde(serialize_with = "crate::text::serialize")]
+    cid: &'a Cid,
     #[serde(rename = "type")]
     ty: u8,
     allocations: &'a [String],
@@ -450,12 +452,13 @@ mod tests {
 
     #[test]
     fn pin_json_shape() {
-        let mut p = ClusterPin::new("bafyroot");
+        const ROOT: &str = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+        let mut p = ClusterPin::new(ROOT.parse().unwrap());
         p.name = "n".into();
         p.allocations = vec!["12D3a".into()];
         p.timestamp = 1_714_564_800;
         let v = pin_json(&p);
-        assert_eq!(v["cid"], "bafyroot");
+        assert_eq!(v["cid"], ROOT);
         assert_eq!(v["type"], 2);
         assert_eq!(v["max_depth"], -1);
         assert_eq!(v["mode"], "recursive");

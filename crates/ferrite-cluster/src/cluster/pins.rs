@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use ferrite_ipld::Cid;
 use futures::future::join_all;
 
 use super::rpc::{PeerRequest, PeerResponse};
@@ -16,7 +17,10 @@ use crate::types::{now_ms, GlobalPinInfo, PinInfo, PinOptions, TrackerStatus};
 
 impl Cluster {
     /// Feeds applied pinset changes to the tracker.
-    pub(super) async fn follow_changes(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<StateChange>) {
+    pub(super) async fn follow_changes(
+        self,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<StateChange>,
+    ) {
         match self.inner.raft.pins().await {
             Ok(pins) => self.inner.tracker.sync(pins),
             Err(e) => tracing::error!("cannot read the pinset: {e}"),
@@ -163,7 +167,7 @@ impl Cluster {
         // Many CIDs: one scan of the pinset beats a lookup per CID.
         let all: Option<HashMap<String, ClusterPin>> = if infos.len() > 256 {
             let pins = self.inner.raft.pins().await?;
-            Some(pins.into_iter().map(|p| (p.cid.clone(), p)).collect())
+            Some(pins.into_iter().map(|p| (p.cid.to_string(), p)).collect())
         } else {
             None
         };
@@ -174,7 +178,12 @@ impl Cluster {
                 None => {
                     let pin = match &all {
                         Some(m) => m.get(&i.cid).cloned(),
-                        None => self.inner.raft.pin(&i.cid)?,
+                        // Peers answer with CID text; one that does not
+                        // parse cannot be in the pinset.
+                        None => match i.cid.parse() {
+                            Ok(cid) => self.inner.raft.pin(&cid)?,
+                            Err(_) => None,
+                        },
                     };
                     out.entry(i.cid.clone())
                         .or_insert_with(|| self.global(&i.cid, pin.as_ref()))
@@ -189,7 +198,7 @@ impl Cluster {
     pub async fn status(&self, cid: &str, local: bool) -> Result<GlobalPinInfo, ClusterError> {
         let cid = parse_cid(cid)?;
         let query = PeerRequest::Status {
-            cids: Some(vec![cid.clone()]),
+            cids: Some(vec![cid.to_string()]),
         };
         self.one_cid(cid, local, query).await
     }
@@ -197,15 +206,15 @@ impl Cluster {
     /// Runs a one-CID query on the peers and assembles its global status.
     async fn one_cid(
         &self,
-        cid: String,
+        cid: Cid,
         local: bool,
         query: PeerRequest,
     ) -> Result<GlobalPinInfo, ClusterError> {
-        let cids = [cid.clone()];
-        let infos = self.gather(local, query, &cids).await;
         let pin = self.inner.raft.pin(&cid)?;
-        let mut g = self.global(&cid, pin.as_ref());
-        for i in infos.into_iter().filter(|i| i.cid == cid) {
+        let cids = [cid.to_string()];
+        let infos = self.gather(local, query, &cids).await;
+        let mut g = self.global(&cids[0], pin.as_ref());
+        for i in infos.into_iter().filter(|i| i.cid == cids[0]) {
             g.peer_map.insert(i.peer.clone(), i);
         }
         Ok(g)
@@ -224,7 +233,7 @@ impl Cluster {
         } else {
             let cids = cids
                 .iter()
-                .map(|c| parse_cid(c))
+                .map(|c| parse_cid(c).map(|c| c.to_string()))
                 .collect::<Result<Vec<_>, _>>()?;
             PeerRequest::Status { cids: Some(cids) }
         };
@@ -240,7 +249,7 @@ impl Cluster {
     pub async fn recover(&self, cid: &str, local: bool) -> Result<GlobalPinInfo, ClusterError> {
         let cid = parse_cid(cid)?;
         let query = PeerRequest::Recover {
-            cid: Some(cid.clone()),
+            cid: Some(cid.to_string()),
         };
         self.one_cid(cid, local, query).await
     }
@@ -254,13 +263,11 @@ impl Cluster {
     }
 }
 
-/// Parses and normalizes a CID (or `/ipfs/<cid>`): the pinset is keyed by
-/// the canonical text, so the same content is one entry however it is named.
-pub(super) fn parse_cid(s: &str) -> Result<String, ClusterError> {
+/// Parses a CID (or `/ipfs/<cid>[/path]`) given to the API.
+pub(super) fn parse_cid(s: &str) -> Result<Cid, ClusterError> {
     let t = s.trim().trim_start_matches("/ipfs/");
     let t = t.split('/').next().unwrap_or(t);
-    t.parse::<ferrite_ipld::Cid>()
-        .map(|c| c.to_string())
+    t.parse::<Cid>()
         .map_err(|e| ClusterError::Invalid(format!("invalid CID {s:?}: {e}")))
 }
 
@@ -271,8 +278,11 @@ mod tests {
     #[test]
     fn cids_are_normalized() {
         let v0 = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
-        assert_eq!(parse_cid(v0).unwrap(), v0);
-        assert_eq!(parse_cid(&format!("/ipfs/{v0}/a/b")).unwrap(), v0);
+        assert_eq!(parse_cid(v0).unwrap().to_string(), v0);
+        assert_eq!(
+            parse_cid(&format!("/ipfs/{v0}/a/b")).unwrap().to_string(),
+            v0
+        );
         let e = parse_cid("nope").unwrap_err().to_string();
         assert!(e.contains("invalid CID"), "{e}");
     }

@@ -24,16 +24,16 @@ use std::time::{Duration, Instant};
 use futures::stream::FuturesUnordered;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt as _, StreamExt as _};
 use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::timeout::{TransportTimeout, TransportTimeoutError};
-use libp2p::core::transport::{Boxed, ListenerId, Transport as _};
-use libp2p::core::upgrade::Version;
+use libp2p::core::transport::{Boxed, ListenerId};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundFailure, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, ListenError, SwarmEvent};
-use libp2p::{identity, noise, ping, tcp, yamux};
+use libp2p::{identity, ping};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
 use tokio::sync::{mpsc, oneshot};
+
+use ferrite_p2p::{handshake_failure, SwarmKey, TransportBuilder};
 
 use crate::network::TransportError;
 
@@ -47,7 +47,7 @@ pub const MAX_FRAME: usize = 64 << 20;
 /// different cluster secret explains.
 pub const SECRET_MISMATCH_MESSAGE: &str = "cluster secret mismatch or peer not in this cluster";
 
-/// Default for [`HostConfig::request_timeout`].
+/// Default for [`ClusterHostConfig::request_timeout`].
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Outbound requests in flight per peer; more wait in the host task. Keeps
@@ -75,7 +75,7 @@ const MAX_ADDRS_PER_PEER: usize = 8;
 
 /// How to start a [`ClusterHost`].
 #[derive(Clone)]
-pub struct HostConfig {
+pub struct ClusterHostConfig {
     /// The host's identity (its peer ID is the cluster peer ID).
     pub keypair: identity::Keypair,
     /// The cluster secret, used as the private-network pre-shared key.
@@ -87,10 +87,10 @@ pub struct HostConfig {
     pub request_timeout: Duration,
 }
 
-impl fmt::Debug for HostConfig {
+impl fmt::Debug for ClusterHostConfig {
     // The secret stays out of logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HostConfig")
+        f.debug_struct("ClusterHostConfig")
             .field("peer_id", &self.keypair.public().to_peer_id())
             .field("listen", &self.listen)
             .field("request_timeout", &self.request_timeout)
@@ -112,7 +112,7 @@ pub struct Inbound {
 
 /// Why [`ClusterHost::start`] failed.
 #[derive(Debug, thiserror::Error)]
-pub enum HostError {
+pub enum ClusterHostError {
     /// The transport could not be built (e.g. unusable key for Noise).
     #[error("cannot build the cluster transport: {0}")]
     Transport(String),
@@ -174,15 +174,11 @@ impl ClusterHost {
     /// Returns once every listener has bound, so [`listen_addrs`](Self::listen_addrs)
     /// reports real ports right away.
     pub async fn start(
-        cfg: HostConfig,
-    ) -> Result<(ClusterHost, mpsc::Receiver<Inbound>), HostError> {
+        cfg: ClusterHostConfig,
+    ) -> Result<(ClusterHost, mpsc::Receiver<Inbound>), ClusterHostError> {
         let peer_id = cfg.keypair.public().to_peer_id();
         let request_timeout = cfg.request_timeout.max(Duration::from_millis(1));
-        let transport = build_transport(
-            &cfg.keypair,
-            ferrite_p2p::SwarmKey::from_bytes(cfg.secret),
-            request_timeout,
-        )?;
+        let transport = build_transport(&cfg.keypair, cfg.secret, request_timeout)?;
         let rpc = request_response::Behaviour::with_codec(
             FrameCodec,
             [(PROTOCOL, ProtocolSupport::Full)],
@@ -206,7 +202,7 @@ impl ClusterHost {
         for addr in cfg.listen {
             let id = swarm
                 .listen_on(addr.clone())
-                .map_err(|e| HostError::Listen {
+                .map_err(|e| ClusterHostError::Listen {
                     addr: addr.clone(),
                     reason: e.to_string(),
                 })?;
@@ -231,8 +227,8 @@ impl ClusterHost {
         };
         let ready = match tokio::time::timeout(LISTEN_TIMEOUT, ready_rx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(HostError::Stopped),
-            Err(_) => Err(HostError::Listen {
+            Ok(Err(_)) => Err(ClusterHostError::Stopped),
+            Err(_) => Err(ClusterHostError::Listen {
                 addr: Multiaddr::empty(),
                 reason: "no listen address reported in time".into(),
             }),
@@ -257,7 +253,7 @@ impl ClusterHost {
     /// Sends `request` to `peer` (dialing `addrs` if not connected; addrs may be empty when already connected or known) and returns its reply bytes.
     ///
     /// Fails with [`TransportError::Timeout`] after `timeout` (capped by
-    /// [`HostConfig::request_timeout`]) and with
+    /// [`ClusterHostConfig::request_timeout`]) and with
     /// [`TransportError::Unreachable`] when the peer cannot be dialled or the
     /// connection drops; the node ID in these errors is 0, for the caller to
     /// fill in.
@@ -331,123 +327,29 @@ impl ClusterHost {
 // ---------------------------------------------------------------------------
 // Transport
 
-/// Marks a connection that reached the peer over TCP but failed afterwards
-/// (pnet, multistream-select, Noise, Yamux, or a stalled handshake): with a
-/// PSK, a different secret is the usual cause, as it turns everything after
-/// the nonces into garbage.
-#[derive(Debug)]
-struct HandshakeFailure(Box<dyn StdError + Send + Sync>);
-
-impl fmt::Display for HandshakeFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SECRET_MISMATCH_MESSAGE} ({})", self.0)
-    }
-}
-
-impl StdError for HandshakeFailure {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.0)
-    }
-}
-
-fn handshake_failed<E: StdError + Send + Sync + 'static>(e: E) -> io::Error {
-    io::Error::other(HandshakeFailure(Box::new(e)))
-}
-
-/// The [`HandshakeFailure`] inside a transport error (the boxed transport
-/// wraps our `io::Error` in another one, hence the recursion).
-fn find_failure(err: &io::Error) -> Option<&HandshakeFailure> {
-    let inner = err.get_ref()?;
-    if let Some(f) = inner.downcast_ref::<HandshakeFailure>() {
-        return Some(f);
-    }
-    inner.downcast_ref::<io::Error>().and_then(find_failure)
-}
-
-fn transport_failure(err: &libp2p::TransportError<io::Error>) -> Option<&HandshakeFailure> {
-    match err {
-        libp2p::TransportError::Other(e) => find_failure(e),
-        libp2p::TransportError::MultiaddrNotSupported(_) => None,
-    }
-}
-
-/// Sent by both sides right after the pnet nonces, encrypted. Plain pnet
-/// has no MAC, so a wrong key only garbles what follows: multistream-select
-/// may then read a garbage length and wait for bytes that never come, and
-/// the dial hangs until the handshake timeout. This check turns a wrong
-/// secret into an immediate, unambiguous error. (Only Ferrite cluster
-/// peers speak to this host, so the extra 16 bytes cost no compatibility.)
+/// Sent by both sides right after the pnet nonces, encrypted (see
+/// [`TransportBuilder::with_key_check`]): plain pnet has no MAC, so without
+/// it a wrong secret can hang the dial until the handshake timeout instead
+/// of failing at once. Only Ferrite cluster peers speak to this host, so
+/// the extra 16 bytes cost no compatibility.
 const PSK_CHECK: &[u8; 16] = b"ferrite-cluster\n";
 
-/// The pnet handshake plus the [`PSK_CHECK`] exchange.
-async fn psk_handshake<S>(
-    socket: S,
-    key: &ferrite_p2p::SwarmKey,
-) -> io::Result<ferrite_p2p::pnet_io::PnetStream<S>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut stream = ferrite_p2p::pnet_io::handshake(socket, key).await?;
-    // Both sides write before reading: no deadlock.
-    stream.write_all(PSK_CHECK).await?;
-    stream.flush().await?;
-    let mut check = [0u8; PSK_CHECK.len()];
-    stream.read_exact(&mut check).await?;
-    if check != *PSK_CHECK {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "the peer encrypts with a different pre-shared key",
-        ));
-    }
-    Ok(stream)
-}
-
-/// TCP → pnet(secret) → Noise → Yamux. Errors after the TCP connect become
-/// [`HandshakeFailure`]s.
+/// TCP → pnet(secret) → Noise → Yamux, with [`PSK_CHECK`]; handshake
+/// failures read [`SECRET_MISMATCH_MESSAGE`].
 fn build_transport(
     keypair: &identity::Keypair,
-    key: ferrite_p2p::SwarmKey,
+    secret: [u8; 32],
     timeout: Duration,
-) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
-    let noise = noise::Config::new(keypair).map_err(|e| HostError::Transport(e.to_string()))?;
-    // The TCP connect has its own limit so that a timeout of the overall
-    // limit below means "connected, but the handshake stalled".
-    let tcp = TransportTimeout::with_outgoing_timeout(
-        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)),
-        timeout,
-    )
-    .map_err(|e| match e {
-        TransportTimeoutError::Other(e) => e,
-        TransportTimeoutError::Timeout => {
-            io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out")
-        }
-        TransportTimeoutError::TimerError(e) => e,
-    });
-    // `either::Either` is not a dependency of this crate, hence its methods
-    // rather than patterns.
-    let transport = tcp
-        .and_then(move |socket, _| {
-            let key = key.clone();
-            async move { psk_handshake(socket, &key).await }
-        })
-        .map_err(|e| e.either(|tcp| tcp, handshake_failed))
-        .upgrade(Version::V1Lazy)
-        .authenticate(noise)
-        .multiplex(yamux::Config::default())
-        .timeout(timeout * 2)
-        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-        .map_err(|e| match e {
-            TransportTimeoutError::Other(e) => {
-                e.either(|e| e.either(|e| e, handshake_failed), handshake_failed)
-            }
-            TransportTimeoutError::Timeout => handshake_failed(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "handshake timed out",
-            )),
-            TransportTimeoutError::TimerError(e) => e,
-        })
-        .boxed();
-    Ok(transport)
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, ClusterHostError> {
+    // The TCP connect has its own limit so that the overall one firing
+    // means "connected, but the handshake stalled".
+    TransportBuilder::new(keypair.clone())
+        .with_swarm_key(SwarmKey::from_bytes(secret))
+        .with_key_check(PSK_CHECK)
+        .with_mismatch_message(SECRET_MISMATCH_MESSAGE)
+        .with_timeouts(timeout, timeout * 2)
+        .build()
+        .map_err(|e| ClusterHostError::Transport(e.to_string()))
 }
 
 // ---------------------------------------------------------------------------
@@ -558,7 +460,7 @@ type RpcEvent = request_response::Event<Vec<u8>, Vec<u8>>;
 /// Listeners still to report an address, and whom to tell when all have.
 type Startup = (
     HashMap<ListenerId, Multiaddr>,
-    oneshot::Sender<Result<(), HostError>>,
+    oneshot::Sender<Result<(), ClusterHostError>>,
 );
 
 /// Per-peer outbound bookkeeping.
@@ -818,7 +720,7 @@ impl Task {
         if let DialError::Transport(errors) = err {
             if let Some((addr, failure)) = errors
                 .iter()
-                .find_map(|(a, e)| transport_failure(e).map(|f| (a, f)))
+                .find_map(|(a, e)| handshake_failure(e).map(|f| (a, f)))
             {
                 let key = peer.map_or_else(|| addr.to_string(), |p| p.to_string());
                 let msg = format!("{failure}, dialing {addr}");
@@ -896,7 +798,7 @@ impl Task {
                 ..
             } => {
                 if let ListenError::Transport(e) = &error {
-                    if let Some(failure) = transport_failure(e) {
+                    if let Some(failure) = handshake_failure(e) {
                         let ip = send_back_addr
                             .iter()
                             .find(|p| matches!(p, Protocol::Ip4(_) | Protocol::Ip6(_)))
@@ -939,7 +841,7 @@ impl Task {
                             Ok(()) => "listener closed".to_string(),
                             Err(e) => e.to_string(),
                         };
-                        let _ = ready.send(Err(HostError::Listen { addr, reason }));
+                        let _ = ready.send(Err(ClusterHostError::Listen { addr, reason }));
                     }
                 } else if let Err(e) = reason {
                     tracing::warn!("cluster listener closed: {e}");
@@ -1033,7 +935,7 @@ mod tests {
     }
 
     async fn start_with(secret: [u8; 32], timeout: Duration) -> (Peer, mpsc::Receiver<Inbound>) {
-        let cfg = HostConfig {
+        let cfg = ClusterHostConfig {
             keypair: identity::Keypair::generate_ed25519(),
             secret,
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferrite_ipld::Cid;
 use openraft::error::{ChangeMembershipError, ClientWriteError, InitializeError, RaftError};
 use openraft::raft::ClientWriteResponse;
 use openraft::{ChangeMembers, Raft, ServerState, SnapshotPolicy};
@@ -15,7 +16,7 @@ use crate::network::{
 };
 use crate::pinset::{ClusterPin, Command, Response};
 use crate::store::{self, PinsetReader, StateChange};
-use crate::{Node, NodeId, TypeConfig};
+use crate::{MembershipChange, NodeId, RaftPeer, TypeConfig};
 
 /// Tunables; defaults suit a LAN / loopback.
 #[derive(Debug, Clone)]
@@ -120,7 +121,7 @@ pub struct ClusterMetrics {
     /// Non-voting members.
     pub learners: BTreeSet<NodeId>,
     /// All members with their addresses.
-    pub nodes: BTreeMap<NodeId, Node>,
+    pub nodes: BTreeMap<NodeId, RaftPeer>,
 }
 
 struct Inner {
@@ -141,13 +142,9 @@ pub struct ClusterNode {
 #[derive(Clone)]
 enum Op {
     Write(Command),
-    AddLearner(NodeId, Node),
-    ChangeMembership(Membership),
+    AddLearner(NodeId, RaftPeer),
+    ChangeMembership(MembershipChange),
 }
-
-/// A membership change as a delta against the leader's current config, so
-/// two changes issued at once (peers joining together) cannot undo each other.
-pub type Membership = ChangeMembers<NodeId, Node>;
 
 impl ClusterNode {
     /// Opens (or creates) the node's state under `dir` and starts Raft. A
@@ -214,7 +211,10 @@ impl ClusterNode {
 
     /// Bootstraps a brand-new cluster with `members` as voters. Call it on one
     /// node only; it is a no-op on a node that already has state.
-    pub async fn initialize(&self, members: BTreeMap<NodeId, Node>) -> Result<(), ClusterError> {
+    pub async fn initialize(
+        &self,
+        members: BTreeMap<NodeId, RaftPeer>,
+    ) -> Result<(), ClusterError> {
         match self.inner.raft.initialize(members).await {
             Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(e) => Err(ClusterError::Raft(e.to_string())),
@@ -238,7 +238,7 @@ impl ClusterNode {
         id: NodeId,
         addr: impl Into<String>,
     ) -> Result<(), ClusterError> {
-        self.leader_op(Op::AddLearner(id, Node { addr: addr.into() }))
+        self.leader_op(Op::AddLearner(id, RaftPeer { addr: addr.into() }))
             .await?;
         Ok(())
     }
@@ -290,7 +290,7 @@ impl ClusterNode {
     }
 
     /// One pin from the locally applied state (a single B-tree lookup).
-    pub fn pin(&self, cid: &str) -> Result<Option<ClusterPin>, ClusterError> {
+    pub fn pin(&self, cid: &Cid) -> Result<Option<ClusterPin>, ClusterError> {
         self.reader()?.get(cid).map_err(ClusterError::Storage)
     }
 

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use ferrite_ipld::Cid;
 use serde::{Deserialize, Serialize};
 
 /// How a CID is pinned on the peers it is allocated to.
@@ -22,8 +23,9 @@ pub enum PinMode {
 /// One entry of the shared pinset, field names follow IPFS Cluster's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterPin {
-    /// CID in its text form (kept as text so this crate does not depend on `cid`).
-    pub cid: String,
+    /// The pinned CID (its text form in JSON and in the Raft log).
+    #[serde(with = "crate::text")]
+    pub cid: Cid,
     /// Human readable name.
     #[serde(default)]
     pub name: String,
@@ -56,9 +58,9 @@ fn everywhere() -> i32 {
 
 impl ClusterPin {
     /// A recursive pin replicated everywhere, with empty name and metadata.
-    pub fn new(cid: impl Into<String>) -> Self {
+    pub fn new(cid: Cid) -> Self {
         ClusterPin {
-            cid: cid.into(),
+            cid,
             name: String::new(),
             mode: PinMode::Recursive,
             replication_min: -1,
@@ -79,8 +81,9 @@ pub enum Command {
     Pin(ClusterPin),
     /// Remove the pin for `cid` (a no-op if absent).
     Unpin {
-        /// CID text of the pin to remove.
-        cid: String,
+        /// The CID of the pin to remove.
+        #[serde(with = "crate::text")]
+        cid: Cid,
     },
     /// Several commands applied in order in one log entry (throughput: one
     /// fsync and one round of replication for many pins).
@@ -93,15 +96,17 @@ pub enum Command {
 pub enum Response {
     /// A pin was stored; `replaced` says whether one existed before.
     Pinned {
-        /// CID text.
-        cid: String,
+        /// The CID.
+        #[serde(with = "crate::text")]
+        cid: Cid,
         /// True when an existing pin was overwritten.
         replaced: bool,
     },
     /// An unpin was applied; `existed` says whether there was anything to remove.
     Unpinned {
-        /// CID text.
-        cid: String,
+        /// The CID.
+        #[serde(with = "crate::text")]
+        cid: Cid,
         /// True when a pin was actually removed.
         existed: bool,
     },
@@ -119,17 +124,17 @@ pub trait PinStore {
     /// Insert or replace; returns whether a pin existed before.
     fn put(&mut self, pin: &ClusterPin) -> Result<bool, Self::Error>;
     /// Remove; returns whether a pin existed.
-    fn remove(&mut self, cid: &str) -> Result<bool, Self::Error>;
+    fn remove(&mut self, cid: &Cid) -> Result<bool, Self::Error>;
 }
 
-impl PinStore for BTreeMap<String, ClusterPin> {
+impl PinStore for BTreeMap<Cid, ClusterPin> {
     type Error = std::convert::Infallible;
 
     fn put(&mut self, pin: &ClusterPin) -> Result<bool, Self::Error> {
-        Ok(self.insert(pin.cid.clone(), pin.clone()).is_some())
+        Ok(self.insert(pin.cid, pin.clone()).is_some())
     }
 
-    fn remove(&mut self, cid: &str) -> Result<bool, Self::Error> {
+    fn remove(&mut self, cid: &Cid) -> Result<bool, Self::Error> {
         Ok(BTreeMap::remove(self, cid).is_some())
     }
 }
@@ -139,11 +144,11 @@ impl PinStore for BTreeMap<String, ClusterPin> {
 pub fn apply<S: PinStore>(store: &mut S, cmd: &Command) -> Result<Response, S::Error> {
     Ok(match cmd {
         Command::Pin(pin) => Response::Pinned {
-            cid: pin.cid.clone(),
+            cid: pin.cid,
             replaced: store.put(pin)?,
         },
         Command::Unpin { cid } => Response::Unpinned {
-            cid: cid.clone(),
+            cid: *cid,
             existed: store.remove(cid)?,
         },
         Command::Batch(cmds) => {
@@ -160,25 +165,27 @@ pub fn apply<S: PinStore>(store: &mut S, cmd: &Command) -> Result<Response, S::E
 mod tests {
     use super::*;
 
+    const CID: &str = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
+
+    fn cid() -> Cid {
+        CID.parse().unwrap()
+    }
+
     #[test]
     fn apply_is_insert_replace_remove() {
         let mut m = BTreeMap::new();
-        let p = ClusterPin::new("bafy1");
+        let p = ClusterPin::new(cid());
         assert_eq!(
             apply(&mut m, &Command::Pin(p.clone())).unwrap(),
             Response::Pinned {
-                cid: "bafy1".into(),
+                cid: cid(),
                 replaced: false
             }
         );
         let batch = Command::Batch(vec![
             Command::Pin(p.clone()),
-            Command::Unpin {
-                cid: "bafy1".into(),
-            },
-            Command::Unpin {
-                cid: "bafy1".into(),
-            },
+            Command::Unpin { cid: cid() },
+            Command::Unpin { cid: cid() },
         ]);
         let Response::Batch(r) = apply(&mut m, &batch).unwrap() else {
             panic!("batch response expected")
@@ -186,21 +193,21 @@ mod tests {
         assert_eq!(
             r[0],
             Response::Pinned {
-                cid: "bafy1".into(),
+                cid: cid(),
                 replaced: true
             }
         );
         assert_eq!(
             r[1],
             Response::Unpinned {
-                cid: "bafy1".into(),
+                cid: cid(),
                 existed: true
             }
         );
         assert_eq!(
             r[2],
             Response::Unpinned {
-                cid: "bafy1".into(),
+                cid: cid(),
                 existed: false
             }
         );
@@ -209,12 +216,25 @@ mod tests {
 
     #[test]
     fn json_uses_cluster_field_names() {
-        let mut p = ClusterPin::new("bafy1");
+        let mut p = ClusterPin::new(cid());
         p.mode = PinMode::Direct;
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["replication_factor_min"], -1);
         assert_eq!(v["mode"], "direct");
-        let back: ClusterPin = serde_json::from_str(r#"{"cid":"bafy1","mode":"direct"}"#).unwrap();
+        assert_eq!(v["cid"], CID);
+        let back: ClusterPin =
+            serde_json::from_str(&format!(r#"{{"cid":"{CID}","mode":"direct"}}"#)).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn log_entries_keep_cid_text() {
+        // The form Raft logs had when CIDs were strings still reads.
+        let old = format!(r#"{{"batch":[{{"unpin":{{"cid":"{CID}"}}}}]}}"#);
+        let cmd: Command = serde_json::from_str(&old).unwrap();
+        assert_eq!(cmd, Command::Batch(vec![Command::Unpin { cid: cid() }]));
+        assert_eq!(serde_json::to_string(&cmd).unwrap(), old);
+        let bad = serde_json::from_str::<Command>(r#"{"unpin":{"cid":"nope"}}"#).unwrap_err();
+        assert!(bad.to_string().contains("\"nope\""), "{bad}");
     }
 }

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ferrite_ipld::Cid;
 use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{
     AnyError, Entry, EntryPayload, LogId, LogState, OptionalSend, RaftLogReader,
@@ -31,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::pinset::{self, ClusterPin, PinStore, Response};
-use crate::{Node, NodeId, TypeConfig};
+use crate::{NodeId, RaftPeer, TypeConfig};
 
 /// Log entries by index, JSON-encoded `Entry<TypeConfig>`.
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
@@ -135,7 +136,7 @@ pub enum StateChange {
     /// A pin was added or replaced.
     Pinned(ClusterPin),
     /// A pin was removed.
-    Unpinned(String),
+    Unpinned(Cid),
     /// The whole state was replaced (snapshot installed): read it again.
     Reset,
 }
@@ -157,7 +158,7 @@ pub fn new_storage_with_changes(
 fn collect_changes(cmd: &pinset::Command, out: &mut Vec<StateChange>) {
     match cmd {
         pinset::Command::Pin(p) => out.push(StateChange::Pinned(p.clone())),
-        pinset::Command::Unpin { cid } => out.push(StateChange::Unpinned(cid.clone())),
+        pinset::Command::Unpin { cid } => out.push(StateChange::Unpinned(*cid)),
         pinset::Command::Batch(cmds) => cmds.iter().for_each(|c| collect_changes(c, out)),
     }
 }
@@ -294,11 +295,14 @@ impl PinStore for redb::Table<'_, &'static str, &'static [u8]> {
 
     fn put(&mut self, pin: &ClusterPin) -> Result<bool, redb::Error> {
         let v = to_json(pin);
-        Ok(self.insert(pin.cid.as_str(), v.as_slice())?.is_some())
+        // Keyed by the CID text, as before CIDs were typed.
+        Ok(self
+            .insert(pin.cid.to_string().as_str(), v.as_slice())?
+            .is_some())
     }
 
-    fn remove(&mut self, cid: &str) -> Result<bool, redb::Error> {
-        Ok(redb::Table::remove(self, cid)?.is_some())
+    fn remove(&mut self, cid: &Cid) -> Result<bool, redb::Error> {
+        Ok(redb::Table::remove(self, cid.to_string().as_str())?.is_some())
     }
 }
 
@@ -313,7 +317,7 @@ pub struct SnapshotBuilder {
     db: Arc<Database>,
 }
 
-type Applied = (Option<LogId<NodeId>>, StoredMembership<NodeId, Node>);
+type Applied = (Option<LogId<NodeId>>, StoredMembership<NodeId, RaftPeer>);
 
 fn read_applied(db: &Database) -> Result<Applied, String> {
     let applied = get_meta::<Option<LogId<NodeId>>>(db, K_APPLIED)?.flatten();
@@ -337,7 +341,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 Some(b) => serde_json::from_slice(&b).map_err(|e| e.to_string())?,
                 None => None,
             };
-            let membership: StoredMembership<NodeId, Node> = match get(K_MEMBERSHIP)? {
+            let membership: StoredMembership<NodeId, RaftPeer> = match get(K_MEMBERSHIP)? {
                 Some(b) => serde_json::from_slice(&b).map_err(|e| e.to_string())?,
                 None => Default::default(),
             };
@@ -461,7 +465,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta<NodeId, Node>,
+        meta: &SnapshotMeta<NodeId, RaftPeer>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StErr> {
         let data = snapshot.into_inner();
@@ -492,7 +496,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StErr> {
         let Some(meta) =
-            get_meta::<SnapshotMeta<NodeId, Node>>(&self.db, K_SNAP_META).map_err(read_err)?
+            get_meta::<SnapshotMeta<NodeId, RaftPeer>>(&self.db, K_SNAP_META).map_err(read_err)?
         else {
             return Ok(None);
         };
@@ -523,10 +527,10 @@ impl PinsetReader {
     }
 
     /// The pin for `cid`, if present.
-    pub fn get(&self, cid: &str) -> Result<Option<ClusterPin>, String> {
+    pub fn get(&self, cid: &Cid) -> Result<Option<ClusterPin>, String> {
         let tx = self.db.begin_read().map_err(|e| e.to_string())?;
         let t = tx.open_table(PINS).map_err(|e| e.to_string())?;
-        match t.get(cid).map_err(|e| e.to_string())? {
+        match t.get(cid.to_string().as_str()).map_err(|e| e.to_string())? {
             Some(v) => serde_json::from_slice(v.value())
                 .map(Some)
                 .map_err(|e| e.to_string()),

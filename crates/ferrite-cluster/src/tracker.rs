@@ -331,7 +331,7 @@ impl State {
                 done: TrackerStatus::Remote,
             }
         };
-        self.set_want(&pin.cid, want, true);
+        self.set_want(&pin.cid.to_string(), want, true);
     }
 
     fn untrack(&mut self, cid: &str) {
@@ -934,8 +934,8 @@ impl PinTracker {
 
     /// The CID left the shared state: release the cluster's local pin (if
     /// the cluster made it). Cheap, like [`PinTracker::track`].
-    pub fn untrack(&self, cid: &str) {
-        self.inner.lock().untrack(cid);
+    pub fn untrack(&self, cid: &Cid) {
+        self.inner.lock().untrack(&cid.to_string());
         self.inner.wake.notify_one();
     }
 
@@ -944,7 +944,7 @@ impl PinTracker {
     pub fn sync(&self, pins: Vec<ClusterPin>) {
         {
             let mut st = self.inner.lock();
-            let keep: HashSet<&str> = pins.iter().map(|p| p.cid.as_str()).collect();
+            let keep: HashSet<String> = pins.iter().map(|p| p.cid.to_string()).collect();
             for p in &pins {
                 st.track(p, &self.inner.me.peer);
             }

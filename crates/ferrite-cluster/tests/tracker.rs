@@ -74,7 +74,7 @@ fn pinned_locally(node: &Node, cid: &Cid) -> Option<String> {
 }
 
 fn pin_of(cid: &Cid) -> ClusterPin {
-    ClusterPin::new(cid.to_string())
+    ClusterPin::new(*cid)
 }
 
 async fn wait_status(t: &PinTracker, cid: &str, want: TrackerStatus) {
@@ -242,8 +242,8 @@ async fn untrack_removes_only_cluster_pins() {
     wait_status(&s.tracker, &ours.to_string(), TrackerStatus::Pinned).await;
     wait_status(&s.tracker, &users.to_string(), TrackerStatus::Pinned).await;
 
-    s.tracker.untrack(&ours.to_string());
-    s.tracker.untrack(&users.to_string());
+    s.tracker.untrack(&ours);
+    s.tracker.untrack(&users);
     wait_status(&s.tracker, &ours.to_string(), TrackerStatus::Unpinned).await;
     wait_status(&s.tracker, &users.to_string(), TrackerStatus::Unpinned).await;
     // Released entries leave the list.

@@ -1,25 +1,18 @@
 //! The libp2p host: transports, security, behaviours and connection limits.
 
 use std::collections::{HashMap, VecDeque};
-use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use either::Either;
 use futures::StreamExt as _;
 use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::timeout::{TransportTimeout, TransportTimeoutError};
 use libp2p::core::transport::{Boxed, ListenerId, Transport as _};
-use libp2p::core::upgrade::Version;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{dummy, DialError, ListenError, NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    connection_limits, identify, identity, kad, memory_connection_limits, noise, ping, quic, tcp,
-    yamux,
-};
+use libp2p::{connection_limits, identify, identity, kad, memory_connection_limits, noise, ping};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, TransportError};
 
 use crate::addr_filter::{self, AddrFilters, FilteredTransport, NoAnnounce};
@@ -31,14 +24,12 @@ use crate::connmgr::ConnManager;
 use crate::peerstore::{self, PeerAddrs, MAX_ADDRS_PER_PEER, MAX_PEERS};
 use crate::providers::{LocalProviders, ProviderStore, ProviderStoreError};
 use crate::reprovide::{self, ProvideBatchId, ProvideEvent, Sweeper};
+use crate::transport::{
+    handshake_failure, HandshakeFailure, TransportBuilder, PNET_MISMATCH_MESSAGE,
+};
 
 /// The environment variable that makes a private network mandatory.
 pub const FORCE_PNET_ENV: &str = "LIBP2P_FORCE_PNET";
-
-/// The message logged when a handshake fails in a way a differing swarm key
-/// explains.
-pub const PNET_MISMATCH_MESSAGE: &str =
-    "private network key mismatch or peer not in private network";
 
 pub use composed::{Behaviour, BehaviourEvent};
 
@@ -182,36 +173,6 @@ fn unsupported_transport(addr: &Multiaddr) -> Option<&'static str> {
         Protocol::Quic => Some("QUIC draft-29 (/quic; use /quic-v1)"),
         _ => None,
     })
-}
-
-/// Marks a connection that reached the peer over TCP but failed in the
-/// private-network, multistream or Noise handshake: with a swarm key, the
-/// usual cause is a differing key.
-#[derive(Debug)]
-pub struct HandshakeFailure {
-    /// Whether this host uses a swarm key.
-    pub private_network: bool,
-    source: Box<dyn StdError + Send + Sync>,
-}
-
-impl fmt::Display for HandshakeFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.private_network {
-            write!(f, "{PNET_MISMATCH_MESSAGE} ({})", self.source)
-        } else {
-            write!(
-                f,
-                "security handshake failed, the peer may be in a private network ({})",
-                self.source
-            )
-        }
-    }
-}
-
-impl StdError for HandshakeFailure {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.source)
-    }
 }
 
 /// Builds a [`Host`].
@@ -978,7 +939,7 @@ impl<B: NetworkBehaviour> Host<B> {
             _ => String::new(),
         };
         if failure.private_network {
-            tracing::warn!(cause = %failure.source, "{PNET_MISMATCH_MESSAGE} ({direction}, {addr}{peer})");
+            tracing::warn!(cause = %failure.cause(), "{PNET_MISMATCH_MESSAGE} ({direction}, {addr}{peer})");
         } else {
             tracing::warn!("{failure} ({direction}, {addr}{peer})");
         }
@@ -1015,43 +976,6 @@ fn is_unspecified(addr: &Multiaddr) -> bool {
     })
 }
 
-/// The [`HandshakeFailure`] behind a failed connection, if the peer was
-/// reached but the handshake failed (with a swarm key: most likely a
-/// different key, or a peer outside the private network).
-pub fn handshake_failure(err: &TransportError<io::Error>) -> Option<&HandshakeFailure> {
-    match err {
-        TransportError::Other(e) => find_failure(e),
-        TransportError::MultiaddrNotSupported(_) => None,
-    }
-}
-
-/// Whether a failed dial failed on a swarm-key mismatch (see
-/// [`handshake_failure`]) for at least one address.
-pub fn is_pnet_mismatch(err: &DialError) -> bool {
-    match err {
-        DialError::Transport(errors) => errors
-            .iter()
-            .any(|(_, e)| handshake_failure(e).is_some_and(|f| f.private_network)),
-        _ => false,
-    }
-}
-
-/// Whether a failed incoming connection failed on a swarm-key mismatch.
-pub fn is_pnet_mismatch_incoming(err: &ListenError) -> bool {
-    match err {
-        ListenError::Transport(e) => handshake_failure(e).is_some_and(|f| f.private_network),
-        _ => false,
-    }
-}
-
-fn find_failure(err: &io::Error) -> Option<&HandshakeFailure> {
-    let inner = err.get_ref()?;
-    if let Some(f) = inner.downcast_ref::<HandshakeFailure>() {
-        return Some(f);
-    }
-    inner.downcast_ref::<io::Error>().and_then(find_failure)
-}
-
 /// Whether an address can carry a private network: pnet protects raw byte
 /// streams, so QUIC, WebTransport and WebRTC cannot.
 fn privatizable(addr: &Multiaddr) -> bool {
@@ -1067,16 +991,20 @@ fn privatizable(addr: &Multiaddr) -> bool {
     })
 }
 
-/// TCP → pnet → Noise → Yamux, plus QUIC-v1 without a swarm key. Errors
-/// after the TCP connection is up become [`HandshakeFailure`]s.
+/// The [`TransportBuilder`] stack, counted and filtered.
 fn build_transport(
     keypair: &identity::Keypair,
     config: &HostConfig,
     bandwidth: BandwidthCounters,
     filters: Arc<AddrFilters>,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
-    let base = build_base_transport(keypair, config)?;
-    let transport = libp2p::Transport::map(base, move |(peer, muxer), _| {
+    let mut builder = TransportBuilder::new(keypair.clone())
+        .with_timeouts(config.connect_timeout, config.handshake_timeout);
+    builder = match &config.swarm_key {
+        Some(key) => builder.with_swarm_key(key.clone()),
+        None => builder.with_quic(),
+    };
+    let transport = libp2p::Transport::map(builder.build()?, move |(peer, muxer), _| {
         (
             peer,
             StreamMuxerBox::new(CountingMuxer::new(muxer, bandwidth.clone())),
@@ -1084,74 +1012,4 @@ fn build_transport(
     })
     .boxed();
     Ok(FilteredTransport::new(transport, filters).boxed())
-}
-
-/// The transports without bandwidth counting and address filters.
-fn build_base_transport(
-    keypair: &identity::Keypair,
-    config: &HostConfig,
-) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
-    let noise = noise::Config::new(keypair)?;
-    let private_network = config.swarm_key.is_some();
-    // The TCP connect gets its own, shorter limit: when the overall limit
-    // below fires, the TCP connection was up and a handshake stalled.
-    let tcp = TransportTimeout::with_outgoing_timeout(
-        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)),
-        config.connect_timeout,
-    )
-    .map_err(|e| match e {
-        TransportTimeoutError::Other(e) => e,
-        TransportTimeoutError::Timeout => {
-            io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out")
-        }
-        TransportTimeoutError::TimerError(e) => e,
-    });
-    let overall = config.handshake_timeout;
-    let failure = move |source: Box<dyn StdError + Send + Sync>| {
-        io::Error::other(HandshakeFailure {
-            private_network,
-            source,
-        })
-    };
-    let timeout_failure = move || failure("handshake timed out".into());
-    Ok(match &config.swarm_key {
-        Some(key) => {
-            let key = key.clone();
-            tcp.and_then(move |socket, _| {
-                let key = key.clone();
-                async move { crate::pnet_io::handshake(socket, &key).await }
-            })
-            .upgrade(Version::V1Lazy)
-            .authenticate(noise)
-            .multiplex(yamux::Config::default())
-            .timeout(overall)
-            .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-            .map_err(move |e| match e {
-                TransportTimeoutError::Other(Either::Left(Either::Left(Either::Left(e)))) => e,
-                TransportTimeoutError::Other(other) => failure(Box::new(other)),
-                TransportTimeoutError::Timeout => timeout_failure(),
-                TransportTimeoutError::TimerError(e) => e,
-            })
-            .boxed()
-        }
-        None => {
-            let tcp = tcp
-                .upgrade(Version::V1Lazy)
-                .authenticate(noise)
-                .multiplex(yamux::Config::default())
-                .timeout(overall)
-                .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-                .map_err(move |e| match e {
-                    TransportTimeoutError::Other(Either::Left(Either::Left(e))) => e,
-                    TransportTimeoutError::Other(other) => failure(Box::new(other)),
-                    TransportTimeoutError::Timeout => timeout_failure(),
-                    TransportTimeoutError::TimerError(e) => e,
-                });
-            let quic = quic::tokio::Transport::new(quic::Config::new(keypair))
-                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
-            tcp.or_transport(quic)
-                .map(|either, _| either.into_inner())
-                .boxed()
-        }
-    })
 }

@@ -17,7 +17,7 @@ use ferrite_http::rpc::{multipart_boundary, UploadEntries};
 use serde_json::{json, Value};
 
 use super::now_secs;
-use super::rest::{bool_param, param, parse_pin_options, RestError};
+use super::query::{bool_param, param, parse_pin_options, RestError};
 use crate::cluster::Cluster;
 
 /// One added entry as IPFS Cluster reports it (`AddedOutput`).
@@ -124,7 +124,7 @@ pub(super) async fn add(
 ) -> Result<Response, RestError> {
     let opts = parse_pin_options(&q, now_secs())?;
     let stream = bool_param(&q, "stream-channels", true)?;
-    let mut rows = import_upload(c.node().clone(), &q, req).await?;
+    let mut rows = import_upload(c.ipfs_node().clone(), &q, req).await?;
     let wrap = add_wrap(&q)?;
     let n = rows.len();
     for (i, row) in rows.iter_mut().enumerate() {

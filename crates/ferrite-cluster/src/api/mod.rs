@@ -10,6 +10,7 @@
 
 mod add;
 pub mod pinsvc;
+mod query;
 pub mod rest;
 
 use axum::http::StatusCode;

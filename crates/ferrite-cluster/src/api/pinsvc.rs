@@ -275,7 +275,7 @@ impl Row {
     /// A row from a committed pin whose state is already known.
     pub fn from_pin(p: &ClusterPin, status: PsStatus) -> Row {
         Row {
-            cid: p.cid.clone(),
+            cid: p.cid.to_string(),
             name: p.name.clone(),
             meta: p.metadata.clone(),
             created_ms: p.timestamp * 1000,
@@ -477,7 +477,7 @@ fn accepted(v: &Value) -> Response {
 /// The state right after a pin was committed: what the peers say, or
 /// `queued` when they cannot say yet.
 async fn fresh_row(c: &Cluster, pin: &ClusterPin) -> Row {
-    match c.status(&pin.cid, false).await {
+    match c.status(&pin.cid.to_string(), false).await {
         Ok(g) => Row::from_pin(pin, PsStatus::of(&g)),
         Err(_) => Row::from_pin(pin, PsStatus::Queued),
     }
@@ -491,9 +491,9 @@ async fn list(State(c): State<Cluster>, Query(q): Query<Vec<(String, String)>>) 
         .allocations()
         .await?
         .into_iter()
-        .filter(|p| lq.cids.is_empty() || lq.cids.contains(&p.cid))
+        .filter(|p| lq.cids.is_empty() || lq.cids.contains(&p.cid.to_string()))
         .collect();
-    let cids: Vec<String> = pins.iter().map(|p| p.cid.clone()).collect();
+    let cids: Vec<String> = pins.iter().map(|p| p.cid.to_string()).collect();
     let states: BTreeMap<String, PsStatus> = if pins.is_empty() {
         BTreeMap::new()
     } else {
@@ -506,7 +506,10 @@ async fn list(State(c): State<Cluster>, Query(q): Query<Vec<(String, String)>>) 
     let rows = pins
         .iter()
         .map(|p| {
-            let st = states.get(&p.cid).copied().unwrap_or(PsStatus::Queued);
+            let st = states
+                .get(&p.cid.to_string())
+                .copied()
+                .unwrap_or(PsStatus::Queued);
             Row::from_pin(p, st)
         })
         .collect();
@@ -542,7 +545,7 @@ async fn replace(State(c): State<Cluster>, Path(id): Path<String>, body: Bytes) 
         return Err(PsError::not_found(format!("no pin request {id}")));
     }
     let pin = c.pin(req.cid.trim(), req.options()).await?;
-    if pin.cid != id {
+    if pin.cid.to_string() != id {
         match c.unpin(&id).await {
             Ok(_) | Err(ClusterError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),

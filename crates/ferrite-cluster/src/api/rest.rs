@@ -16,70 +16,20 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use ferrite_ipld::Cid;
 use serde_json::{json, Value};
 
-use super::{comma_list, error_status, now_secs, BasicAuth};
+pub use super::query::{bool_param, param, parse_pin_options, RestError};
+use super::{comma_list, now_secs, BasicAuth};
 use crate::cluster::Cluster;
-use crate::node::ClusterError;
 use crate::pinset::{ClusterPin, PinMode};
-use crate::time::{parse_rfc3339_ms, rfc3339_ms, rfc3339_or_zero, rfc3339_secs};
-use crate::types::{GlobalPinInfo, Metric, PeerInfo, PinOptions, TrackerStatus};
+use crate::time::{rfc3339_ms, rfc3339_or_zero, rfc3339_secs};
+use crate::types::{GlobalPinInfo, Metric, PeerInfo, TrackerStatus};
 
 /// IPFS Cluster's RPC protocol version, reported by `/id`.
 pub const RPC_PROTOCOL_VERSION: &str = "/ipfscluster/1.0/rpc";
 /// The realm IPFS Cluster's REST API names in `WWW-Authenticate`.
 pub const AUTH_REALM: &str = "Restricted IPFS Cluster API";
-
-/// A REST API error: `{"code","message"}` with `code` as the HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestError {
-    /// HTTP status (also the body's `code`).
-    pub status: StatusCode,
-    /// Human-readable message.
-    pub message: String,
-}
-
-impl RestError {
-    /// A 400 error.
-    pub fn bad_request(msg: impl Into<String>) -> Self {
-        RestError {
-            status: StatusCode::BAD_REQUEST,
-            message: msg.into(),
-        }
-    }
-
-    /// A 404 error.
-    pub fn not_found(msg: impl Into<String>) -> Self {
-        RestError {
-            status: StatusCode::NOT_FOUND,
-            message: msg.into(),
-        }
-    }
-
-    /// A 500 error.
-    pub fn internal(msg: impl Into<String>) -> Self {
-        RestError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: msg.into(),
-        }
-    }
-}
-
-impl From<ClusterError> for RestError {
-    fn from(e: ClusterError) -> Self {
-        RestError {
-            status: error_status(&e),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl IntoResponse for RestError {
-    fn into_response(self) -> Response {
-        let body = json!({"code": self.status.as_u16(), "message": self.message});
-        (self.status, json_body(&body)).into_response()
-    }
-}
 
 type Reply = Result<Response, RestError>;
 
@@ -162,86 +112,6 @@ async fn basic_auth(State(auth): State<Arc<BasicAuth>>, req: Request, next: Next
 /// Query parameters in order (repeats kept; the last one wins in [`param`]).
 type Params = Query<Vec<(String, String)>>;
 
-/// The last value of parameter `name`.
-pub fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    q.iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// A boolean parameter (`true/false/1/0`, bare = true).
-pub fn bool_param(q: &[(String, String)], name: &str, default: bool) -> Result<bool, RestError> {
-    match param(q, name) {
-        None => Ok(default),
-        Some("" | "true" | "1" | "True" | "TRUE") => Ok(true),
-        Some("false" | "0" | "False" | "FALSE") => Ok(false),
-        Some(v) => Err(RestError::bad_request(format!(
-            "parameter {name}: invalid boolean {v:?}"
-        ))),
-    }
-}
-
-/// Pin options from a query (`POST /pins/{cid}`, `POST /add`), with IPFS
-/// Cluster's parameter names. `now` (Unix seconds) anchors `expire-in`.
-/// `shard-size`, `origins`, `pin-update` are accepted and ignored.
-pub fn parse_pin_options(q: &[(String, String)], now: u64) -> Result<PinOptions, RestError> {
-    let mut o = PinOptions::default();
-    let int = |name: &str| -> Result<Option<i32>, RestError> {
-        param(q, name)
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                v.parse::<i32>()
-                    .map_err(|_| RestError::bad_request(format!("parameter {name}: invalid {v:?}")))
-            })
-            .transpose()
-    };
-    if let Some(n) = param(q, "name") {
-        o.name = n.to_owned();
-    }
-    o.mode = match param(q, "mode").unwrap_or("") {
-        "" | "recursive" => PinMode::Recursive,
-        "direct" => PinMode::Direct,
-        m => return Err(RestError::bad_request(format!("invalid pin mode {m:?}"))),
-    };
-    if let Some(f) = int("replication")? {
-        o.replication_min = Some(f);
-        o.replication_max = Some(f);
-    }
-    if let Some(f) = int("replication-min")? {
-        o.replication_min = Some(f);
-    }
-    if let Some(f) = int("replication-max")? {
-        o.replication_max = Some(f);
-    }
-    if let Some(u) = param(q, "user-allocations") {
-        o.user_allocations = comma_list(u);
-    }
-    if let Some(at) = param(q, "expire-at").filter(|v| !v.is_empty()) {
-        let ms = parse_rfc3339_ms(at)
-            .ok_or_else(|| RestError::bad_request(format!("expire-at: invalid time {at:?}")))?;
-        // Go's zero time (and anything before 1970) means "never".
-        if ms > 0 {
-            o.expire_at = Some((ms as u64).div_ceil(1000));
-        }
-    }
-    if let Some(d) = param(q, "expire-in").filter(|v| !v.is_empty()) {
-        let d = ferrite_config::parse_duration(d)
-            .map_err(|_| RestError::bad_request(format!("expire-in: invalid duration {d:?}")))?;
-        if !d.is_zero() {
-            o.expire_at = Some(now + d.as_secs() + u64::from(d.subsec_nanos() > 0));
-        }
-    }
-    for (k, v) in q {
-        if let Some(key) = k.strip_prefix("meta-") {
-            if !key.is_empty() {
-                o.metadata.insert(key.to_owned(), v.clone());
-            }
-        }
-    }
-    Ok(o)
-}
-
 /// A `filter=` list of statuses: IPFS Cluster's names plus `error` (any
 /// error state) and `queued` (pin or unpin queued). Empty = no filter.
 pub fn parse_status_filter(s: &str) -> Result<Vec<TrackerStatus>, RestError> {
@@ -284,7 +154,8 @@ fn metadata_json(m: &BTreeMap<String, String>) -> Value {
 /// the pin (listing 100,000 of them must not build 100,000 JSON trees).
 #[derive(serde::Serialize)]
 struct PinJson<'a> {
-    cid: &'a str,
+    #[serde(serialize_with = "crate::text::serialize")]
+    cid: &'a Cid,
     #[serde(rename = "type")]
     ty: u8,
     allocations: &'a [String],
@@ -459,7 +330,7 @@ async fn resolve_path(c: &Cluster, req_path: &str) -> Result<String, RestError> 
         .strip_prefix("/pins")
         .unwrap_or(req_path)
         .to_owned();
-    let node = c.node().clone();
+    let node = c.ipfs_node().clone();
     tokio::task::spawn_blocking(move || {
         let p = ferrite_node::IpfsPath::parse(&path)
             .map_err(|e| RestError::bad_request(e.to_string()))?;
@@ -569,7 +440,8 @@ async fn metrics(State(c): State<Cluster>, Path(name): Path<String>) -> Response
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::PinInfo;
+    use crate::node::ClusterError;
+    use crate::types::{PinInfo, PinOptions};
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -580,12 +452,13 @@ mod tests {
 
     #[test]
     fn pin_json_shape() {
-        let mut p = ClusterPin::new("bafyroot");
+        const ROOT: &str = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+        let mut p = ClusterPin::new(ROOT.parse().unwrap());
         p.name = "n".into();
         p.allocations = vec!["12D3a".into()];
         p.timestamp = 1_714_564_800;
         let v = pin_json(&p);
-        assert_eq!(v["cid"], "bafyroot");
+        assert_eq!(v["cid"], ROOT);
         assert_eq!(v["type"], 2);
         assert_eq!(v["max_depth"], -1);
         assert_eq!(v["mode"], "recursive");

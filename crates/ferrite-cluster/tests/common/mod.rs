@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferrite_cluster::{
-    ClusterConfig, ClusterNode, ClusterPin, Command, MemRouter, Node, NodeId, ServerState,
+    ClusterConfig, ClusterNode, ClusterPin, Command, MemRouter, NodeId, RaftPeer, ServerState,
 };
+use ferrite_ipld::{Cid, Multihash};
 
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
@@ -76,9 +77,9 @@ impl TestCluster {
         for &id in ids {
             c.start(id).await;
         }
-        let members: BTreeMap<NodeId, Node> = ids
+        let members: BTreeMap<NodeId, RaftPeer> = ids
             .iter()
-            .map(|&id| (id, Node { addr: addr(id) }))
+            .map(|&id| (id, RaftPeer { addr: addr(id) }))
             .collect();
         c.nodes[&ids[0]].initialize(members).await.unwrap();
         c.leader().await;
@@ -150,8 +151,14 @@ impl TestCluster {
     }
 }
 
+/// A distinct, valid CID per `i` (an identity multihash of `i`).
+pub(crate) fn test_cid(i: usize) -> Cid {
+    let digest = Multihash::wrap(0x00, &(i as u64).to_be_bytes()).expect("8-byte identity digest");
+    Cid::new_v1(0x55, digest)
+}
+
 pub(crate) fn pin(i: usize) -> ClusterPin {
-    let mut p = ClusterPin::new(format!("bafytestcid{i:08}"));
+    let mut p = ClusterPin::new(test_cid(i));
     p.name = format!("pin {i}");
     p.timestamp = 1_700_000_000 + i as u64;
     p.metadata.insert("source".into(), "test".into());
@@ -168,5 +175,5 @@ pub(crate) fn batches(start: usize, count: usize, per: usize) -> Vec<Command> {
 }
 
 pub(crate) fn cids(pins: &[ClusterPin]) -> BTreeSet<String> {
-    pins.iter().map(|p| p.cid.clone()).collect()
+    pins.iter().map(|p| p.cid.to_string()).collect()
 }

@@ -1,0 +1,152 @@
+//! Monitoring: the metrics each peer publishes (free space, tags, and
+//! `ping`, the liveness signal), the latest ones heard from the others, and
+//! from them the healthy peers allocation may use.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use super::rpc::PeerRequest;
+use super::Cluster;
+use crate::allocator::Candidate;
+use crate::types::{now_ns, Metric};
+
+impl Cluster {
+    fn lock_metrics(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<String, Metric>>> {
+        self.inner.metrics.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn store_metrics(&self, ms: Vec<Metric>) {
+        let now = now_ns();
+        let mut all = self.lock_metrics();
+        for mut m in ms {
+            m.received_ns = now;
+            all.entry(m.peer.clone())
+                .or_default()
+                .insert(m.name.clone(), m);
+        }
+    }
+
+    fn own_metrics(&self) -> Vec<Metric> {
+        let now = now_ns();
+        let expire = now + 2 * self.inner.ping_interval.as_nanos() as u64;
+        let free = match self.inner.ipfs.repo_stat() {
+            Ok(s) => s.storage_max.saturating_sub(s.repo_size),
+            Err(_) => 0,
+        };
+        let metric = |name: String, value: String, weight: i64| Metric {
+            name,
+            peer: self.inner.peer_str.clone(),
+            value,
+            weight,
+            expire_ns: expire,
+            received_ns: now,
+        };
+        let mut out = vec![
+            metric(
+                "freespace".into(),
+                free.to_string(),
+                free.min(i64::MAX as u64) as i64,
+            ),
+            metric("ping".into(), String::new(), 0),
+        ];
+        for (k, v) in &self.inner.section.tags {
+            out.push(metric(format!("tag:{k}"), v.clone(), 0));
+        }
+        out
+    }
+
+    /// Sends this peer's metrics to every member each ping interval; they
+    /// double as the liveness signal re-allocation relies on.
+    pub(super) async fn publish_metrics(self) {
+        let mut tick = tokio::time::interval(self.inner.ping_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let ms = self.own_metrics();
+            self.store_metrics(ms.clone());
+            let me = &self;
+            let sends = self
+                .members()
+                .into_iter()
+                .filter(|(p, _)| *p != me.inner.peer)
+                .map(|(p, addrs)| {
+                    let req = PeerRequest::Metrics(ms.clone());
+                    async move {
+                        if let Err(e) = me.ask(p, addrs, &req, me.inner.ping_interval).await {
+                            tracing::debug!("metrics to {p}: {e}");
+                        }
+                    }
+                });
+            join_all(sends).await;
+        }
+    }
+
+    /// Healthy peers (fresh metrics) that allocation can use.
+    pub(super) fn candidates(&self) -> Vec<Candidate> {
+        let now = now_ns();
+        let members: BTreeSet<String> = self
+            .members()
+            .into_iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
+        let all = self.lock_metrics();
+        members
+            .into_iter()
+            .filter_map(|p| {
+                let ms = all.get(&p)?;
+                let free = ms.get("freespace").filter(|m| m.valid_at(now))?;
+                let tags = ms
+                    .values()
+                    .filter_map(|m| {
+                        Some((m.name.strip_prefix("tag:")?.to_string(), m.value.clone()))
+                    })
+                    .collect();
+                Some(Candidate {
+                    peer: p,
+                    freespace: free.weight.max(0) as u64,
+                    tags,
+                })
+            })
+            .collect()
+    }
+
+    /// How long `peer` has been without a valid metric (zero when healthy).
+    pub(super) fn down_for(&self, peer: &str, now: u64) -> Duration {
+        let all = self.lock_metrics();
+        let expired_at = match all.get(peer).and_then(|m| m.get("ping")) {
+            Some(m) if m.valid_at(now) => return Duration::ZERO,
+            Some(m) => m.expire_ns,
+            None => self.inner.started_ns,
+        };
+        Duration::from_nanos(now.saturating_sub(expired_at))
+    }
+
+    /// `/monitor/metrics`: names of the metrics peers publish.
+    pub fn metric_names(&self) -> Vec<String> {
+        let all = self.lock_metrics();
+        let names: BTreeSet<String> = all.values().flat_map(|m| m.keys().cloned()).collect();
+        names.into_iter().collect()
+    }
+
+    /// `/monitor/metrics/{name}`: the latest metric of that name from each peer.
+    pub fn metrics(&self, name: &str) -> Vec<Metric> {
+        let all = self.lock_metrics();
+        let mut out: Vec<Metric> = all.values().filter_map(|m| m.get(name).cloned()).collect();
+        out.sort_by(|a, b| a.peer.cmp(&b.peer));
+        out
+    }
+
+    /// `/health/graph`-style view: peer ID -> peers it is connected to
+    /// (this peer's view only).
+    pub async fn connection_graph(&self) -> BTreeMap<String, Vec<String>> {
+        let peers = self.inner.host.connected_peers().await;
+        let mut g = BTreeMap::new();
+        g.insert(
+            self.inner.peer_str.clone(),
+            peers.iter().map(|p| p.to_string()).collect(),
+        );
+        g
+    }
+}

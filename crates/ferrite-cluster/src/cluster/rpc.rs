@@ -1,0 +1,142 @@
+//! Messages between cluster peers over the cluster host: the Raft RPCs
+//! (the [`Transport`] openraft uses), joins, status and recover queries,
+//! and metrics.
+
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use serde::{Deserialize, Serialize};
+
+use super::membership::{parse_node_addr, peer_of};
+use super::{node_id, Cluster, RAFT_RPC_TIMEOUT};
+use crate::host::{ClusterHost, Inbound};
+use crate::network::{RpcFuture, RpcRequest, RpcResponse, Transport, TransportError};
+use crate::node::ClusterError;
+use crate::types::{Metric, PeerInfo, PinInfo};
+use crate::NodeId;
+
+/// Messages between cluster peers (JSON inside the host's frames).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum PeerRequest {
+    Raft(RpcRequest),
+    /// Add the sender as a voter (asked of any member; forwarded to the leader).
+    Join {
+        addr: String,
+    },
+    Id,
+    /// Local statuses of these CIDs (`None`: all).
+    Status {
+        cids: Option<Vec<String>>,
+    },
+    /// Recover these CIDs locally (`None`: every CID in error).
+    Recover {
+        cid: Option<String>,
+    },
+    Metrics(Vec<Metric>),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum PeerResponse {
+    Raft(RpcResponse),
+    Id(PeerInfo),
+    Status(Vec<PinInfo>),
+    Ok,
+    Error(String),
+}
+
+/// openraft's transport over the cluster host.
+pub(super) struct HostTransport {
+    pub(super) host: ClusterHost,
+}
+
+impl Transport for HostTransport {
+    fn call<'a>(&'a self, target: NodeId, addr: &'a str, req: RpcRequest) -> RpcFuture<'a> {
+        Box::pin(async move {
+            let (peer, addrs) = parse_node_addr(addr)
+                .ok_or_else(|| TransportError::Other(format!("bad peer address {addr:?}")))?;
+            let body = serde_json::to_vec(&PeerRequest::Raft(req))
+                .map_err(|e| TransportError::Other(e.to_string()))?;
+            let reply = self
+                .host
+                .call(peer, addrs, body, RAFT_RPC_TIMEOUT)
+                .await
+                .map_err(|e| match e {
+                    TransportError::Unreachable(_, m) => TransportError::Unreachable(target, m),
+                    TransportError::Timeout(_) => TransportError::Timeout(target),
+                    other => other,
+                })?;
+            match serde_json::from_slice(&reply) {
+                Ok(PeerResponse::Raft(r)) => Ok(r),
+                Ok(PeerResponse::Error(e)) => Ok(RpcResponse::Error(e)),
+                Ok(other) => Err(TransportError::Other(format!("unexpected reply {other:?}"))),
+                Err(e) => Err(TransportError::Other(format!("bad reply: {e}"))),
+            }
+        })
+    }
+}
+
+impl Cluster {
+    pub(super) async fn ask(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        req: &PeerRequest,
+        timeout: Duration,
+    ) -> Result<PeerResponse, ClusterError> {
+        let body = serde_json::to_vec(req).map_err(|e| ClusterError::Raft(e.to_string()))?;
+        let reply = self.inner.host.call(peer, addrs, body, timeout).await?;
+        serde_json::from_slice(&reply).map_err(|e| ClusterError::Raft(format!("bad reply: {e}")))
+    }
+
+    pub(super) async fn serve_inbound(self, mut inbound: tokio::sync::mpsc::Receiver<Inbound>) {
+        while let Some(req) = inbound.recv().await {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let resp = match serde_json::from_slice::<PeerRequest>(&req.request) {
+                    Ok(r) => me.handle(req.from, r).await,
+                    Err(e) => PeerResponse::Error(format!("bad request: {e}")),
+                };
+                let bytes = serde_json::to_vec(&resp).unwrap_or_default();
+                let _ = req.reply.send(bytes);
+            });
+        }
+    }
+
+    async fn handle(&self, from: PeerId, req: PeerRequest) -> PeerResponse {
+        match req {
+            PeerRequest::Raft(r) => PeerResponse::Raft(self.inner.raft.handle_rpc(r).await),
+            PeerRequest::Join { addr } => {
+                // The record must name the peer that asked: the PSK only
+                // proves membership, not which member it is.
+                if peer_of(&addr) != Some(from.to_string()) {
+                    return PeerResponse::Error("join address does not match the peer".into());
+                }
+                let id = node_id(&from);
+                if self.inner.raft.metrics().voters.contains(&id) {
+                    return PeerResponse::Ok;
+                }
+                match self.inner.raft.add_voter(id, addr).await {
+                    Ok(()) => PeerResponse::Ok,
+                    Err(e) => PeerResponse::Error(e.to_string()),
+                }
+            }
+            PeerRequest::Id => PeerResponse::Id(self.id().await),
+            PeerRequest::Status { cids } => PeerResponse::Status(match cids {
+                Some(c) => c.iter().map(|c| self.inner.tracker.status(c)).collect(),
+                None => self.inner.tracker.status_all(),
+            }),
+            PeerRequest::Recover { cid } => PeerResponse::Status(match cid {
+                Some(c) => vec![self.inner.tracker.recover(&c)],
+                None => self.inner.tracker.recover_all(),
+            }),
+            PeerRequest::Metrics(ms) => {
+                // Only a peer's own metrics are accepted from it.
+                let from = from.to_string();
+                self.store_metrics(ms.into_iter().filter(|m| m.peer == from).collect());
+                PeerResponse::Ok
+            }
+        }
+    }
+}

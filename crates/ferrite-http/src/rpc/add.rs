@@ -179,12 +179,16 @@ fn bad_upload(msg: String) -> io::Error {
 /// The API error for a failed upload command: malformed uploads are the
 /// client's.
 pub(super) fn upload_error(e: ferrite_node::Error) -> ApiError {
-    if let ferrite_node::Error::Io(io) = &e {
-        if let Some(bad) = io.get_ref().and_then(|i| i.downcast_ref::<BadUpload>()) {
-            return ApiError::client(bad.0.clone());
-        }
-    }
-    e.into()
+    bad_upload_of(&e).unwrap_or_else(|| e.into())
+}
+
+/// The client's error if `e` is a malformed upload.
+pub(super) fn bad_upload_of(e: &ferrite_node::Error) -> Option<ApiError> {
+    let ferrite_node::Error::Io(io) = e else {
+        return None;
+    };
+    let bad = io.get_ref()?.downcast_ref::<BadUpload>()?;
+    Some(ApiError::client(bad.0.clone()))
 }
 
 /// The boundary of the request's `multipart/form-data` body.

@@ -493,7 +493,9 @@ impl Command for Import {
         let r = ctx
             .node()?
             .dag_import(&mut inputs, opts)
-            .map_err(super::add::upload_error)?;
+            // A broken upload is the client's fault; anything else is a
+            // command failure (500), as Kubo answers.
+            .map_err(|e| super::add::bad_upload_of(&e).unwrap_or_else(|| internal(e)))?;
         if inputs.count == 0 {
             return Err(ApiError::client("file argument 'path' is required"));
         }

@@ -62,6 +62,18 @@ impl Write for ChanWriter {
     }
 }
 
+/// The `X-Stream-Error` trailer frame that ends a stream whose command
+/// failed after it started answering.
+pub fn error_trailer(message: &str) -> Frame<Bytes> {
+    tracing::debug!("stream ended with an error: {message}");
+    let mut trailers = axum::http::HeaderMap::new();
+    let msg = message.replace(['\r', '\n'], " ");
+    if let Ok(v) = axum::http::HeaderValue::from_str(&msg) {
+        trailers.insert("x-stream-error", v);
+    }
+    Frame::trailers(trailers)
+}
+
 /// A body produced by `f` on the blocking pool. An error from `f` becomes the
 /// `X-Stream-Error` trailer.
 pub fn blocking_stream<F, E>(f: F) -> Body
@@ -82,13 +94,7 @@ where
             if w.tx.is_closed() {
                 return;
             }
-            tracing::debug!("stream ended with an error: {e}");
-            let mut trailers = axum::http::HeaderMap::new();
-            let msg = e.to_string().replace(['\r', '\n'], " ");
-            if let Ok(v) = axum::http::HeaderValue::from_str(&msg) {
-                trailers.insert("x-stream-error", v);
-            }
-            let _ = w.send(Frame::trailers(trailers));
+            let _ = w.send(error_trailer(&e.to_string()));
         } else if let Err(e) = flushed {
             tracing::debug!("stream flush failed: {e}");
         }

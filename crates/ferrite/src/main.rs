@@ -58,7 +58,7 @@ enum Command {
     /// and gateway (Addresses.Gateway).
     Daemon(cmd::daemon::Args),
     /// Add files and folders to the repo.
-    Add(cmd::add::Args),
+    Add(ferrite_http::rpc::add::Add),
     /// Print the contents of a file.
     Cat(ferrite_http::rpc::files::Cat),
     /// Download a file or folder to the local file system.

@@ -119,33 +119,10 @@ pub(crate) struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Adds an option.
-    pub(crate) fn opt(mut self, k: &str, v: impl ToString) -> Self {
-        self.query.push((k.to_string(), v.to_string()));
-        self
-    }
-
     /// Adds query pairs (a typed request's wire form).
     pub(crate) fn pairs(mut self, pairs: Vec<(String, String)>) -> Self {
         self.query.extend(pairs);
         self
-    }
-
-    /// Adds an option if it has a value.
-    pub(crate) fn opt_some(self, k: &str, v: Option<impl ToString>) -> Self {
-        match v {
-            Some(v) => self.opt(k, v),
-            None => self,
-        }
-    }
-
-    /// Adds a boolean option only when it is set (the server's default is false).
-    pub(crate) fn flag(self, k: &str, on: bool) -> Self {
-        if on {
-            self.opt(k, true)
-        } else {
-            self
-        }
     }
 
     /// Attaches a multipart upload.
@@ -271,6 +248,20 @@ fn copy_source(r: &mut dyn Read, w: &mut dyn Write, what: &dyn Fn() -> String) -
     }
 }
 
+/// A file read in-process: its read errors name it, as the upload's do.
+struct LocalFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl Read for LocalFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file
+            .read(buf)
+            .map_err(|e| source_error(e, format!("read {}", self.path.display())))
+    }
+}
+
 /// One part of an upload.
 enum Part {
     Dir(String),
@@ -340,9 +331,9 @@ impl Multipart {
                 Part::Symlink(n, target) => (n, AddEntryKind::Symlink(target)),
                 Part::Reader(n, r) => (n, AddEntryKind::File(r)),
                 Part::File(n, path) => {
-                    let f = File::open(&path)
+                    let file = File::open(&path)
                         .map_err(|e| source_error(e, format!("open {}", path.display())))?;
-                    (n, AddEntryKind::File(Box::new(f)))
+                    (n, AddEntryKind::File(Box::new(LocalFile { file, path })))
                 }
             };
             Ok(AddEntry { path, kind })
@@ -521,7 +512,7 @@ mod tests {
         );
         let err = c
             .request("pin/rm")
-            .opt("arg", "x")
+            .pairs(vec![("arg".into(), "x".into())])
             .stream(|_| Ok(()))
             .unwrap_err();
         assert_eq!(err.to_string(), "not pinned");

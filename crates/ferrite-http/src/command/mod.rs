@@ -136,6 +136,16 @@ pub struct Upload {
     pub stdin_name: Option<String>,
 }
 
+impl Upload {
+    /// Each path one file (stdin when none).
+    pub fn files(paths: &[PathBuf]) -> Upload {
+        Upload {
+            paths: paths.to_vec(),
+            ..Upload::default()
+        }
+    }
+}
+
 /// What a command runs on.
 pub struct Ctx {
     node: Option<Node>,
@@ -167,6 +177,28 @@ impl Ctx {
     pub fn with_files(self, files: Files) -> Self {
         *self.files.lock().expect("not poisoned") = Some(files);
         self
+    }
+
+    /// Feeds each file of the command's files to `f` (folders carry
+    /// nothing); go-ipfs-cmds' error when there is none.
+    pub fn each_file(
+        &self,
+        name: &str,
+        mut f: impl FnMut(Box<dyn io::Read + Send>) -> Result<(), ApiError>,
+    ) -> Result<(), ApiError> {
+        let mut any = false;
+        for entry in self.files(name)? {
+            if let ferrite_node::AddEntryKind::File(reader) = entry?.kind {
+                any = true;
+                f(reader)?;
+            }
+        }
+        if !any {
+            return Err(ApiError::client(format!(
+                "file argument '{name}' is required"
+            )));
+        }
+        Ok(())
     }
 
     /// The command's files (once), or go-ipfs-cmds' error for a request
@@ -322,20 +354,39 @@ fn parse<C: DeserializeOwned>(req: &Req) -> Result<C, ApiError> {
     query::from_options(options).map_err(|e| ApiError::client(e.0))
 }
 
+/// Lines gathered while the client is slow go out in frames of about this
+/// size.
+const BATCH: usize = 64 * 1024;
+
 /// Runs `cmd` on the blocking pool and streams its items as NDJSON. An error
 /// before the first item is a normal error answer; a later one is the
 /// `X-Stream-Error` trailer.
 async fn stream<C: Command>(cmd: C, ctx: Ctx) -> Result<Response, ApiError> {
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, ApiError>>(16);
     tokio::task::spawn_blocking(move || {
-        let mut line = Vec::new();
+        let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "client went away");
+        // Lines go out at once while the client keeps up; while it does not
+        // (the channel is full), they gather into bigger frames.
+        let mut pending = Vec::new();
         let r = cmd.run(&ctx, &mut |item| {
-            line.clear();
-            serde_json::to_writer(&mut line, &item).map_err(io::Error::from)?;
-            line.push(b'\n');
-            tx.blocking_send(Ok(Bytes::copy_from_slice(&line)))
-                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+            serde_json::to_writer(&mut pending, &item).map_err(io::Error::from)?;
+            pending.push(b'\n');
+            let frame = Bytes::from(std::mem::take(&mut pending));
+            if frame.len() >= BATCH {
+                return tx.blocking_send(Ok(frame)).map_err(|_| gone());
+            }
+            match tx.try_send(Ok(frame)) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Full(Ok(frame))) => {
+                    pending = Vec::from(frame);
+                    Ok(())
+                }
+                Err(_) => Err(gone()),
+            }
         });
+        if !pending.is_empty() && tx.blocking_send(Ok(pending.into())).is_err() {
+            return;
+        }
         if let Err(e) = r {
             let _ = tx.blocking_send(Err(e));
         }
@@ -347,15 +398,7 @@ async fn stream<C: Command>(cmd: C, ctx: Ctx) -> Result<Response, ApiError> {
     let frames = futures_util::stream::unfold((first, rx), |(next, mut rx)| async move {
         let frame = match next? {
             Ok(b) => Frame::data(b),
-            Err(e) => {
-                tracing::debug!("stream ended with an error: {}", e.message);
-                let mut trailers = axum::http::HeaderMap::new();
-                let msg = e.message.replace(['\r', '\n'], " ");
-                if let Ok(v) = axum::http::HeaderValue::from_str(&msg) {
-                    trailers.insert("x-stream-error", v);
-                }
-                Frame::trailers(trailers)
-            }
+            Err(e) => crate::body::error_trailer(&e.message),
         };
         let next = rx.recv().await;
         Some((Ok::<_, Infallible>(frame), (next, rx)))

@@ -17,21 +17,21 @@
 //! client never sees a CID that a crash could lose. Response headers wait
 //! for the first output, so errors before it get a proper status.
 
-use super::block::CidEnc;
-use super::{ndjson_stream, ApiError, Reply, Req, Route};
+use super::{ApiError, Route};
+use crate::command::{parse_bool, route, yes, Command, Ctx, Emit, Encoding, Upload};
 use axum::body::Body;
 use bytes::Bytes;
 use ferrite_ipld::HashAlg;
-use ferrite_node::{AddEntry, AddEntryKind, AddOptions, Added, FileProgress, Node};
-use http_body::Frame;
-use std::convert::Infallible;
-use std::io::{self, Read};
+use ferrite_node::{AddEntry, AddEntryKind, AddOptions, FileProgress, Node};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The commands of this module.
-pub(super) const COMMANDS: &[Route] = &[("add", |n, r| Box::pin(add(n, r)))];
+pub(super) const COMMANDS: &[Route] = &[route::<Add>()];
 
 /// Kubo sends a progress object every this many bytes of a file.
 const PROGRESS_STEP: u64 = 256 * 1024;
@@ -40,8 +40,6 @@ const PROGRESS_STEP: u64 = 256 * 1024;
 const MAX_HEADER_BYTES: u64 = 1024 * 1024;
 /// Largest symlink target accepted.
 const MAX_SYMLINK_TARGET: usize = 64 * 1024;
-/// Output lines are batched up to this size.
-const OUT_BATCH: usize = 64 * 1024;
 
 /// What the parser hands the importer.
 enum EntryMsg {
@@ -55,65 +53,6 @@ enum Piece {
     Data(Bytes),
     Fail(io::Error),
     End,
-}
-
-/// What the importer hands the response body.
-enum Out {
-    Data(Bytes),
-    Fail(ApiError),
-}
-
-/// Output switches of `add`.
-#[derive(Clone, Copy)]
-struct Output {
-    progress: bool,
-    quieter: bool,
-    silent: bool,
-}
-
-/// `/api/v0/add`: see the module docs.
-pub(super) async fn add(node: Node, req: Req) -> Reply {
-    let opts = add_options(&node, &req)?;
-    let output = Output {
-        progress: req.bool("progress", false)?,
-        quieter: req.bool("quieter", false)?,
-        silent: req.bool("silent", false)?,
-    };
-    // `quiet` only changes what a CLI client prints; every row is sent.
-    req.bool("quiet", false)?;
-    let enc = CidEnc::from_req(&req)?;
-    let boundary = request_boundary(&req)?;
-    let entries = UploadEntries::new(req.request.into_body(), boundary);
-
-    let (out_tx, mut out_rx) = mpsc::channel::<Out>(16);
-    tokio::task::spawn_blocking(move || import(node, opts, output, enc, entries, out_tx));
-
-    // Headers go out with the first output: an error before it is a status.
-    let first = match out_rx.recv().await {
-        Some(Out::Fail(e)) => return Err(e),
-        first => first,
-    };
-    let stream = futures_util::stream::unfold((first, out_rx), |(pending, mut rx)| async move {
-        let item = match pending {
-            Some(item) => Some(item),
-            None => rx.recv().await,
-        };
-        let frame = match item? {
-            Out::Data(b) => Frame::data(b),
-            Out::Fail(e) => {
-                let mut trailers = axum::http::HeaderMap::new();
-                let msg = e.message.replace(['\r', '\n'], " ");
-                if let Ok(v) = axum::http::HeaderValue::from_str(&msg) {
-                    trailers.insert("x-stream-error", v);
-                }
-                Frame::trailers(trailers)
-            }
-        };
-        Some((Ok::<_, Infallible>(frame), (None, rx)))
-    });
-    Ok(ndjson_stream(Body::new(http_body_util::StreamBody::new(
-        stream,
-    ))))
 }
 
 /// The request body as multer reads it, one frame per poll: multer drains
@@ -191,17 +130,6 @@ pub(super) fn bad_upload_of(e: &ferrite_node::Error) -> Option<ApiError> {
     Some(ApiError::client(bad.0.clone()))
 }
 
-/// The boundary of the request's `multipart/form-data` body.
-fn request_boundary(req: &Req) -> Result<String, ApiError> {
-    let ct = req
-        .request
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    multipart_boundary(ct)
-}
-
 /// The boundary of a `multipart/form-data` body from its `Content-Type`
 /// header value (`""` when there is none), or Kubo's client error (400) for
 /// a request without files or without a boundary.
@@ -212,85 +140,6 @@ pub fn multipart_boundary(ct: &str) -> Result<String, ApiError> {
     }
     multer::parse_boundary(ct)
         .map_err(|_| ApiError::client("no multipart boundary param in Content-Type"))
-}
-
-/// Add options from the query, over the repo's `Import.*` defaults.
-fn add_options(node: &Node, req: &Req) -> Result<AddOptions, ApiError> {
-    let mut import = node.import_defaults()?;
-    if let Some(c) = req.opt("chunker").filter(|c| !c.is_empty()) {
-        import.chunker = c.parse().map_err(|e| ApiError::client(format!("{e}")))?;
-    }
-    if let Some(h) = req.opt("hash").filter(|h| !h.is_empty()) {
-        import.hash = h
-            .to_ascii_lowercase()
-            .parse::<HashAlg>()
-            .map_err(|_| ApiError::client(format!("unrecognized hash function: {h:?}")))?;
-    }
-    if let Some(v) = req.i64("cid-version")? {
-        if !(0..=1).contains(&v) {
-            return Err(ApiError::client(format!("unknown CID version: {v}")));
-        }
-        import.cid_version = Some(v as u8);
-    }
-    if req.opt("raw-leaves").is_some() {
-        import.raw_leaves = Some(req.bool("raw-leaves", false)?);
-    }
-    if req.opt("trickle").is_some() {
-        import.trickle = req.bool("trickle", false)?;
-    }
-    import.inline = req.bool("inline", false)?;
-    if let Some(l) = req.i64("inline-limit")? {
-        import.inline_limit = usize::try_from(l)
-            .map_err(|_| ApiError::client(format!("invalid inline-limit: {l}")))?;
-    }
-    if let Some(n) = req.i64("max-file-links")? {
-        import.max_links = usize::try_from(n)
-            .map_err(|_| ApiError::client(format!("invalid max-file-links: {n}")))?;
-    }
-    if let Some(n) = req.i64("max-directory-links")? {
-        import.dir_max_links = usize::try_from(n)
-            .map_err(|_| ApiError::client(format!("invalid max-directory-links: {n}")))?;
-    }
-    if let Some(n) = req.u64("max-hamt-fanout")? {
-        import.hamt_fanout = n;
-    }
-    import
-        .validate()
-        .map_err(|e| ApiError::client(e.to_string()))?;
-    for unsupported in ["nocopy", "fscache", "preserve-mode", "preserve-mtime"] {
-        if req.bool(unsupported, false)? {
-            return Err(ApiError::client(format!(
-                "option {unsupported:?} is not supported by ferrite"
-            )));
-        }
-    }
-    for unsupported in ["to-files", "mode", "mtime"] {
-        if req.opt(unsupported).is_some() {
-            return Err(ApiError::client(format!(
-                "option {unsupported:?} is not supported by ferrite"
-            )));
-        }
-    }
-    let only_hash = req.bool("only-hash", false)?;
-    // --only-hash stores nothing, so there is nothing to pin (Kubo).
-    let pin = req.bool("pin", true)? && !only_hash;
-    let pin_name = req.opt("pin-name").map(str::to_owned);
-    if pin_name.is_some() && !pin {
-        return Err(ApiError::client("pin-name option requires pin to be set"));
-    }
-    // `recursive` and `hidden` were applied by the client when it chose the
-    // parts to send; Kubo's server ignores them too.
-    req.bool("recursive", false)?;
-    req.bool("hidden", false)?;
-    Ok(AddOptions {
-        import,
-        recursive: true,
-        hidden: true,
-        wrap: req.bool("wrap-with-directory", false)?,
-        only_hash,
-        pin,
-        pin_name: pin_name.unwrap_or_default(),
-    })
 }
 
 /// boxo's part name: the `filename` parameter, URL-unescaped when it is
@@ -568,89 +417,294 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-fn line(ev: &AddEvent<'_>, buf: &mut Vec<u8>) {
-    serde_json::to_writer(&mut *buf, ev).expect("serializable");
-    buf.push(b'\n');
+/// Add files and folders to the repo.
+///
+/// Rows are sent only after the blocks are committed and the roots pinned
+/// (Kubo sends them during the import), so a client never sees a CID that a
+/// crash could lose. With `progress`, `{"Name","Bytes"}` objects come every
+/// 256 KiB and at the end of each file.
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  ferrite add hello.txt\n",
+    "  ferrite add -r my-folder\n",
+    "  ferrite add -Q --cid-version 1 photo.jpg",
+))]
+pub struct Add {
+    /// Files or folders to add; stdin when none.
+    #[serde(skip)]
+    pub paths: Vec<PathBuf>,
+    /// Add folder contents recursively.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub recursive: bool,
+    /// Include files whose names start with a dot.
+    #[arg(short = 'H', long)]
+    #[serde(default)]
+    pub hidden: bool,
+    /// Wrap files with a directory object.
+    #[arg(short = 'w', long = "wrap-with-directory")]
+    #[serde(rename = "wrap-with-directory", default)]
+    pub wrap: bool,
+    /// Only chunk and hash; write nothing to the repo.
+    #[arg(short = 'n', long = "only-hash")]
+    #[serde(rename = "only-hash", default)]
+    pub only_hash: bool,
+    /// Pin what is added (`--pin=false` to not pin).
+    #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(default = "yes")]
+    pub pin: bool,
+    /// A name for the pin.
+    #[arg(long = "pin-name")]
+    #[serde(rename = "pin-name", default)]
+    pub pin_name: Option<String>,
+    /// Print only CIDs.
+    #[arg(short, long)]
+    #[serde(default)]
+    pub quiet: bool,
+    /// Print only the final CID.
+    #[arg(short = 'Q', long)]
+    #[serde(default)]
+    pub quieter: bool,
+    /// Print nothing.
+    #[arg(long)]
+    #[serde(default)]
+    pub silent: bool,
+    /// Show a progress bar (default when stderr is a terminal).
+    #[arg(short, long, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(default)]
+    pub progress: Option<bool>,
+    /// Use the trickle DAG layout.
+    #[arg(short, long, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(default)]
+    pub trickle: Option<bool>,
+    /// Chunking algorithm: size-N, rabin[-min-avg-max], buzhash.
+    #[arg(short = 's', long)]
+    #[serde(default)]
+    pub chunker: Option<String>,
+    /// Use raw blocks for leaves (default: on with CIDv1).
+    #[arg(long = "raw-leaves", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    #[serde(rename = "raw-leaves", default)]
+    pub raw_leaves: Option<bool>,
+    /// CID version (0 or 1); non-default options imply 1.
+    #[arg(long = "cid-version", allow_negative_numbers = true)]
+    #[serde(rename = "cid-version", default)]
+    pub cid_version: Option<i64>,
+    /// Hash function.
+    #[arg(long)]
+    #[serde(default)]
+    pub hash: Option<String>,
+    /// Inline small blocks into identity CIDs.
+    #[arg(long)]
+    #[serde(default)]
+    pub inline: bool,
+    /// Largest block to inline [default: 32].
+    #[arg(long = "inline-limit", allow_negative_numbers = true)]
+    #[serde(rename = "inline-limit", default)]
+    pub inline_limit: Option<i64>,
+    /// Most links of a file node (default: Import.UnixFSFileMaxLinks).
+    #[arg(long = "max-file-links", allow_negative_numbers = true)]
+    #[serde(rename = "max-file-links", default)]
+    pub max_file_links: Option<i64>,
+    /// Most links of a folder node before it becomes a HAMT.
+    #[arg(long = "max-directory-links", allow_negative_numbers = true)]
+    #[serde(rename = "max-directory-links", default)]
+    pub max_directory_links: Option<i64>,
+    /// Fanout of HAMT folders.
+    #[arg(long = "max-hamt-fanout")]
+    #[serde(rename = "max-hamt-fanout", default)]
+    pub max_hamt_fanout: Option<u64>,
+    /// Name to use for data read from stdin.
+    #[arg(long = "stdin-name")]
+    #[serde(rename = "stdin-name", default)]
+    pub stdin_name: Option<String>,
+    /// Kubo's filestore option: refused.
+    #[arg(skip)]
+    #[serde(default)]
+    pub nocopy: bool,
+    /// Kubo's filestore option: refused.
+    #[arg(skip)]
+    #[serde(default)]
+    pub fscache: bool,
+    /// Kubo's metadata option: refused.
+    #[arg(skip)]
+    #[serde(rename = "preserve-mode", default)]
+    pub preserve_mode: bool,
+    /// Kubo's metadata option: refused.
+    #[arg(skip)]
+    #[serde(rename = "preserve-mtime", default)]
+    pub preserve_mtime: bool,
+    /// Kubo's MFS option: refused.
+    #[arg(skip)]
+    #[serde(rename = "to-files", default)]
+    pub to_files: Option<String>,
+    /// Kubo's metadata option: refused.
+    #[arg(skip)]
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Kubo's metadata option: refused.
+    #[arg(skip)]
+    #[serde(default)]
+    pub mtime: Option<String>,
 }
 
-/// The blocking half: runs the import and writes the output.
-fn import(
-    node: Node,
-    opts: AddOptions,
-    output: Output,
-    enc: CidEnc,
-    mut entries: UploadEntries,
-    out: mpsc::Sender<Out>,
-) {
-    let mut last: Option<(String, u64)> = None;
-    let mut progress = |p: FileProgress<'_>| {
-        if !output.progress || output.silent {
-            return;
+impl Add {
+    /// The add options, over the repo's `Import.*` defaults.
+    pub fn options(&self, node: &Node) -> Result<AddOptions, ApiError> {
+        let given = [
+            ("nocopy", self.nocopy),
+            ("fscache", self.fscache),
+            ("preserve-mode", self.preserve_mode),
+            ("preserve-mtime", self.preserve_mtime),
+            ("to-files", self.to_files.is_some()),
+            ("mode", self.mode.is_some()),
+            ("mtime", self.mtime.is_some()),
+        ];
+        if let Some((name, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(ApiError::client(format!(
+                "option {name:?} is not supported by ferrite"
+            )));
         }
-        let sent = match &last {
-            Some((name, bytes)) if name == p.name => Some(*bytes),
-            _ => None,
-        };
-        let due = match sent {
-            None => p.done || p.bytes >= PROGRESS_STEP,
-            Some(s) => p.bytes >= s + PROGRESS_STEP || (p.done && p.bytes != s),
-        };
-        if !due {
-            return;
+        let mut import = node.import_defaults()?;
+        if let Some(c) = self.chunker.as_deref().filter(|c| !c.is_empty()) {
+            import.chunker = c.parse().map_err(|e| ApiError::client(format!("{e}")))?;
         }
-        let mut buf = Vec::new();
-        line(
-            &AddEvent {
-                name: p.name.into(),
-                hash: None,
-                bytes: p.bytes,
-                size: None,
-            },
-            &mut buf,
-        );
-        last = Some((p.name.to_owned(), p.bytes));
-        // A client that went away also stops sending; the import then
-        // fails on its body.
-        let _ = out.blocking_send(Out::Data(Bytes::from(buf)));
-    };
-    match node.add_entries(&mut entries, &opts, &mut progress) {
-        Ok(added) => {
-            if !output.silent {
-                send_added(&added, output.quieter, enc, &out);
+        if let Some(h) = self.hash.as_deref().filter(|h| !h.is_empty()) {
+            import.hash = h
+                .to_ascii_lowercase()
+                .parse::<HashAlg>()
+                .map_err(|_| ApiError::client(format!("unrecognized hash function: {h:?}")))?;
+        }
+        if let Some(v) = self.cid_version {
+            if !(0..=1).contains(&v) {
+                return Err(ApiError::client(format!("unknown CID version: {v}")));
             }
+            import.cid_version = Some(v as u8);
         }
-        Err(e) => {
-            let _ = out.blocking_send(Out::Fail(upload_error(e)));
+        if self.raw_leaves.is_some() {
+            import.raw_leaves = self.raw_leaves;
         }
+        if let Some(t) = self.trickle {
+            import.trickle = t;
+        }
+        let count = |name: &str, v: i64| {
+            usize::try_from(v).map_err(|_| ApiError::client(format!("invalid {name}: {v}")))
+        };
+        import.inline = self.inline;
+        if let Some(l) = self.inline_limit {
+            import.inline_limit = count("inline-limit", l)?;
+        }
+        if let Some(n) = self.max_file_links {
+            import.max_links = count("max-file-links", n)?;
+        }
+        if let Some(n) = self.max_directory_links {
+            import.dir_max_links = count("max-directory-links", n)?;
+        }
+        if let Some(n) = self.max_hamt_fanout {
+            import.hamt_fanout = n;
+        }
+        import
+            .validate()
+            .map_err(|e| ApiError::client(e.to_string()))?;
+        // --only-hash stores nothing, so there is nothing to pin (Kubo).
+        let pin = self.pin && !self.only_hash;
+        if self.pin_name.is_some() && !pin {
+            return Err(ApiError::client("pin-name option requires pin to be set"));
+        }
+        // `recursive` and `hidden` were applied by the client when it chose
+        // the parts to send; Kubo's server ignores them too.
+        Ok(AddOptions {
+            import,
+            recursive: true,
+            hidden: true,
+            wrap: self.wrap,
+            only_hash: self.only_hash,
+            pin,
+            pin_name: self.pin_name.clone().unwrap_or_default(),
+        })
     }
 }
 
-fn send_added(added: &[Added], quieter: bool, enc: CidEnc, out: &mpsc::Sender<Out>) {
-    let rows = if quieter {
-        added.last().map_or(&added[..0], std::slice::from_ref)
-    } else {
-        added
-    };
-    let mut buf = Vec::with_capacity(OUT_BATCH);
-    for a in rows {
-        line(
-            &AddEvent {
-                name: a.name.as_str().into(),
-                hash: Some(enc.encode(&a.cid)),
-                bytes: 0,
-                size: Some(a.size.to_string()),
-            },
-            &mut buf,
-        );
-        if buf.len() >= OUT_BATCH {
-            let b = Bytes::from(std::mem::take(&mut buf));
-            if out.blocking_send(Out::Data(b)).is_err() {
+impl Command for Add {
+    const PATH: &'static str = "add";
+    type Item = AddEvent<'static>;
+    const FILES: Option<&'static str> = Some("path");
+
+    fn upload(&self) -> Upload {
+        Upload {
+            paths: self.paths.clone(),
+            tree: true,
+            hidden: self.hidden,
+            stdin_name: self.stdin_name.clone(),
+        }
+    }
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Stream
+    }
+
+    fn run(&self, ctx: &Ctx, emit: Emit<'_, AddEvent<'static>>) -> Result<(), ApiError> {
+        let node = ctx.node()?;
+        let opts = self.options(node)?;
+        let mut files = ctx.files("path")?;
+        let progress = self.progress.unwrap_or(false) && !self.silent;
+        let mut last: Option<(String, u64)> = None;
+        let mut on_progress = |p: FileProgress<'_>| {
+            if !progress {
                 return;
             }
+            let sent = match &last {
+                Some((name, bytes)) if name == p.name => Some(*bytes),
+                _ => None,
+            };
+            let due = match sent {
+                None => p.done || p.bytes >= PROGRESS_STEP,
+                Some(s) => p.bytes >= s + PROGRESS_STEP || (p.done && p.bytes != s),
+            };
+            if due {
+                last = Some((p.name.to_owned(), p.bytes));
+                // A client that went away also stops sending; the import
+                // then fails on its body.
+                let _ = emit(AddEvent {
+                    name: p.name.to_owned().into(),
+                    hash: None,
+                    bytes: p.bytes,
+                    size: None,
+                });
+            }
+        };
+        let added = node
+            .add_entries(&mut files, &opts, &mut on_progress)
+            .map_err(upload_error)?;
+        if self.silent {
+            return Ok(());
         }
+        let rows = if self.quieter {
+            added.last().map_or(&added[..0], std::slice::from_ref)
+        } else {
+            &added[..]
+        };
+        for a in rows {
+            emit(AddEvent {
+                name: a.name.clone().into(),
+                hash: Some(ctx.cids.encode(&a.cid)),
+                bytes: 0,
+                size: Some(a.size.to_string()),
+            })?;
+        }
+        Ok(())
     }
-    if !buf.is_empty() {
-        let _ = out.blocking_send(Out::Data(Bytes::from(buf)));
+
+    fn text(&self, ev: &AddEvent<'static>, out: &mut dyn Write) -> io::Result<()> {
+        match &ev.hash {
+            None => Ok(()),
+            Some(h) if self.quiet || self.quieter => writeln!(out, "{h}"),
+            Some(h) => writeln!(out, "added {h} {}", ev.name),
+        }
     }
 }
 

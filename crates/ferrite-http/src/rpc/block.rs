@@ -11,7 +11,7 @@ use crate::command::{
 use axum::extract::{FromRequest, Multipart, Request};
 use bytes::Bytes;
 use ferrite_ipld::{codecs, Cid, HashAlg};
-use ferrite_node::{AddEntryKind, IpfsPath, Node};
+use ferrite_node::{IpfsPath, Node};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -214,10 +214,7 @@ impl Command for Put {
     const FILES: Option<&'static str> = Some("data");
 
     fn upload(&self) -> Upload {
-        Upload {
-            paths: self.files.clone(),
-            ..Upload::default()
-        }
+        Upload::files(&self.files)
     }
 
     fn encoding(&self) -> Encoding {
@@ -227,11 +224,7 @@ impl Command for Put {
     fn run(&self, ctx: &Ctx, emit: Emit<'_, BlockStat>) -> Result<(), ApiError> {
         let node = ctx.node()?;
         let spec = self.spec(node)?;
-        let mut stored = 0;
-        for entry in ctx.files("data")? {
-            let AddEntryKind::File(reader) = entry?.kind else {
-                continue;
-            };
+        ctx.each_file("data", |reader| {
             let max = (!self.allow_big_block).then_some(ferrite_ipld::MAX_BLOCK_SIZE);
             let data = read_input(reader, max)?;
             // Kubo checks the size after hashing; the outcome is the same.
@@ -239,16 +232,11 @@ impl Command for Put {
                 .map_err(ApiError::internal)?;
             let cid = spec.cid(&data)?;
             node.block_store(&cid, &data, self.pin)?;
-            stored += 1;
-            emit(BlockStat {
+            Ok(emit(BlockStat {
                 key: ctx.cids.encode(&cid),
                 size: data.len() as u64,
-            })?;
-        }
-        if stored == 0 {
-            return Err(ApiError::client("file argument 'data' is required"));
-        }
-        Ok(())
+            })?)
+        })
     }
 
     fn text(&self, b: &BlockStat, out: &mut dyn Write) -> io::Result<()> {

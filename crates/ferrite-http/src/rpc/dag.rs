@@ -110,10 +110,7 @@ impl Command for PutNode {
     const FILES: Option<&'static str> = Some("object data");
 
     fn upload(&self) -> Upload {
-        Upload {
-            paths: self.files.clone(),
-            ..Upload::default()
-        }
+        Upload::files(&self.files)
     }
 
     fn encoding(&self) -> Encoding {
@@ -130,12 +127,7 @@ impl Command for PutNode {
         let mut opts = PutOptions::from_names(&self.input_codec, &self.store_codec, &hash)
             .map_err(internal)?;
         opts.allow_big_block = self.allow_big_block;
-        let mut any = false;
-        for entry in ctx.files("object data")? {
-            let AddEntryKind::File(reader) = entry?.kind else {
-                continue;
-            };
-            any = true;
+        ctx.each_file("object data", |reader| {
             // The input is the node's text: a few times the block size
             // limit is plenty (the stored block is checked against it).
             let max = (!self.allow_big_block).then_some(4 * ferrite_ipld::MAX_BLOCK_SIZE);
@@ -146,14 +138,10 @@ impl Command for PutNode {
                 )));
             }
             let cid = node.dag_put(&data, &opts, self.pin).map_err(internal)?;
-            emit(Put {
+            Ok(emit(Put {
                 cid: cid_link(&cid),
-            })?;
-        }
-        if !any {
-            return Err(ApiError::client("file argument 'object data' is required"));
-        }
-        Ok(())
+            })?)
+        })
     }
 
     fn text(&self, p: &Put, out: &mut dyn Write) -> io::Result<()> {
@@ -469,10 +457,7 @@ impl Command for Import {
     const FILES: Option<&'static str> = Some("path");
 
     fn upload(&self) -> Upload {
-        Upload {
-            paths: self.files.clone(),
-            ..Upload::default()
-        }
+        Upload::files(&self.files)
     }
 
     fn encoding(&self) -> Encoding {

@@ -11,7 +11,7 @@
 //!
 //! Each command group lives in its own module; [`commands`] is the table.
 
-mod add;
+pub mod add;
 pub mod block;
 pub mod bootstrap;
 pub mod cid;

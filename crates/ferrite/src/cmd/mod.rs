@@ -21,7 +21,6 @@ pub(crate) mod swarm;
 
 use crate::remote::{Client, Multipart};
 use anyhow::{anyhow, bail};
-pub(crate) use ferrite_http::command::parse_bool;
 use ferrite_http::command::{query, Command, Ctx, Download, Needs};
 use ferrite_node::Node;
 use std::io::{Read, Write};
@@ -63,25 +62,7 @@ pub(crate) fn exec_at<C: Command>(t: &Target, path: &str, cmd: C) -> anyhow::Res
             None => cmd.text(&item, out),
         }
     };
-    let result = match (C::NEEDS, t) {
-        (Needs::Nothing, _) => Ok(cmd.run(&Ctx::bare(), &mut |item| print(item, &mut out))?),
-        (Needs::Network, Target::Local(_)) => Err(anyhow!(swarm::OFFLINE)),
-        (_, Target::Local(repo)) => upload::<C>(&cmd).and_then(|files| {
-            let mut ctx = Ctx::new(open(repo)?);
-            if let Some(f) = files {
-                ctx = ctx.with_files(f.into_entries());
-            }
-            Ok(cmd.run(&ctx, &mut |item| print(item, &mut out))?)
-        }),
-        (_, Target::Remote(client)) => upload::<C>(&cmd).and_then(|files| {
-            let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
-            let mut req = client.request(path).pairs(pairs);
-            if let Some(f) = files {
-                req = req.body(f);
-            }
-            req.items(|item: C::Item| Ok(print(item, &mut out)?))
-        }),
-    };
+    let result = run_items(t, path, &cmd, &mut |item| print(item, &mut out));
     // `print` borrows `bar`; its last use is above.
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -92,6 +73,35 @@ pub(crate) fn exec_at<C: Command>(t: &Target, path: &str, cmd: C) -> anyhow::Res
         bail!("{}", cmd.failure(failed));
     }
     Ok(())
+}
+
+/// Runs `cmd` where `t` says and feeds each item of its answer to `f`.
+pub(crate) fn run_items<C: Command>(
+    t: &Target,
+    path: &str,
+    cmd: &C,
+    f: &mut dyn FnMut(C::Item) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    match (C::NEEDS, t) {
+        (Needs::Nothing, _) => Ok(cmd.run(&Ctx::bare(), f)?),
+        (Needs::Network, Target::Local(_)) => Err(anyhow!(swarm::OFFLINE)),
+        (_, Target::Local(repo)) => {
+            let mut ctx = Ctx::new(open(repo)?);
+            if let Some(files) = upload(cmd)? {
+                ctx = ctx.with_files(files.into_entries());
+            }
+            Ok(cmd.run(&ctx, f)?)
+        }
+        (_, Target::Remote(client)) => {
+            let files = upload(cmd)?;
+            let pairs = query::to_pairs(cmd).map_err(anyhow::Error::msg)?;
+            let mut req = client.request(path).pairs(pairs);
+            if let Some(files) = files {
+                req = req.body(files);
+            }
+            req.items(|item: C::Item| Ok(f(item)?))
+        }
+    }
 }
 
 /// The files `cmd` sends, if it takes any (read from disk only while they

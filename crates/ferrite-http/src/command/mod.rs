@@ -33,6 +33,8 @@ pub enum Encoding {
     Single,
     /// NDJSON: one object per item, `X-Chunked-Output: 1`.
     Stream,
+    /// An empty body (`config replace`): success is the status.
+    Empty,
 }
 
 impl Encoding {
@@ -338,6 +340,10 @@ async fn serve<C: Command>(node: Node, req: Req) -> Result<Response, ApiError> {
             }
         }
         Encoding::Stream => stream(cmd, ctx).await,
+        Encoding::Empty => {
+            crate::rpc::blocking(move || cmd.run(&ctx, &mut |_| Ok(()))).await?;
+            Ok(Response::new(Body::empty()))
+        }
     }
 }
 

@@ -8,8 +8,6 @@ use crate::command::{
     parse_bool, required, route, route_download, Answer, Command, Ctx, Download, Emit, Encoding,
     Upload,
 };
-use axum::extract::{FromRequest, Multipart, Request};
-use bytes::Bytes;
 use ferrite_ipld::{codecs, Cid, HashAlg};
 use ferrite_node::{IpfsPath, Node};
 use serde::{Deserialize, Serialize};
@@ -23,47 +21,6 @@ pub(super) const COMMANDS: &[Route] = &[
     route::<Stat>(),
     route::<Rm>(),
 ];
-
-/// Opens a `multipart/form-data` body, or fails as go-ipfs-cmds does when
-/// the command's required file argument `name` has no body.
-pub(super) async fn multipart(request: Request, name: &str) -> Result<Multipart, ApiError> {
-    let is_multipart = request
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
-    if !is_multipart {
-        return Err(ApiError::client(format!(
-            "file argument '{name}' is required"
-        )));
-    }
-    Multipart::from_request(request, &())
-        .await
-        .map_err(|e| ApiError::client(e.body_text()))
-}
-
-/// Reads every file part of a `multipart/form-data` body into memory, in
-/// order (for inputs bounded by the block size). Folder parts
-/// (`application/x-directory`) carry no data and are skipped.
-pub(super) async fn file_parts(request: Request, name: &str) -> Result<Vec<Bytes>, ApiError> {
-    let mut mp = multipart(request, name).await?;
-    let body_err = |e: axum::extract::multipart::MultipartError| {
-        ApiError::client(format!("reading multipart body: {}", e.body_text()))
-    };
-    let mut out = Vec::new();
-    while let Some(field) = mp.next_field().await.map_err(body_err)? {
-        if field.content_type() == Some("application/x-directory") {
-            continue;
-        }
-        out.push(field.bytes().await.map_err(body_err)?);
-    }
-    if out.is_empty() {
-        return Err(ApiError::client(format!(
-            "file argument '{name}' is required"
-        )));
-    }
-    Ok(out)
-}
 
 /// Parses a CID argument (`CID` or `/ipfs/CID`, as Kubo's `PathOrCidPath`).
 pub(super) fn parse_cid_arg(s: &str) -> Result<Cid, ApiError> {

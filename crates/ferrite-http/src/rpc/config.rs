@@ -1,21 +1,18 @@
 //! `config`, `config/show`, `config/replace`, `config/profile/apply`.
 
-use super::block::file_parts;
-use super::{blocking, ApiError, Reply, Req};
-use crate::command::{required, route, Command, Ctx, Emit};
-use axum::body::Body;
-use axum::response::Response;
+use super::ApiError;
+use crate::command::{required, route, Command, Ctx, Emit, Encoding, Upload};
 use ferrite_config::{human_output, Config, ValueMode};
-use ferrite_node::Node;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 /// The commands of this module.
 pub(super) const COMMANDS: &[super::Route] = &[
     route::<Get>(),
     route::<Show>(),
-    ("config/replace", |n, r| Box::pin(replace(n, r))),
+    route::<Replace>(),
     route::<ProfileApply>(),
 ];
 
@@ -113,13 +110,57 @@ impl Command for Show {
     }
 }
 
-/// `/api/v0/config/replace` (multipart, one JSON file) → empty 200.
-pub(super) async fn replace(node: Node, req: Req) -> Reply {
-    let parts = file_parts(req.request, "file").await?;
-    let v: Value = serde_json::from_slice(&parts[0])
-        .map_err(|e| ApiError::internal(format!("failed to decode config: {e}")))?;
-    blocking(move || node.update_config(|cfg| cfg.replace(v).map_err(error))).await?;
-    Ok(Response::new(Body::empty()))
+/// Replace the configuration with a JSON file (`-` for stdin).
+///
+/// The identity's private key is kept (`config show` leaves it out, so an
+/// edited copy of its output has none).
+#[derive(clap::Args, Serialize, Deserialize)]
+#[command(after_help = "Examples:\n  ferrite config replace new-config.json")]
+pub struct Replace {
+    /// The new configuration.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+impl Command for Replace {
+    const PATH: &'static str = "config/replace";
+    type Item = ();
+    const FILES: Option<&'static str> = Some("file");
+
+    fn upload(&self) -> Upload {
+        let stdin = self.file.as_os_str() == "-";
+        Upload::files(if stdin {
+            &[]
+        } else {
+            std::slice::from_ref(&self.file)
+        })
+    }
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Empty
+    }
+
+    fn run(&self, ctx: &Ctx, _emit: Emit<'_, ()>) -> Result<(), ApiError> {
+        let mut new = None;
+        ctx.each_file("file", |reader| {
+            // Only the first file counts, as in Kubo.
+            if new.is_none() {
+                new = Some(
+                    serde_json::from_reader::<_, Value>(io::BufReader::new(reader))
+                        .map_err(|e| error(format!("failed to decode config: {e}")))?,
+                );
+            }
+            Ok(())
+        })?;
+        let new = new.expect("each_file saw a file");
+        Ok(ctx
+            .node()?
+            .update_config(|cfg| cfg.replace(new).map_err(ferrite_node::Error::from))?)
+    }
+
+    fn text(&self, _: &(), _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Apply a profile and print what changed.

@@ -2,11 +2,8 @@
 //! [`ferrite_http::rpc::config`]), `config replace` and `config profile ls`.
 
 use super::{exec, Target};
-use crate::remote::Multipart;
 use clap::Subcommand;
-use ferrite_config::read_json_file;
 use ferrite_http::rpc::config;
-use std::path::{Path, PathBuf};
 
 /// Arguments of `config`.
 #[derive(clap::Args)]
@@ -31,11 +28,7 @@ enum Sub {
     /// Print the whole configuration (without the private key).
     Show(config::Show),
     /// Replace the configuration with a JSON file (`-` for stdin).
-    #[command(after_help = "Examples:\n  ferrite config replace new-config.json")]
-    Replace {
-        /// The new configuration.
-        file: PathBuf,
-    },
+    Replace(config::Replace),
     /// Apply configuration profiles.
     #[command(subcommand)]
     Profile(ProfileCmd),
@@ -63,28 +56,6 @@ pub(crate) fn run(t: &Target, a: Args) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Sub::Replace { file }) => replace(t, &file),
+        Some(Sub::Replace(c)) => exec(t, c),
     }
-}
-
-/// `config replace`: an upload, so not a [`ferrite_http::command::Command`].
-fn replace(t: &Target, file: &Path) -> anyhow::Result<()> {
-    let new = if file.as_os_str() == "-" {
-        serde_json::from_reader(std::io::stdin().lock())
-            .map_err(|e| anyhow::anyhow!("stdin: {e}"))?
-    } else {
-        read_json_file(file)?
-    };
-    match t {
-        Target::Local(repo) => {
-            let node = super::open(repo)?;
-            node.update_config(|cfg| cfg.replace(new).map_err(ferrite_node::Error::from))?;
-        }
-        Target::Remote(c) => {
-            let mut body = Multipart::new();
-            body.reader("", std::io::Cursor::new(serde_json::to_vec(&new)?));
-            c.request("config/replace").body(body).send()?;
-        }
-    }
-    Ok(())
 }

@@ -21,7 +21,7 @@ pub(crate) mod swarm;
 
 use crate::remote::{Client, Multipart};
 use anyhow::{anyhow, bail};
-use ferrite_http::command::{query, Command, Ctx, Download, Needs};
+use ferrite_http::command::{query, Command, Ctx, Download, Encoding, Needs};
 use ferrite_node::Node;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -98,6 +98,10 @@ pub(crate) fn run_items<C: Command>(
             let mut req = client.request(path).pairs(pairs);
             if let Some(files) = files {
                 req = req.body(files);
+            }
+            if cmd.encoding() == Encoding::Empty {
+                req.send()?;
+                return Ok(());
             }
             req.items(|item: C::Item| Ok(f(item)?))
         }

@@ -9,6 +9,13 @@
 //! decode error), then prints them with [`Command::text`]. Adding a command is
 //! one type with one `impl Command`, plus its line in the CLI's enum and in
 //! the API's table.
+//!
+//! A command that reads files (`add`, `block put`) names its file argument
+//! in [`Command::FILES`] and its paths in [`Command::upload`]: the server
+//! hands it the request's `multipart/form-data` parts as [`Ctx::files`], the
+//! CLI the same files read from disk. A command whose answer is bytes
+//! (`cat`, `get`, `dag export`) is a [`Download`], served by
+//! [`route_download`].
 
 pub mod query;
 

@@ -50,15 +50,6 @@ pub enum ClientError {
     Request(#[from] http::Error),
 }
 
-impl From<ClientError> for io::Error {
-    fn from(e: ClientError) -> io::Error {
-        match e {
-            ClientError::Source(e) | ClientError::Connect { source: e, .. } => e,
-            other => io::Error::other(other.to_string()),
-        }
-    }
-}
-
 /// Writes a request body (on a thread of its own).
 pub type BodyWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 

@@ -164,7 +164,7 @@ pub(super) async fn import_upload(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let boundary = multipart_boundary(ct).map_err(|e| RestError::bad_request(e.message))?;
+    let boundary = multipart_boundary(ct, "path").map_err(|e| RestError::bad_request(e.message))?;
     let mut entries = UploadEntries::new(req.into_body(), boundary);
     let rows = tokio::task::spawn_blocking(move || -> Result<Vec<AddedRow>, RestError> {
         if car {

@@ -320,13 +320,7 @@ async fn serve<C: Command>(node: Node, req: Req) -> Result<Response, ApiError> {
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let boundary = crate::rpc::multipart_boundary(ct).map_err(|e| {
-            if e.message.starts_with("file argument") {
-                ApiError::client(format!("file argument '{name}' is required"))
-            } else {
-                e
-            }
-        })?;
+        let boundary = crate::rpc::multipart_boundary(ct, name)?;
         let files = crate::rpc::UploadEntries::new(req.request.into_body(), boundary);
         ctx = ctx.with_files(Box::new(files));
     }

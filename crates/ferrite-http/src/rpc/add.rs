@@ -132,11 +132,14 @@ pub(super) fn bad_upload_of(e: &ferrite_node::Error) -> Option<ApiError> {
 
 /// The boundary of a `multipart/form-data` body from its `Content-Type`
 /// header value (`""` when there is none), or Kubo's client error (400) for
-/// a request without files or without a boundary.
-pub fn multipart_boundary(ct: &str) -> Result<String, ApiError> {
+/// a request without files (`name` is the command's file argument) or
+/// without a boundary.
+pub fn multipart_boundary(ct: &str, name: &str) -> Result<String, ApiError> {
     let media = ct.split(';').next().unwrap_or("").trim();
     if !media.eq_ignore_ascii_case("multipart/form-data") {
-        return Err(ApiError::client("file argument 'path' is required"));
+        return Err(ApiError::client(format!(
+            "file argument '{name}' is required"
+        )));
     }
     multer::parse_boundary(ct)
         .map_err(|_| ApiError::client("no multipart boundary param in Content-Type"))
@@ -727,11 +730,11 @@ mod tests {
     #[test]
     fn boundaries() {
         assert_eq!(
-            multipart_boundary("multipart/form-data; boundary=xyz").unwrap(),
+            multipart_boundary("multipart/form-data; boundary=xyz", "path").unwrap(),
             "xyz"
         );
-        assert!(multipart_boundary("").is_err());
-        assert!(multipart_boundary("application/json").is_err());
-        assert!(multipart_boundary("multipart/form-data").is_err());
+        assert!(multipart_boundary("", "path").is_err());
+        assert!(multipart_boundary("application/json", "path").is_err());
+        assert!(multipart_boundary("multipart/form-data", "path").is_err());
     }
 }

@@ -20,7 +20,7 @@ pub(crate) enum Command {
 /// Runs a `block` subcommand.
 pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     match c {
-        Command::Get(c) => download_to(t, c, |_| super::dag::stdout()),
+        Command::Get(c) => download_to(t, c, |_| super::stdout()),
         Command::Put(c) => exec(t, c),
         Command::Stat(c) => exec(t, c),
         Command::Rm(c) => exec(t, c),

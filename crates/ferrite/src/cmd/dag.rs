@@ -3,7 +3,6 @@
 use super::{download_to, exec, Target};
 use clap::Subcommand;
 use ferrite_http::rpc::dag;
-use std::io::Write;
 
 /// `dag` subcommands.
 #[derive(Subcommand)]
@@ -25,8 +24,8 @@ pub(crate) enum Command {
 /// Runs a `dag` subcommand.
 pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
     match c {
-        Command::Get(c) => download_to(t, c, |_| stdout()),
-        Command::Export(c) => download_to(t, c, |_| stdout()),
+        Command::Get(c) => download_to(t, c, |_| super::stdout()),
+        Command::Export(c) => download_to(t, c, |_| super::stdout()),
         Command::Put(c) => exec(t, c),
         Command::Import(c) => exec(t, c),
         Command::Resolve(c) => exec(t, c),
@@ -36,9 +35,4 @@ pub(crate) fn run(t: &Target, c: Command) -> anyhow::Result<()> {
             exec(t, c)
         }
     }
-}
-
-/// Stdout for a byte answer, buffered.
-pub(crate) fn stdout() -> impl Write {
-    std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())
 }

@@ -30,7 +30,7 @@ pub(crate) fn cat(t: &Target, c: files::Cat) -> anyhow::Result<()> {
         download_to(t, one, |len| {
             let b = bar(wanted, len);
             shown = Some(b.clone());
-            b.wrap_write(super::dag::stdout())
+            b.wrap_write(super::stdout())
         })?;
         if let Some(b) = shown {
             b.finish_and_clear();

@@ -132,15 +132,29 @@ pub(crate) fn download_to<C: Download, W: Write>(
             w.flush()?;
         }
         Target::Remote(client) => {
-            let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
-            let mut resp = client.request(C::PATH).pairs(pairs).send()?;
-            let len = resp.header("x-content-length").and_then(|l| l.parse().ok());
+            let (len, mut body) = fetch(client, &cmd)?;
             let mut w = sink(len);
-            std::io::copy(&mut resp.body, &mut w)?;
+            std::io::copy(&mut body, &mut w)?;
             w.flush()?;
         }
     }
     Ok(())
+}
+
+/// Sends the download `cmd` to the daemon: its length (when known) and body.
+fn fetch<C: Download>(
+    client: &Client,
+    cmd: &C,
+) -> anyhow::Result<(Option<u64>, ferrite_http::client::ResponseBody)> {
+    let pairs = query::to_pairs(cmd).map_err(anyhow::Error::msg)?;
+    let resp = client.request(C::PATH).pairs(pairs).send()?;
+    let len = resp.header("x-content-length").and_then(|l| l.parse().ok());
+    Ok((len, resp.body))
+}
+
+/// Stdout for a byte answer, buffered.
+pub(crate) fn stdout() -> impl Write {
+    std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())
 }
 
 /// [`download_to`] for a consumer that reads (`get` unpacks a tar stream):
@@ -164,10 +178,8 @@ pub(crate) fn download<C: Download, T>(
             Ok(got)
         }
         Target::Remote(client) => {
-            let pairs = query::to_pairs(&cmd).map_err(anyhow::Error::msg)?;
-            let mut resp = client.request(C::PATH).pairs(pairs).send()?;
-            let len = resp.header("x-content-length").and_then(|l| l.parse().ok());
-            read(len, &mut resp.body)
+            let (len, mut body) = fetch(client, &cmd)?;
+            read(len, &mut body)
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use ferrite_http::client::{self as http, Method, Response, Upload};
+use ferrite_http::rpc::ErrorBody;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::Value;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -162,9 +162,9 @@ impl Request<'_> {
         if resp.status != 200 {
             let status = resp.status.as_u16();
             let text = resp.body.text()?;
-            let msg = serde_json::from_str::<Value>(&text)
+            let msg = serde_json::from_str::<ErrorBody>(&text)
                 .ok()
-                .and_then(|v| v.get("Message").and_then(Value::as_str).map(String::from));
+                .map(|e| e.message);
             match msg {
                 Some(m) => bail!("{m}"),
                 None if status == 404 => bail!(
@@ -178,49 +178,34 @@ impl Request<'_> {
         Ok(resp)
     }
 
-    /// Sends and feeds every object of the answer to `f`, decoded as `T`
-    /// (a missing or renamed field is an error).
+    /// Sends and feeds every object of the (NDJSON) answer to `f`, decoded
+    /// as `T` (a missing or renamed field is an error); an error object in
+    /// the stream becomes an error.
     pub(crate) fn items<T: serde::de::DeserializeOwned>(
         self,
         mut f: impl FnMut(T) -> Result<()>,
     ) -> Result<()> {
         let cmd = self.cmd.clone();
-        self.stream(|v| {
-            let item = serde_json::from_value(v)
-                .map_err(|e| anyhow!("the daemon's answer to {cmd} does not decode: {e}"))?;
-            f(item)
-        })
-    }
-
-    /// Sends and feeds every JSON object of an NDJSON answer to `f`.
-    pub(crate) fn stream(self, f: impl FnMut(Value) -> Result<()>) -> Result<()> {
-        ndjson(self.send()?, f)
-    }
-}
-
-/// Feeds every JSON value of an NDJSON answer to `f`; an error object
-/// (`"Type":"error"`) in the stream becomes an error.
-fn ndjson(resp: Response, mut f: impl FnMut(Value) -> Result<()>) -> Result<()> {
-    let mut line = Vec::new();
-    let mut r = BufReader::new(resp.body);
-    loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim();
-        if text.is_empty() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| anyhow!("bad JSON from the daemon ({e}): {text}"))?;
-        if v.get("Type").and_then(Value::as_str) == Some("error") {
-            if let Some(m) = v.get("Message").and_then(Value::as_str) {
-                bail!("{m}");
+        let mut r = BufReader::new(self.send()?.body);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if r.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            match serde_json::from_str(text) {
+                Ok(item) => f(item)?,
+                Err(e) => match serde_json::from_str::<ErrorBody>(text) {
+                    Ok(err) if err.kind == "error" => bail!("{}", err.message),
+                    _ => bail!("the daemon's answer to {cmd} does not decode ({e}): {text}"),
+                },
             }
         }
-        f(v)?;
     }
 }
 
@@ -513,7 +498,7 @@ mod tests {
         let err = c
             .request("pin/rm")
             .pairs(vec![("arg".into(), "x".into())])
-            .stream(|_| Ok(()))
+            .items(|_: serde_json::Value| Ok(()))
             .unwrap_err();
         assert_eq!(err.to_string(), "not pinned");
     }

@@ -14,36 +14,11 @@ use std::io;
 use axum::extract::{Query, Request, State};
 use axum::response::Response;
 use ferrite_http::rpc::{multipart_boundary, UploadEntries};
-use serde_json::{json, Value};
 
 use super::now_secs;
 use super::query::{bool_param, param, parse_pin_options, RestError};
+use super::wire::Added;
 use crate::cluster::Cluster;
-
-/// One added entry as IPFS Cluster reports it (`AddedOutput`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct AddedRow {
-    /// Path of the entry (`""` for a wrapping folder).
-    pub name: String,
-    /// CID text.
-    pub cid: String,
-    /// Cumulative size.
-    pub size: u64,
-    /// Where the cluster allocated it (root entries only).
-    pub allocations: Vec<String>,
-}
-
-impl AddedRow {
-    /// The JSON object of one row.
-    pub(super) fn to_json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "cid": self.cid,
-            "size": self.size,
-            "allocations": self.allocations,
-        })
-    }
-}
 
 /// Top-level entries (names without `/`) are the roots Kubo's add reports;
 /// those are what the cluster pins.
@@ -52,17 +27,16 @@ pub(super) fn is_root(name: &str) -> bool {
 }
 
 /// The response: NDJSON rows, or one JSON array with `stream-channels=false`.
-pub(super) fn render(rows: &[AddedRow], stream: bool) -> Response {
+pub(super) fn render(rows: &[Added], stream: bool) -> Response {
     if stream {
         let mut buf = Vec::new();
         for r in rows {
-            serde_json::to_writer(&mut buf, &r.to_json()).expect("serializable");
+            serde_json::to_writer(&mut buf, r).expect("serializable");
             buf.push(b'\n');
         }
         ferrite_http::rpc::ndjson_stream(axum::body::Body::from(buf))
     } else {
-        let all: Vec<Value> = rows.iter().map(AddedRow::to_json).collect();
-        ferrite_http::rpc::json(&all)
+        ferrite_http::rpc::json(&rows)
     }
 }
 
@@ -149,7 +123,7 @@ pub(super) async fn import_upload(
     node: ferrite_node::Node,
     q: &[(String, String)],
     req: Request,
-) -> Result<Vec<AddedRow>, RestError> {
+) -> Result<Vec<Added>, RestError> {
     let car = match param(q, "format").unwrap_or("") {
         "" | "unixfs" => false,
         "car" => true,
@@ -166,7 +140,7 @@ pub(super) async fn import_upload(
         .unwrap_or("");
     let boundary = multipart_boundary(ct, "path").map_err(|e| RestError::bad_request(e.message))?;
     let mut entries = UploadEntries::new(req.into_body(), boundary);
-    let rows = tokio::task::spawn_blocking(move || -> Result<Vec<AddedRow>, RestError> {
+    let rows = tokio::task::spawn_blocking(move || -> Result<Vec<Added>, RestError> {
         if car {
             import_car(&node, &mut entries)
         } else {
@@ -175,7 +149,7 @@ pub(super) async fn import_upload(
                 .map_err(node_error)?;
             Ok(added
                 .into_iter()
-                .map(|a| AddedRow {
+                .map(|a| Added {
                     name: a.name,
                     cid: a.cid.to_string(),
                     size: a.size,
@@ -196,7 +170,7 @@ pub(super) async fn import_upload(
 fn import_car(
     node: &ferrite_node::Node,
     entries: &mut UploadEntries,
-) -> Result<Vec<AddedRow>, RestError> {
+) -> Result<Vec<Added>, RestError> {
     let (name, reader) = loop {
         match entries.next() {
             Some(Ok(ferrite_node::AddEntry {
@@ -221,7 +195,7 @@ fn import_car(
         ));
     };
     let cid = root.to_string();
-    Ok(vec![AddedRow {
+    Ok(vec![Added {
         name: if name.is_empty() { cid.clone() } else { name },
         cid,
         size: report.bytes,
@@ -244,6 +218,7 @@ fn node_error(e: ferrite_node::Error) -> RestError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     /// Serves `import_upload` over a fresh offline node; returns the base
     /// URL and the node.
@@ -367,14 +342,14 @@ mod tests {
         assert!(is_root("file.txt"));
         assert!(is_root(""));
         assert!(!is_root("dir/file.txt"));
-        let rows = vec![AddedRow {
+        let rows = vec![Added {
             name: "f".into(),
             cid: "bafy".into(),
             size: 5,
             allocations: vec!["p".into()],
         }];
         assert_eq!(
-            rows[0].to_json(),
+            serde_json::to_value(&rows[0]).unwrap(),
             json!({"name":"f","cid":"bafy","size":5,"allocations":["p"]})
         );
         let r = render(&rows, false);

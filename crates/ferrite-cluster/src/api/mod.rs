@@ -3,7 +3,8 @@
 //! * [`rest`]: IPFS Cluster's REST API (`/id`, `/pins`, `/add`, ...), with
 //!   optional HTTP basic auth;
 //! * [`pinsvc`]: the IPFS Pinning Service API 1.0 (`ipfs pin remote`), with
-//!   bearer tokens.
+//!   bearer tokens;
+//! * [`wire`]: the REST API's JSON shapes, which `ferrite cluster` decodes.
 //!
 //! Conversions to the wire shapes and request parsing are pure functions so
 //! they are tested without a running cluster.
@@ -12,6 +13,7 @@ mod add;
 pub mod pinsvc;
 mod query;
 pub mod rest;
+pub mod wire;
 
 use axum::http::StatusCode;
 

@@ -141,3 +141,33 @@ pub fn parse_pin_options(q: &[(String, String)], now: u64) -> Result<PinOptions,
     }
     Ok(o)
 }
+
+/// `o` as the query [`parse_pin_options`] reads (IPFS Cluster's
+/// `PinOptions.ToQuery`): what `ferrite cluster pin add` and `add` send.
+pub fn pin_options_query(o: &PinOptions) -> Vec<(String, String)> {
+    let mode = match o.mode {
+        PinMode::Recursive => "recursive",
+        PinMode::Direct => "direct",
+    };
+    let mut q = vec![("mode".to_owned(), mode.to_owned())];
+    let mut push = |k: &str, v: String| q.push((k.to_owned(), v));
+    if !o.name.is_empty() {
+        push("name", o.name.clone());
+    }
+    if let Some(v) = o.replication_min {
+        push("replication-min", v.to_string());
+    }
+    if let Some(v) = o.replication_max {
+        push("replication-max", v.to_string());
+    }
+    if !o.user_allocations.is_empty() {
+        push("user-allocations", o.user_allocations.join(","));
+    }
+    if let Some(at) = o.expire_at {
+        push("expire-at", crate::time::rfc3339_secs(at));
+    }
+    for (k, v) in &o.metadata {
+        push(&format!("meta-{k}"), v.clone());
+    }
+    q
+}

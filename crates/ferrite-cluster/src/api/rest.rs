@@ -6,7 +6,6 @@
 //! facade answers whole lists, so a stream's errors are known before the
 //! first byte and always become a proper status.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -16,15 +15,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use ferrite_ipld::Cid;
-use serde_json::{json, Value};
+use serde_json::json;
 
-pub use super::query::{bool_param, param, parse_pin_options, RestError};
-use super::{comma_list, now_secs, BasicAuth};
+pub use super::query::{bool_param, param, parse_pin_options, pin_options_query, RestError};
+use super::{comma_list, now_secs, wire, BasicAuth};
 use crate::cluster::Cluster;
-use crate::pinset::{ClusterPin, PinMode};
-use crate::time::{rfc3339_ms, rfc3339_or_zero, rfc3339_secs};
-use crate::types::{GlobalPinInfo, Metric, PeerInfo, TrackerStatus};
+use crate::pinset::ClusterPin;
+use crate::types::{GlobalPinInfo, TrackerStatus};
 
 /// IPFS Cluster's RPC protocol version, reported by `/id`.
 pub const RPC_PROTOCOL_VERSION: &str = "/ipfscluster/1.0/rpc";
@@ -34,12 +31,12 @@ pub const AUTH_REALM: &str = "Restricted IPFS Cluster API";
 type Reply = Result<Response, RestError>;
 
 /// A JSON response body (newline-terminated, like Go's encoder).
-fn json_body(v: &Value) -> Response {
+fn json_body(v: &impl serde::Serialize) -> Response {
     ferrite_http::rpc::json(v)
 }
 
 /// An NDJSON response of `items` (IPFS Cluster's streaming lists).
-fn ndjson(items: impl IntoIterator<Item = Value>) -> Response {
+fn ndjson<T: serde::Serialize>(items: impl IntoIterator<Item = T>) -> Response {
     let mut buf = Vec::new();
     for v in items {
         serde_json::to_writer(&mut buf, &v).expect("serializable");
@@ -142,75 +139,15 @@ pub fn parse_status_filter(s: &str) -> Result<Vec<TrackerStatus>, RestError> {
     Ok(out)
 }
 
-fn metadata_json(m: &BTreeMap<String, String>) -> Value {
-    if m.is_empty() {
-        Value::Null
-    } else {
-        json!(m)
-    }
-}
-
-/// IPFS Cluster's `Pin` JSON of a pinset entry, serialized straight from
-/// the pin (listing 100,000 of them must not build 100,000 JSON trees).
-#[derive(serde::Serialize)]
-struct PinJson<'a> {
-    #[serde(serialize_with = "crate::text::serialize")]
-    cid: &'a Cid,
-    #[serde(rename = "type")]
-    ty: u8,
-    allocations: &'a [String],
-    max_depth: i32,
-    reference: Option<()>,
-    replication_factor_min: i32,
-    replication_factor_max: i32,
-    name: &'a str,
-    mode: PinMode,
-    shard_size: u64,
-    user_allocations: Option<()>,
-    expire_at: String,
-    metadata: Option<&'a BTreeMap<String, String>>,
-    pin_update: Option<()>,
-    origins: [(); 0],
-    timestamp: String,
-}
-
-impl<'a> From<&'a ClusterPin> for PinJson<'a> {
-    fn from(p: &'a ClusterPin) -> Self {
-        PinJson {
-            cid: &p.cid,
-            ty: 2,
-            allocations: &p.allocations,
-            max_depth: if p.mode == PinMode::Direct { 0 } else { -1 },
-            reference: None,
-            replication_factor_min: p.replication_min,
-            replication_factor_max: p.replication_max,
-            name: &p.name,
-            mode: p.mode,
-            shard_size: 0,
-            user_allocations: None,
-            expire_at: rfc3339_or_zero(p.expire_at),
-            metadata: (!p.metadata.is_empty()).then_some(&p.metadata),
-            pin_update: None,
-            origins: [],
-            timestamp: rfc3339_secs(p.timestamp),
-        }
-    }
-}
-
-/// IPFS Cluster's `Pin` JSON of a pinset entry.
-pub fn pin_json(p: &ClusterPin) -> Value {
-    serde_json::to_value(PinJson::from(p)).expect("serializable")
-}
-
-/// Streams `items` as NDJSON, serialized on a blocking thread in chunks, so
-/// the first lines leave while later ones are still being encoded.
+/// Streams the pinset as NDJSON, serialized on a blocking thread in
+/// chunks, so the first lines leave while later ones are still being encoded.
 fn ndjson_pins(pins: Vec<ClusterPin>) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
         for chunk in pins.chunks(1000) {
             let mut buf = Vec::with_capacity(chunk.len() * 512);
             for p in chunk {
-                serde_json::to_writer(&mut buf, &PinJson::from(p)).expect("serializable");
+                serde_json::to_writer(&mut buf, &wire::Pin::from(p)).expect("serializable");
                 buf.push(b'\n');
             }
             if tx.blocking_send(Ok(buf)).is_err() {
@@ -224,68 +161,16 @@ fn ndjson_pins(pins: Vec<ClusterPin>) -> Response {
     ferrite_http::rpc::ndjson_stream(Body::from_stream(stream))
 }
 
-/// IPFS Cluster's `GlobalPinInfo` JSON.
-pub fn global_json(g: &GlobalPinInfo) -> Value {
-    let peer_map: serde_json::Map<String, Value> = g
-        .peer_map
-        .iter()
-        .map(|(peer, i)| {
-            let v = json!({
-                "peername": i.peername,
-                "ipfs_peer_id": i.ipfs_peer_id,
-                "ipfs_peer_addresses": i.ipfs_peer_addresses,
-                "status": i.status.as_str(),
-                "timestamp": rfc3339_ms(i.timestamp_ms),
-                "error": i.error,
-                "attempt_count": i.attempt_count,
-                "priority_pin": false,
-            });
-            (peer.clone(), v)
-        })
-        .collect();
-    json!({
-        "cid": g.cid,
-        "name": g.name,
-        "allocations": g.allocations,
-        "origins": [],
-        "created": rfc3339_secs(g.created),
-        "metadata": metadata_json(&g.metadata),
-        "peer_map": peer_map,
-    })
+fn pin(p: &ClusterPin) -> Response {
+    json_body(&wire::Pin::from(p))
 }
 
-/// IPFS Cluster's `ID` JSON of a peer.
-pub fn peer_json(p: &PeerInfo) -> Value {
-    json!({
-        "id": p.id,
-        "addresses": p.addresses,
-        "cluster_peers": p.cluster_peers,
-        "cluster_peers_addresses": p.cluster_peers_addresses,
-        "version": p.version,
-        "commit": "",
-        "rpc_protocol_version": RPC_PROTOCOL_VERSION,
-        "error": p.error,
-        "peername": p.peername,
-        "ipfs": {"id": p.ipfs_id, "addresses": p.ipfs_addresses, "error": ""},
-    })
-}
-
-/// IPFS Cluster's `Metric` JSON (times in Unix nanoseconds).
-pub fn metric_json(m: &Metric, now_ns: u64) -> Value {
-    json!({
-        "name": m.name,
-        "peer": m.peer,
-        "value": m.value,
-        "expire": m.expire_ns,
-        "valid": m.valid_at(now_ns),
-        "weight": m.weight,
-        "partitionable": false,
-        "received_at": m.received_ns,
-    })
+fn global(g: &GlobalPinInfo) -> Response {
+    json_body(&wire::GlobalPinInfo::from(g))
 }
 
 async fn id(State(c): State<Cluster>) -> Response {
-    json_body(&peer_json(&c.id().await))
+    json_body(&wire::Id::from(&c.id().await))
 }
 
 async fn version() -> Response {
@@ -293,7 +178,7 @@ async fn version() -> Response {
 }
 
 async fn peers(State(c): State<Cluster>) -> Response {
-    ndjson(c.peers().await.iter().map(peer_json))
+    ndjson(c.peers().await.iter().map(wire::Id::from))
 }
 
 async fn peer_rm(State(c): State<Cluster>, Path(peer): Path<String>) -> Reply {
@@ -306,21 +191,21 @@ async fn pins(State(c): State<Cluster>, Query(q): Params) -> Reply {
     let filter = parse_status_filter(param(&q, "filter").unwrap_or(""))?;
     let cids = comma_list(param(&q, "cids").unwrap_or(""));
     let all = c.status_all(local, &filter, &cids).await?;
-    Ok(ndjson(all.iter().map(global_json)))
+    Ok(ndjson(all.iter().map(wire::GlobalPinInfo::from)))
 }
 
 async fn pin_status(State(c): State<Cluster>, Path(cid): Path<String>, Query(q): Params) -> Reply {
     let local = bool_param(&q, "local", false)?;
-    Ok(json_body(&global_json(&c.status(&cid, local).await?)))
+    Ok(global(&c.status(&cid, local).await?))
 }
 
 async fn pin_add(State(c): State<Cluster>, Path(cid): Path<String>, Query(q): Params) -> Reply {
     let opts = parse_pin_options(&q, now_secs())?;
-    Ok(json_body(&pin_json(&c.pin(&cid, opts).await?)))
+    Ok(pin(&c.pin(&cid, opts).await?))
 }
 
 async fn pin_rm(State(c): State<Cluster>, Path(cid): Path<String>) -> Reply {
-    Ok(json_body(&pin_json(&c.unpin(&cid).await?)))
+    Ok(pin(&c.unpin(&cid).await?))
 }
 
 /// The CID an `/ipfs/...` (or `/ipns/...`, `/ipld/...`) path ends in,
@@ -350,23 +235,23 @@ async fn resolve_path(c: &Cluster, req_path: &str) -> Result<String, RestError> 
 async fn path_pin_add(State(c): State<Cluster>, Query(q): Params, req: Request) -> Reply {
     let opts = parse_pin_options(&q, now_secs())?;
     let cid = resolve_path(&c, req.uri().path()).await?;
-    Ok(json_body(&pin_json(&c.pin(&cid, opts).await?)))
+    Ok(pin(&c.pin(&cid, opts).await?))
 }
 
 async fn path_pin_rm(State(c): State<Cluster>, req: Request) -> Reply {
     let cid = resolve_path(&c, req.uri().path()).await?;
-    Ok(json_body(&pin_json(&c.unpin(&cid).await?)))
+    Ok(pin(&c.unpin(&cid).await?))
 }
 
 async fn recover(State(c): State<Cluster>, Path(cid): Path<String>, Query(q): Params) -> Reply {
     let local = bool_param(&q, "local", false)?;
-    Ok(json_body(&global_json(&c.recover(&cid, local).await?)))
+    Ok(global(&c.recover(&cid, local).await?))
 }
 
 async fn recover_all(State(c): State<Cluster>, Query(q): Params) -> Reply {
     let local = bool_param(&q, "local", false)?;
     let all = c.recover_all(local).await?;
-    Ok(ndjson(all.iter().map(global_json)))
+    Ok(ndjson(all.iter().map(wire::GlobalPinInfo::from)))
 }
 
 async fn allocations(State(c): State<Cluster>) -> Reply {
@@ -377,7 +262,7 @@ async fn allocations(State(c): State<Cluster>) -> Reply {
 
 async fn allocation(State(c): State<Cluster>, Path(cid): Path<String>) -> Reply {
     match c.allocation(&cid)? {
-        Some(p) => Ok(json_body(&pin_json(&p))),
+        Some(p) => Ok(pin(&p)),
         None => Err(RestError::not_found(format!(
             "cid {cid} is not part of the global state"
         ))),
@@ -394,17 +279,17 @@ async fn raft_status(State(c): State<Cluster>) -> Response {
             .and_then(|n| crate::cluster::peer_of(&n.addr))
             .unwrap_or_else(|| id.to_string())
     };
-    json_body(&json!({
-        "peer": c.peer_id(),
-        "state": format!("{:?}", m.state).to_lowercase(),
-        "leader": m.leader.map(name),
-        "term": m.term,
-        "last_log_index": m.last_log_index,
-        "last_applied": m.last_applied,
-        "voters": m.voters.iter().map(|v| name(*v)).collect::<Vec<_>>(),
-        "learners": m.learners.iter().map(|v| name(*v)).collect::<Vec<_>>(),
-        "tracker": c.tracker_counts(),
-    }))
+    json_body(&wire::RaftStatus {
+        peer: c.peer_id(),
+        state: format!("{:?}", m.state).to_lowercase(),
+        leader: m.leader.map(name),
+        term: m.term,
+        last_log_index: m.last_log_index,
+        last_applied: m.last_applied,
+        voters: m.voters.iter().map(|v| name(*v)).collect(),
+        learners: m.learners.iter().map(|v| name(*v)).collect(),
+        tracker: c.tracker_counts(),
+    })
 }
 
 async fn health() -> StatusCode {
@@ -429,17 +314,39 @@ async fn metric_names(State(c): State<Cluster>) -> Response {
 
 async fn metrics(State(c): State<Cluster>, Path(name): Path<String>) -> Response {
     let now = crate::types::now_ns();
-    let all: Vec<Value> = c
+    let all: Vec<wire::Metric> = c
         .metrics(&name)
         .iter()
-        .map(|m| metric_json(m, now))
+        .map(|m| wire::Metric::new(m, now))
         .collect();
-    json_body(&Value::Array(all))
+    json_body(&all)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
     use super::*;
+    use crate::pinset::PinMode;
+    use crate::types::{Metric, PeerInfo};
+
+    fn pin_json(p: &ClusterPin) -> Value {
+        serde_json::to_value(wire::Pin::from(p)).unwrap()
+    }
+
+    fn global_json(g: &GlobalPinInfo) -> Value {
+        serde_json::to_value(wire::GlobalPinInfo::from(g)).unwrap()
+    }
+
+    fn peer_json(p: &PeerInfo) -> Value {
+        serde_json::to_value(wire::Id::from(p)).unwrap()
+    }
+
+    fn metric_json(m: &Metric, now_ns: u64) -> Value {
+        serde_json::to_value(wire::Metric::new(m, now_ns)).unwrap()
+    }
     use crate::node::ClusterError;
     use crate::types::{PinInfo, PinOptions};
 
@@ -553,6 +460,23 @@ mod tests {
         assert_eq!(v["partitionable"], false);
         assert_eq!(v["weight"], 1000);
         assert_eq!(metric_json(&m, 250)["valid"], false);
+    }
+
+    #[test]
+    fn pin_options_query_round_trips() {
+        let mut o = PinOptions {
+            name: "a b&c".into(),
+            mode: PinMode::Direct,
+            replication_min: Some(2),
+            replication_max: Some(-1),
+            user_allocations: vec!["p1".into(), "p2".into()],
+            expire_at: Some(1_714_564_800),
+            ..Default::default()
+        };
+        o.metadata.insert("k".into(), "v=1".into());
+        assert_eq!(parse_pin_options(&pin_options_query(&o), 0).unwrap(), o);
+        let d = PinOptions::default();
+        assert_eq!(parse_pin_options(&pin_options_query(&d), 0).unwrap(), d);
     }
 
     #[test]

@@ -68,9 +68,28 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// The JSON body of an error (go-ipfs-cmds' `cmds.Error`), which clients
+/// decode.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    /// The message.
+    #[serde(rename = "Message")]
+    pub message: String,
+    /// [`ApiError::code`].
+    #[serde(rename = "Code")]
+    pub code: u8,
+    /// Always `error`.
+    #[serde(rename = "Type")]
+    pub kind: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"Message": self.message, "Code": self.code, "Type": "error"});
+        let body = ErrorBody {
+            message: self.message,
+            code: self.code,
+            kind: "error".into(),
+        };
         let mut s = serde_json::to_vec(&body).expect("json");
         s.push(b'\n');
         Response::builder()

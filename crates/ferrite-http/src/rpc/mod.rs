@@ -29,7 +29,7 @@ pub mod stats;
 pub mod swarm;
 
 pub use add::{multipart_boundary, AddEvent, UploadEntries};
-pub use cmds::{ApiError, Req};
+pub use cmds::{ApiError, ErrorBody, Req};
 
 use axum::body::Body;
 use axum::extract::{Request, State};

@@ -2,13 +2,18 @@
 //! cluster through its REST API, the way `ipfs-cluster-ctl` does.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use ferrite_cluster::api::rest::pin_options_query;
+use ferrite_cluster::api::wire;
 use ferrite_cluster::config::{self, ClusterSection};
-use serde_json::Value;
+use ferrite_cluster::types::{PinOptions, TrackerStatus};
+use ferrite_cluster::PinMode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::remote::Multipart;
 use ferrite_http::client::{self as http, Upload};
@@ -283,36 +288,29 @@ pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
     match c {
         Command::Init(a) => init(repo, a),
         Command::Id(ctl) => {
-            let api = Api::new(repo, &ctl)?;
-            let v = api.get_json("/id")?;
-            if ctl.enc == "json" {
-                return print_json(&v);
+            let id: wire::Id = Api::new(repo, &ctl)?.get("/id")?;
+            match ctl.json() {
+                true => println!("{}", serde_json::to_string_pretty(&id)?),
+                false => print_peer(&id),
             }
-            print_peer(&v);
             Ok(())
         }
         Command::Peers(PeersCommand::Ls(ctl)) => {
             let api = Api::new(repo, &ctl)?;
-            api.stream("GET", "/peers", |v| {
-                if ctl.enc == "json" {
-                    println!("{v}");
-                } else {
-                    print_peer(&v);
-                }
-                Ok(())
+            api.stream("GET", "/peers", Upload::Empty, |id| {
+                ctl.show(&id, print_peer)
             })
         }
         Command::Peers(PeersCommand::Rm { peer, ctl }) => {
-            let api = Api::new(repo, &ctl)?;
-            api.call("DELETE", &format!("/peers/{peer}"))?;
+            Api::new(repo, &ctl)?.send("DELETE", &format!("/peers/{peer}"), Upload::Empty)?;
             println!("removed {peer}");
             Ok(())
         }
         Command::Pin(PinCommand::Add { cid, opts, ctl }) => {
             let api = Api::new(repo, &ctl)?;
-            let q = pin_query(&opts)?;
-            let pin = api.call_json("POST", &format!("/pins/{}{q}", enc_path(&cid)))?;
-            let cid = str_of(&pin, "cid").to_string();
+            let q = query(&pin_options_query(&opts.options()?));
+            let pin: wire::Pin = api.call("POST", &format!("/pins/{}?{q}", enc_path(&cid)))?;
+            let cid = pin.cid.to_string();
             if opts.wait {
                 wait_for(&api, &cid, &opts.wait_timeout, true)?;
             }
@@ -325,8 +323,8 @@ pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
             ctl,
         }) => {
             let api = Api::new(repo, &ctl)?;
-            let pin = api.call_json("DELETE", &format!("/pins/{}", enc_path(&cid)))?;
-            let cid = str_of(&pin, "cid").to_string();
+            let pin: wire::Pin = api.call("DELETE", &format!("/pins/{}", enc_path(&cid)))?;
+            let cid = pin.cid.to_string();
             if wait {
                 wait_for(&api, &cid, &wait_timeout, false)?;
             }
@@ -334,53 +332,100 @@ pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
         }
         Command::Pin(PinCommand::Ls { cid, ctl }) => {
             let api = Api::new(repo, &ctl)?;
-            let show = |v: Value| -> Result<()> {
-                if ctl.enc == "json" {
-                    println!("{v}");
-                } else {
-                    print_pin(&v);
-                }
-                Ok(())
-            };
             match cid {
-                Some(c) => show(api.get_json(&format!("/allocations/{}", enc_path(&c)))?),
-                None => api.stream("GET", "/allocations", show),
+                Some(c) => ctl.show(
+                    &api.get(&format!("/allocations/{}", enc_path(&c)))?,
+                    print_pin,
+                ),
+                None => api.stream("GET", "/allocations", Upload::Empty, |p| {
+                    ctl.show(&p, print_pin)
+                }),
             }
         }
         Command::Status(a) => {
             let api = Api::new(repo, &a.ctl)?;
-            let local = if a.local { "?local=true" } else { "" };
+            let show = |g: wire::GlobalPinInfo| a.ctl.show(&g, print_status);
             match a.cid {
-                Some(c) => {
-                    let v = api.get_json(&format!("/pins/{}{local}", enc_path(&c)))?;
-                    print_status(&v, &a.ctl)
-                }
+                Some(c) => show(api.get(&format!("/pins/{}?local={}", enc_path(&c), a.local))?),
                 None => {
-                    let mut q = vec![format!("local={}", a.local)];
-                    if let Some(f) = &a.filter {
-                        q.push(format!("filter={}", enc_query(f)));
-                    }
-                    api.stream("GET", &format!("/pins?{}", q.join("&")), |v| {
-                        print_status(&v, &a.ctl)
-                    })
+                    let mut q = vec![("local".to_string(), a.local.to_string())];
+                    q.extend(a.filter.map(|f| ("filter".to_string(), f)));
+                    api.stream("GET", &format!("/pins?{}", query(&q)), Upload::Empty, show)
                 }
             }
         }
         Command::Recover(a) => {
             let api = Api::new(repo, &a.ctl)?;
-            let local = if a.local { "?local=true" } else { "" };
+            let show = |g: wire::GlobalPinInfo| a.ctl.show(&g, print_status);
+            let local = format!("local={}", a.local);
             match a.cid {
                 Some(c) => {
-                    let v =
-                        api.call_json("POST", &format!("/pins/{}/recover{local}", enc_path(&c)))?;
-                    print_status(&v, &a.ctl)
+                    show(api.call("POST", &format!("/pins/{}/recover?{local}", enc_path(&c)))?)
                 }
-                None => api.stream("POST", &format!("/pins/recover{local}"), |v| {
-                    print_status(&v, &a.ctl)
-                }),
+                None => api.stream(
+                    "POST",
+                    &format!("/pins/recover?{local}"),
+                    Upload::Empty,
+                    show,
+                ),
             }
         }
         Command::Add(a) => add(repo, a),
+    }
+}
+
+impl Ctl {
+    fn json(&self) -> bool {
+        self.enc == "json"
+    }
+
+    /// Prints one answer: a JSON line with `--enc json`, else `text`'s lines.
+    fn show<T: Serialize>(&self, v: &T, text: fn(&T)) -> Result<()> {
+        match self.json() {
+            true => println!("{}", serde_json::to_string(v)?),
+            false => text(v),
+        }
+        Ok(())
+    }
+}
+
+impl PinOpts {
+    /// The options as the REST API takes them; `--expire-in` becomes a
+    /// time, as `ipfs-cluster-ctl` sends it.
+    fn options(&self) -> Result<PinOptions> {
+        let expire_at = match &self.expire_in {
+            Some(d) => {
+                let d = config::parse_duration(d).map_err(|e| anyhow!("--expire-in: {e}"))?;
+                let now = ferrite_cluster::types::now_ms() / 1000;
+                Some(now + d.as_secs() + u64::from(d.subsec_nanos() > 0))
+            }
+            None => None,
+        };
+        let mut metadata = BTreeMap::new();
+        for kv in &self.metadata {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--metadata {kv:?}: expected KEY=VALUE"))?;
+            metadata.insert(k.to_string(), v.to_string());
+        }
+        Ok(PinOptions {
+            name: self.name.clone().unwrap_or_default(),
+            mode: match self.mode.as_deref() {
+                Some("direct") => PinMode::Direct,
+                _ => PinMode::Recursive,
+            },
+            replication_min: self.rmin,
+            replication_max: self.rmax,
+            user_allocations: self
+                .allocations
+                .iter()
+                .flat_map(|a| a.split(','))
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            expire_at,
+            metadata,
+        })
     }
 }
 
@@ -450,76 +495,39 @@ fn add(repo: &Path, a: AddArgs) -> Result<()> {
         }
         m.add_path(p, false)?;
     }
-    let mut q = pin_query(&a.opts)?;
-    q.push_str(if q.is_empty() { "?" } else { "&" });
-    q.push_str("stream-channels=true");
-    if a.wrap_with_directory {
-        q.push_str("&wrap-with-directory=true");
-    }
-    if let Some(v) = a.cid_version {
-        q.push_str(&format!("&cid-version={v}"));
-    }
-    if let Some(v) = a.raw_leaves {
-        q.push_str(&format!("&raw-leaves={v}"));
-    }
+    let mut q = pin_options_query(&a.opts.options()?);
+    q.push(("stream-channels".into(), "true".into()));
+    q.push((
+        "wrap-with-directory".into(),
+        a.wrap_with_directory.to_string(),
+    ));
+    q.extend(a.cid_version.map(|v| ("cid-version".into(), v.to_string())));
+    q.extend(a.raw_leaves.map(|v| ("raw-leaves".into(), v.to_string())));
     let ct = format!("multipart/form-data; boundary={}", m.boundary());
     let mut last = None;
-    api.stream_body(
+    let body = Upload::Stream(ct, Box::new(move |w| m.write_to(w)));
+    api.stream(
         "POST",
-        &format!("/add{q}"),
-        Upload::Stream(ct, Box::new(move |w| m.write_to(w))),
-        |v| {
-            if a.ctl.enc == "json" {
-                println!("{v}");
+        &format!("/add?{}", query(&q)),
+        body,
+        |v: wire::Added| {
+            if a.ctl.json() {
+                println!("{}", serde_json::to_string(&v)?);
             } else if !a.quieter {
-                println!("added {} {}", str_of(&v, "cid"), str_of(&v, "name"));
+                println!("added {} {}", v.cid, v.name);
             }
-            last = Some(str_of(&v, "cid").to_string());
+            last = Some(v.cid);
             Ok(())
         },
     )?;
     let root = last.ok_or_else(|| anyhow!("the cluster peer added nothing"))?;
-    if a.quieter && a.ctl.enc != "json" {
+    if a.quieter && !a.ctl.json() {
         println!("{root}");
     }
     if a.opts.wait {
         wait_for(&api, &root, &a.opts.wait_timeout, true)?;
     }
     Ok(())
-}
-
-fn pin_query(o: &PinOpts) -> Result<String> {
-    let mut q = Vec::new();
-    if let Some(v) = o.rmin {
-        q.push(format!("replication-min={v}"));
-    }
-    if let Some(v) = o.rmax {
-        q.push(format!("replication-max={v}"));
-    }
-    if let Some(v) = &o.name {
-        q.push(format!("name={}", enc_query(v)));
-    }
-    if let Some(v) = &o.mode {
-        q.push(format!("mode={v}"));
-    }
-    if let Some(v) = &o.expire_in {
-        config::parse_duration(v).map_err(|e| anyhow!("--expire-in: {e}"))?;
-        q.push(format!("expire-in={}", enc_query(v)));
-    }
-    if let Some(v) = &o.allocations {
-        q.push(format!("user-allocations={}", enc_query(v)));
-    }
-    for kv in &o.metadata {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--metadata {kv:?}: expected KEY=VALUE"))?;
-        q.push(format!("meta-{}={}", enc_query(k), enc_query(v)));
-    }
-    Ok(if q.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", q.join("&"))
-    })
 }
 
 /// Polls the status until every allocation reports `pinned` (or, for an
@@ -529,37 +537,30 @@ fn wait_for(api: &Api, cid: &str, timeout: &str, pinned: bool) -> Result<()> {
     let deadline = Instant::now() + timeout;
     let mut delay = Duration::from_millis(50);
     loop {
-        let v = api.get_json(&format!("/pins/{cid}"))?;
-        let map = v
-            .get("peer_map")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let allocs: Vec<String> = v
-            .get("allocations")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let status = |p: &Value| str_of(p, "status").to_string();
+        let g: wire::GlobalPinInfo = api.get(&format!("/pins/{cid}"))?;
         let done = if pinned {
-            let relevant: Vec<&Value> = map
+            let relevant: Vec<&wire::PinInfo> = g
+                .peer_map
                 .iter()
-                .filter(|(k, _)| allocs.is_empty() || allocs.contains(k))
+                .filter(|(k, _)| g.allocations.is_empty() || g.allocations.contains(k))
                 .map(|(_, v)| v)
                 .collect();
-            if let Some(e) = relevant.iter().find(|p| status(p) == "pin_error") {
+            if let Some(e) = relevant
+                .iter()
+                .find(|p| p.status == TrackerStatus::PinError)
+            {
                 if Instant::now() > deadline {
-                    bail!("pin_error: {}", str_of(e, "error"));
+                    bail!("pin_error: {}", e.error);
                 }
             }
-            !relevant.is_empty() && relevant.iter().all(|p| status(p) == "pinned")
+            !relevant.is_empty() && relevant.iter().all(|p| p.status == TrackerStatus::Pinned)
         } else {
-            map.values()
-                .all(|p| matches!(status(p).as_str(), "unpinned" | "remote" | "cluster_error"))
+            g.peer_map.values().all(|p| {
+                matches!(
+                    p.status,
+                    TrackerStatus::Unpinned | TrackerStatus::Remote | TrackerStatus::ClusterError
+                )
+            })
         };
         if done {
             return Ok(());
@@ -577,128 +578,84 @@ fn wait_for(api: &Api, cid: &str, timeout: &str, pinned: bool) -> Result<()> {
 }
 
 fn show_status(api: &Api, cid: &str, ctl: &Ctl) -> Result<()> {
-    let v = api.get_json(&format!("/pins/{cid}"))?;
-    print_status(&v, ctl)
+    ctl.show(&api.get(&format!("/pins/{cid}"))?, print_status)
 }
 
-fn print_json(v: &Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
-}
-
-fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn strings(v: &Value, k: &str) -> Vec<String> {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn print_peer(v: &Value) {
-    let err = str_of(v, "error");
-    if !err.is_empty() {
-        println!("{} | ERROR: {err}", str_of(v, "id"));
+fn print_peer(v: &wire::Id) {
+    if !v.error.is_empty() {
+        println!("{} | ERROR: {}", v.id, v.error);
         return;
     }
-    let others = strings(v, "cluster_peers").len().saturating_sub(1);
-    println!(
-        "{} | {} | Sees {others} other peers",
-        str_of(v, "id"),
-        str_of(v, "peername")
-    );
+    let others = v.cluster_peers.len().saturating_sub(1);
+    println!("{} | {} | Sees {others} other peers", v.id, v.peername);
     println!("  > Addresses:");
-    for a in strings(v, "addresses") {
+    for a in &v.addresses {
         println!("    - {a}");
     }
-    let ipfs = v.get("ipfs").cloned().unwrap_or_default();
-    println!("  > IPFS: {}", str_of(&ipfs, "id"));
-    for a in strings(&ipfs, "addresses") {
+    println!("  > IPFS: {}", v.ipfs.id);
+    for a in &v.ipfs.addresses {
         println!("    - {a}");
     }
 }
 
-fn print_pin(v: &Value) {
-    let rmin = v
-        .get("replication_factor_min")
-        .and_then(Value::as_i64)
-        .unwrap_or(-1);
-    let rmax = v
-        .get("replication_factor_max")
-        .and_then(Value::as_i64)
-        .unwrap_or(-1);
-    let allocs = strings(v, "allocations");
-    let allocs = if allocs.is_empty() {
-        "[everywhere]".to_string()
-    } else {
-        format!("[{}]", allocs.join(" "))
+fn print_pin(v: &wire::Pin) {
+    let allocs = match v.allocations.is_empty() {
+        true => "[everywhere]".to_string(),
+        false => format!("[{}]", v.allocations.join(" ")),
     };
-    let repl = if rmin == -1 {
-        "Repl. Factor: -1".to_string()
-    } else {
-        format!("Repl. Factor: {rmin}--{rmax}")
+    let repl = match v.replication_factor_min {
+        -1 => "Repl. Factor: -1".to_string(),
+        min => format!("Repl. Factor: {min}--{}", v.replication_factor_max),
     };
-    let exp = match str_of(v, "expire_at") {
-        "" | "0001-01-01T00:00:00Z" => "∞".to_string(),
-        t => t.to_string(),
+    let exp = match v.expire_at.as_str() {
+        "" | wire::NEVER => "∞",
+        t => t,
     };
-    let meta = match v.get("metadata").and_then(Value::as_object) {
-        Some(m) if !m.is_empty() => "yes",
-        _ => "no",
+    let meta = match v.metadata.as_ref().is_some_and(|m| !m.is_empty()) {
+        true => "yes",
+        false => "no",
     };
-    let mode = match str_of(v, "mode") {
-        "direct" => "Direct",
-        _ => "Recursive",
+    let mode = match v.mode {
+        PinMode::Direct => "Direct",
+        PinMode::Recursive => "Recursive",
     };
     println!(
         "{} | {} | PIN | {repl} | Allocations: {allocs} | {mode} | Metadata: {meta} | Exp: {exp} | Added: {}",
-        str_of(v, "cid"),
-        str_of(v, "name"),
-        str_of(v, "timestamp")
+        v.cid, v.name, v.timestamp
     );
 }
 
-fn print_status(v: &Value, ctl: &Ctl) -> Result<()> {
-    if ctl.enc == "json" {
-        println!("{v}");
-        return Ok(());
-    }
-    println!("{} | {}:", str_of(v, "cid"), str_of(v, "name"));
-    let map: BTreeMap<String, Value> = v
-        .get("peer_map")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    for (peer, p) in map {
-        let name = match str_of(&p, "peername") {
+fn print_status(v: &wire::GlobalPinInfo) {
+    println!("{} | {}:", v.cid, v.name);
+    for (peer, p) in &v.peer_map {
+        let name = match p.peername.as_str() {
             "" => peer.as_str(),
             n => n,
         };
-        let status = str_of(&p, "status").to_uppercase();
-        let err = str_of(&p, "error");
-        let attempts = p.get("attempt_count").and_then(Value::as_u64).unwrap_or(0);
+        let status = p.status.as_str().to_uppercase();
         print!(
-            "    > {name:<16} : {status} | {} | Attempts: {attempts}",
-            str_of(&p, "timestamp")
+            "    > {name:<16} : {status} | {} | Attempts: {}",
+            p.timestamp, p.attempt_count
         );
-        if !err.is_empty() {
-            print!(" | Error: {err}");
+        if !p.error.is_empty() {
+            print!(" | Error: {}", p.error);
         }
         println!();
     }
-    Ok(())
 }
 
 /// Percent-encodes a query value or path segment (`%20` for a space, which
 /// is right in paths too, unlike `remote::query_escape`'s `+`).
 fn enc_query(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, crate::remote::QUERY).to_string()
+}
+
+/// A query string of `pairs`.
+fn query(pairs: &[(String, String)]) -> String {
+    let pairs = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc_query(k), enc_query(v)));
+    pairs.collect::<Vec<_>>().join("&")
 }
 
 /// A CID or `/ipfs/…` path as a URL path segment (slashes kept).
@@ -710,7 +667,8 @@ fn enc_path(s: &str) -> String {
         .join("/")
 }
 
-/// A small client of the cluster REST API.
+/// A small client of the cluster REST API; answers decode into
+/// [`wire`]'s types.
 struct Api {
     base: String,
     http: http::Client,
@@ -737,6 +695,7 @@ impl Api {
         })
     }
 
+    /// Sends; an error status becomes its `{"code","message"}` message.
     fn send(&self, method: &str, path: &str, body: Upload) -> Result<http::ResponseBody> {
         let method = http::Method::from_bytes(method.as_bytes())?;
         let resp = self.http.send(method, path, body).map_err(|e| match e {
@@ -746,65 +705,44 @@ impl Api {
         let status = resp.status.as_u16();
         if status >= 400 {
             let text = resp.body.text().unwrap_or_default();
-            let msg = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(String::from))
-                .unwrap_or_else(|| text.trim().to_string());
+            let msg = match serde_json::from_str::<wire::Error>(&text) {
+                Ok(e) => e.message,
+                Err(_) => text.trim().to_string(),
+            };
             bail!("{status}: {msg}");
         }
         Ok(resp.body)
     }
 
-    fn call(&self, method: &str, path: &str) -> Result<String> {
-        Ok(self.send(method, path, Upload::Empty)?.text()?)
-    }
-
-    fn call_json(&self, method: &str, path: &str) -> Result<Value> {
-        let text = self.call(method, path)?;
+    fn call<T: DeserializeOwned>(&self, method: &str, path: &str) -> Result<T> {
+        let text = self.send(method, path, Upload::Empty)?.text()?;
         serde_json::from_str(&text).map_err(|e| anyhow!("bad answer from the cluster: {e}"))
     }
 
-    fn get_json(&self, path: &str) -> Result<Value> {
-        self.call_json("GET", path)
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call("GET", path)
     }
 
-    fn stream(&self, method: &str, path: &str, f: impl FnMut(Value) -> Result<()>) -> Result<()> {
-        self.stream_body(method, path, Upload::Empty, f)
-    }
-
-    /// Sends and feeds each value of an NDJSON (or JSON array) answer to `f`.
-    fn stream_body(
+    /// Sends and feeds each value of the NDJSON answer to `f`.
+    fn stream<T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
         body: Upload,
-        mut f: impl FnMut(Value) -> Result<()>,
+        mut f: impl FnMut(T) -> Result<()>,
     ) -> Result<()> {
-        let mut reader = BufReader::new(self.send(method, path, body)?);
-        // A JSON array (stream-channels=false style) or NDJSON.
-        let peek = reader.fill_buf()?.first().copied();
-        if peek == Some(b'[') {
-            let mut text = String::new();
-            reader.read_to_string(&mut text)?;
-            let v: Value = serde_json::from_str(&text)?;
-            for item in v.as_array().cloned().unwrap_or_default() {
-                f(item)?;
-            }
-            return Ok(());
-        }
-        for line in reader.lines() {
+        for line in BufReader::new(self.send(method, path, body)?).lines() {
             let line = line?;
             if line.trim().is_empty() {
                 continue;
             }
-            let v: Value = serde_json::from_str(&line)
-                .map_err(|e| anyhow!("bad answer from the cluster: {e}"))?;
-            if let Some(msg) = v.get("message").and_then(Value::as_str) {
-                if v.get("code").is_some() && v.get("cid").is_none() {
-                    bail!("{msg}");
-                }
+            match serde_json::from_str(&line) {
+                Ok(v) => f(v)?,
+                Err(e) => match serde_json::from_str::<wire::Error>(&line) {
+                    Ok(err) => bail!("{}", err.message),
+                    Err(_) => bail!("bad answer from the cluster: {e}"),
+                },
             }
-            f(v)?;
         }
         Ok(())
     }

@@ -203,26 +203,28 @@ fn start(exe: &Path, repo: &Path) -> Result<Child> {
 /// all peers as Raft voters with a valid `freespace` metric, which is what
 /// allocation needs.
 fn wait_allocatable(rest_ports: &[u16], timeout: Duration) -> Result<()> {
+    use ferrite_cluster::api::wire;
     use ferrite_http::client::{Client, Method, Upload};
     let clients = rest_ports
         .iter()
         .map(|p| Ok(Client::new(([127, 0, 0, 1], *p).into())?.with_timeout(Duration::from_secs(2))))
         .collect::<std::io::Result<Vec<_>>>()?;
-    let get = |i: usize, path: &str| -> Option<serde_json::Value> {
-        let resp = clients[i].send(Method::GET, path, Upload::Empty).ok()?;
-        serde_json::from_str(&resp.body.text().ok()?).ok()
-    };
+    fn get<T: serde::de::DeserializeOwned>(c: &Client, path: &str) -> Result<T, String> {
+        let resp = c
+            .send(Method::GET, path, Upload::Empty)
+            .map_err(|e| e.to_string())?;
+        let text = resp.body.text().map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))
+    }
     let n = rest_ports.len();
     let ready = |i: usize| -> Result<(), String> {
-        let raft = get(i, "/raft").ok_or("no answer")?;
-        let voters = raft["voters"].as_array().map_or(0, Vec::len);
+        let raft: wire::RaftStatus = get(&clients[i], "/raft")?;
+        let voters = raft.voters.len();
         if voters < n {
             return Err(format!("{voters} of {n} peers in the cluster"));
         }
-        let metrics = get(i, "/monitor/metrics/freespace").ok_or("no answer")?;
-        let valid = metrics
-            .as_array()
-            .map_or(0, |v| v.iter().filter(|m| m["valid"] == true).count());
+        let metrics: Vec<wire::Metric> = get(&clients[i], "/monitor/metrics/freespace")?;
+        let valid = metrics.iter().filter(|m| m.valid).count();
         if valid < n {
             return Err(format!("free space known for {valid} of {n} peers"));
         }

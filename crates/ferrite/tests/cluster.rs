@@ -700,6 +700,27 @@ fn devnet_starts_a_working_cluster_and_stops_it() {
     run(&["cluster", "pin", "add", &cid, "--wait", "--host", &rest]);
     let st = run(&["cluster", "status", &cid, "--host", &rest]);
     assert_eq!(st.matches("PINNED").count(), 2, "{st}");
+    // A closed stdout (`| head -1`) ends a listing quietly: exit 0, no panic.
+    for args in [
+        &["cluster", "status", "--host", &rest][..],
+        &["cluster", "peers", "ls", "--host", &rest],
+        &["cluster", "pin", "ls", "--host", &rest],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
+            .args(args)
+            .env("FERRITE_PATH", &node0)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.success() && err.is_empty(),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+    }
     // SIGTERM stops devnet and every daemon it started.
     // SAFETY: kill(2) only sends a signal to our child, not yet waited for.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

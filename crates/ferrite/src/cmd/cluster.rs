@@ -2,7 +2,7 @@
 //! cluster through its REST API, the way `ipfs-cluster-ctl` does.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -291,7 +291,7 @@ pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
             let id: wire::Id = Api::new(repo, &ctl)?.get("/id")?;
             match ctl.json() {
                 true => println!("{}", serde_json::to_string_pretty(&id)?),
-                false => print_peer(&id),
+                false => print_peer(&id, &mut io::stdout().lock())?,
             }
             Ok(())
         }
@@ -374,16 +374,21 @@ pub(crate) fn run(repo: &Path, c: Command) -> Result<()> {
     }
 }
 
+/// Writes an answer as text.
+type Encoder<T> = fn(&T, &mut dyn Write) -> io::Result<()>;
+
 impl Ctl {
     fn json(&self) -> bool {
         self.enc == "json"
     }
 
-    /// Prints one answer: a JSON line with `--enc json`, else `text`'s lines.
-    fn show<T: Serialize>(&self, v: &T, text: fn(&T)) -> Result<()> {
+    /// Prints one answer: a JSON line with `--enc json`, else `text`'s
+    /// lines (a closed stdout is an error, which ends a listing quietly).
+    fn show<T: Serialize>(&self, v: &T, text: Encoder<T>) -> Result<()> {
+        let mut out = io::stdout().lock();
         match self.json() {
-            true => println!("{}", serde_json::to_string(v)?),
-            false => text(v),
+            true => writeln!(out, "{}", serde_json::to_string(v)?)?,
+            false => text(v, &mut out)?,
         }
         Ok(())
     }
@@ -581,24 +586,24 @@ fn show_status(api: &Api, cid: &str, ctl: &Ctl) -> Result<()> {
     ctl.show(&api.get(&format!("/pins/{cid}"))?, print_status)
 }
 
-fn print_peer(v: &wire::Id) {
+fn print_peer(v: &wire::Id, out: &mut dyn Write) -> io::Result<()> {
     if !v.error.is_empty() {
-        println!("{} | ERROR: {}", v.id, v.error);
-        return;
+        return writeln!(out, "{} | ERROR: {}", v.id, v.error);
     }
     let others = v.cluster_peers.len().saturating_sub(1);
-    println!("{} | {} | Sees {others} other peers", v.id, v.peername);
-    println!("  > Addresses:");
+    writeln!(out, "{} | {} | Sees {others} other peers", v.id, v.peername)?;
+    writeln!(out, "  > Addresses:")?;
     for a in &v.addresses {
-        println!("    - {a}");
+        writeln!(out, "    - {a}")?;
     }
-    println!("  > IPFS: {}", v.ipfs.id);
+    writeln!(out, "  > IPFS: {}", v.ipfs.id)?;
     for a in &v.ipfs.addresses {
-        println!("    - {a}");
+        writeln!(out, "    - {a}")?;
     }
+    Ok(())
 }
 
-fn print_pin(v: &wire::Pin) {
+fn print_pin(v: &wire::Pin, out: &mut dyn Write) -> io::Result<()> {
     let allocs = match v.allocations.is_empty() {
         true => "[everywhere]".to_string(),
         false => format!("[{}]", v.allocations.join(" ")),
@@ -619,29 +624,32 @@ fn print_pin(v: &wire::Pin) {
         PinMode::Direct => "Direct",
         PinMode::Recursive => "Recursive",
     };
-    println!(
+    writeln!(
+        out,
         "{} | {} | PIN | {repl} | Allocations: {allocs} | {mode} | Metadata: {meta} | Exp: {exp} | Added: {}",
         v.cid, v.name, v.timestamp
-    );
+    )
 }
 
-fn print_status(v: &wire::GlobalPinInfo) {
-    println!("{} | {}:", v.cid, v.name);
+fn print_status(v: &wire::GlobalPinInfo, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{} | {}:", v.cid, v.name)?;
     for (peer, p) in &v.peer_map {
         let name = match p.peername.as_str() {
             "" => peer.as_str(),
             n => n,
         };
         let status = p.status.as_str().to_uppercase();
-        print!(
+        write!(
+            out,
             "    > {name:<16} : {status} | {} | Attempts: {}",
             p.timestamp, p.attempt_count
-        );
+        )?;
         if !p.error.is_empty() {
-            print!(" | Error: {}", p.error);
+            write!(out, " | Error: {}", p.error)?;
         }
-        println!();
+        writeln!(out)?;
     }
+    Ok(())
 }
 
 /// Percent-encodes a query value or path segment (`%20` for a space, which

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use ferrite_ipld::Cid;
+use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 /// How a CID is pinned on the peers it is allocated to.
@@ -38,9 +39,10 @@ pub struct ClusterPin {
     /// Maximum number of peers that should hold the pin (-1 = every peer).
     #[serde(rename = "replication_factor_max", default = "everywhere")]
     pub replication_max: i32,
-    /// Peer IDs this pin is allocated to (empty with -1 factors = everyone).
-    #[serde(default)]
-    pub allocations: Vec<String>,
+    /// Cluster peer IDs this pin is allocated to (empty with -1 factors =
+    /// everyone); base58 text in JSON and in the Raft log.
+    #[serde(default, with = "crate::text::seq")]
+    pub allocations: Vec<PeerId>,
     /// Unix seconds after which the pin may be removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_at: Option<u64>,

@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use ferrite_ipld::Cid;
+use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
+use crate::node::ClusterError;
 use crate::pinset::PinMode;
 
 /// Where a pin stands on one peer (IPFS Cluster's `TrackerStatus`; the
@@ -92,10 +95,12 @@ pub const ALL_STATUSES: [TrackerStatus; 12] = [
 /// The status of one CID on one peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PinInfo {
-    /// CID text.
-    pub cid: String,
-    /// Cluster peer ID of the peer this status is from.
-    pub peer: String,
+    /// The CID (its text in JSON).
+    #[serde(with = "crate::text")]
+    pub cid: Cid,
+    /// Cluster peer ID of the peer this status is from (base58 in JSON).
+    #[serde(with = "crate::text")]
+    pub peer: PeerId,
     /// That peer's name.
     pub peername: String,
     /// Its IPFS peer ID.
@@ -118,18 +123,21 @@ pub struct PinInfo {
 /// The status of one CID on every peer, keyed by cluster peer ID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalPinInfo {
-    /// CID text.
-    pub cid: String,
+    /// The CID (its text in JSON).
+    #[serde(with = "crate::text")]
+    pub cid: Cid,
     /// The pin's name (empty when the CID is not in the pinset).
     pub name: String,
-    /// Allocations (empty = every peer).
-    pub allocations: Vec<String>,
+    /// Cluster peer IDs it is allocated to (empty = every peer).
+    #[serde(with = "crate::text::seq")]
+    pub allocations: Vec<PeerId>,
     /// User metadata.
     pub metadata: BTreeMap<String, String>,
     /// Submission time, Unix seconds.
     pub created: u64,
     /// Per-peer status.
-    pub peer_map: BTreeMap<String, PinInfo>,
+    #[serde(with = "crate::text::keys")]
+    pub peer_map: BTreeMap<PeerId, PinInfo>,
 }
 
 /// Options of a cluster pin request (`POST /pins/{cid}`, `cluster pin add`).
@@ -144,7 +152,8 @@ pub struct PinOptions {
     /// Maximum replication; `None` = the cluster default, -1 = everywhere.
     pub replication_max: Option<i32>,
     /// Peers to allocate to first (cluster peer IDs).
-    pub user_allocations: Vec<String>,
+    #[serde(with = "crate::text::seq")]
+    pub user_allocations: Vec<PeerId>,
     /// Unix seconds after which the pin is removed.
     pub expire_at: Option<u64>,
     /// Free-form metadata.
@@ -157,7 +166,8 @@ pub struct Metric {
     /// Metric name: `freespace`, `ping`, or `tag:<name>`.
     pub name: String,
     /// Cluster peer ID of the peer it describes.
-    pub peer: String,
+    #[serde(with = "crate::text")]
+    pub peer: PeerId,
     /// The value as text (bytes for `freespace`).
     pub value: String,
     /// Allocation weight (bigger = preferred; free bytes for `freespace`).
@@ -176,14 +186,16 @@ impl Metric {
 }
 
 /// What `/id` and `/peers` say about a cluster peer.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerInfo {
     /// Cluster peer ID.
-    pub id: String,
+    #[serde(with = "crate::text")]
+    pub id: PeerId,
     /// Its cluster (not IPFS) listen addresses, with `/p2p/<id>`.
     pub addresses: Vec<String>,
     /// Cluster peer IDs of all members as this peer sees them.
-    pub cluster_peers: Vec<String>,
+    #[serde(with = "crate::text::seq")]
+    pub cluster_peers: Vec<PeerId>,
     /// Their addresses.
     pub cluster_peers_addresses: Vec<String>,
     /// Ferrite version.
@@ -196,6 +208,54 @@ pub struct PeerInfo {
     pub ipfs_addresses: Vec<String>,
     /// Why the peer could not be asked, empty when it answered.
     pub error: String,
+}
+
+impl PeerInfo {
+    /// What is known of a peer that could not be asked: its ID and why.
+    pub fn unreachable(id: PeerId, error: String) -> PeerInfo {
+        PeerInfo {
+            id,
+            error,
+            ..PeerInfo::new(id)
+        }
+    }
+
+    /// A peer with only its ID filled in.
+    pub fn new(id: PeerId) -> PeerInfo {
+        PeerInfo {
+            id,
+            addresses: Vec::new(),
+            cluster_peers: Vec::new(),
+            cluster_peers_addresses: Vec::new(),
+            version: String::new(),
+            peername: String::new(),
+            ipfs_id: String::new(),
+            ipfs_addresses: Vec::new(),
+            error: String::new(),
+        }
+    }
+}
+
+/// Parses a cluster peer ID given to the API or found in the config; the
+/// error names the bad value.
+pub fn parse_peer_id(s: &str) -> Result<PeerId, ClusterError> {
+    s.trim()
+        .parse()
+        .map_err(|e| ClusterError::Invalid(format!("invalid peer ID {s:?}: {e}")))
+}
+
+/// A peer ID that carries `name` (an identity multihash), for tests that
+/// want readable peers; [`test_peer_name`] reads it back.
+#[cfg(test)]
+pub(crate) fn test_peer(name: &str) -> PeerId {
+    let mh = libp2p::multihash::Multihash::wrap(0, name.as_bytes()).expect("short name");
+    PeerId::from_multihash(mh).expect("identity multihash")
+}
+
+/// The name in a [`test_peer`].
+#[cfg(test)]
+pub(crate) fn test_peer_name(p: &PeerId) -> String {
+    String::from_utf8_lossy(p.as_ref().digest()).into_owned()
 }
 
 /// Unix time now, in nanoseconds.

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use ferrite_ipld::Cid;
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +28,13 @@ pub(super) enum PeerRequest {
     Id,
     /// Local statuses of these CIDs (`None`: all).
     Status {
-        cids: Option<Vec<String>>,
+        #[serde(default, with = "crate::text::opt_seq")]
+        cids: Option<Vec<Cid>>,
     },
-    /// Recover these CIDs locally (`None`: every CID in error).
+    /// Recover this CID locally (`None`: every CID in error).
     Recover {
-        cid: Option<String>,
+        #[serde(default, with = "crate::text::opt")]
+        cid: Option<Cid>,
     },
     Metrics(Vec<Metric>),
 }
@@ -110,7 +113,7 @@ impl Cluster {
             PeerRequest::Join { addr } => {
                 // The record must name the peer that asked: the PSK only
                 // proves membership, not which member it is.
-                if peer_of(&addr) != Some(from.to_string()) {
+                if peer_of(&addr) != Some(from) {
                     return PeerResponse::Error("join address does not match the peer".into());
                 }
                 let id = node_id(&from);
@@ -133,7 +136,6 @@ impl Cluster {
             }),
             PeerRequest::Metrics(ms) => {
                 // Only a peer's own metrics are accepted from it.
-                let from = from.to_string();
                 self.store_metrics(ms.into_iter().filter(|m| m.peer == from).collect());
                 PeerResponse::Ok
             }

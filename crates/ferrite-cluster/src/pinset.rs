@@ -239,4 +239,19 @@ mod tests {
         let bad = serde_json::from_str::<Command>(r#"{"unpin":{"cid":"nope"}}"#).unwrap_err();
         assert!(bad.to_string().contains("\"nope\""), "{bad}");
     }
+
+    #[test]
+    fn log_entries_keep_peer_id_text() {
+        // Allocations were base58 strings; they still are.
+        const PEER: &str = "12D3KooWHk4d8vbtoJ2Ax5ygxU4YgD9yJmjTjuEF5xXf7rUxJu3W";
+        let mut p = ClusterPin::new(cid());
+        p.allocations = vec![PEER.parse().unwrap()];
+        let v = serde_json::to_value(Command::Pin(p.clone())).unwrap();
+        assert_eq!(v["pin"]["allocations"], serde_json::json!([PEER]));
+        let back: Command = serde_json::from_value(v).unwrap();
+        assert_eq!(back, Command::Pin(p));
+        let bad = format!(r#"{{"cid":"{CID}","allocations":["peer-1"]}}"#);
+        let e = serde_json::from_str::<ClusterPin>(&bad).unwrap_err();
+        assert!(e.to_string().contains("\"peer-1\""), "{e}");
+    }
 }

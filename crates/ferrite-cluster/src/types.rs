@@ -270,3 +270,91 @@ pub fn now_ns() -> u64 {
 pub fn now_ms() -> u64 {
     now_ns() / 1_000_000
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CID: &str = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+
+    fn info(peer: PeerId) -> PinInfo {
+        PinInfo {
+            cid: CID.parse().unwrap(),
+            peer,
+            peername: "a".into(),
+            ipfs_peer_id: String::new(),
+            ipfs_peer_addresses: Vec::new(),
+            status: TrackerStatus::Pinned,
+            timestamp_ms: 1,
+            error: String::new(),
+            attempt_count: 0,
+        }
+    }
+
+    #[test]
+    fn peer_ids_and_cids_serialize_as_text() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let g = GlobalPinInfo {
+            cid: CID.parse().unwrap(),
+            name: String::new(),
+            allocations: vec![a, b],
+            metadata: BTreeMap::new(),
+            created: 0,
+            peer_map: [(a, info(a)), (b, info(b))].into_iter().collect(),
+        };
+        let v = serde_json::to_value(&g).unwrap();
+        assert_eq!(v["cid"], CID);
+        assert_eq!(
+            v["allocations"],
+            serde_json::json!([a.to_string(), b.to_string()])
+        );
+        assert_eq!(v["peer_map"][a.to_string()]["peer"], a.to_string());
+        assert_eq!(v["peer_map"][b.to_string()]["cid"], CID);
+        assert_eq!(serde_json::from_value::<GlobalPinInfo>(v).unwrap(), g);
+
+        let p = PeerInfo {
+            cluster_peers: vec![a, b],
+            ..PeerInfo::new(a)
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["id"], a.to_string());
+        assert_eq!(v["cluster_peers"][1], b.to_string());
+        assert_eq!(serde_json::from_value::<PeerInfo>(v).unwrap(), p);
+
+        let o = PinOptions {
+            user_allocations: vec![b],
+            ..PinOptions::default()
+        };
+        let v = serde_json::to_value(&o).unwrap();
+        assert_eq!(v["user_allocations"], serde_json::json!([b.to_string()]));
+        assert_eq!(serde_json::from_value::<PinOptions>(v).unwrap(), o);
+    }
+
+    #[test]
+    fn peer_id_order_is_text_order() {
+        // Maps keyed by PeerId (peer_map) list peers as the String keys did.
+        let mut ids: Vec<PeerId> = (0..64)
+            .map(|i| {
+                let k = if i % 2 == 0 {
+                    libp2p::identity::Keypair::generate_ed25519()
+                } else {
+                    libp2p::identity::Keypair::generate_secp256k1()
+                };
+                k.public().to_peer_id()
+            })
+            .collect();
+        ids.sort();
+        let texts: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(texts, sorted);
+    }
+
+    #[test]
+    fn bad_peer_ids_are_named() {
+        let e = parse_peer_id("p1").unwrap_err().to_string();
+        assert!(e.starts_with("invalid peer ID \"p1\""), "{e}");
+        let p = PeerId::random();
+        assert_eq!(parse_peer_id(&format!(" {p} ")).unwrap(), p);
+    }
+}

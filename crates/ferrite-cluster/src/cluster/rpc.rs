@@ -142,3 +142,39 @@ impl Cluster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CID: &str = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
+
+    #[test]
+    fn status_and_recover_carry_cid_text() {
+        let cid: Cid = CID.parse().unwrap();
+        for (req, text) in [
+            (
+                PeerRequest::Status {
+                    cids: Some(vec![cid]),
+                },
+                format!(r#"{{"status":{{"cids":["{CID}"]}}}}"#),
+            ),
+            (
+                PeerRequest::Status { cids: None },
+                r#"{"status":{"cids":null}}"#.to_string(),
+            ),
+            (
+                PeerRequest::Recover { cid: Some(cid) },
+                format!(r#"{{"recover":{{"cid":"{CID}"}}}}"#),
+            ),
+            (
+                PeerRequest::Recover { cid: None },
+                r#"{"recover":{"cid":null}}"#.to_string(),
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&req).unwrap(), text);
+            let back: PeerRequest = serde_json::from_str(&text).unwrap();
+            assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        }
+    }
+}

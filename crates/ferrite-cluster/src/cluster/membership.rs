@@ -65,17 +65,18 @@ impl Cluster {
                 .await?;
             return Ok(());
         }
+        let bootstrap = self.inner.section.bootstrap_addrs()?;
         let me = self.clone();
-        let task = tokio::spawn(async move { me.join_loop(addr).await });
+        let task = tokio::spawn(async move { me.join_loop(bootstrap, addr).await });
         self.lock_tasks().push(task);
         Ok(())
     }
 
-    async fn join_loop(self, addr: String) {
+    async fn join_loop(self, bootstrap: Vec<Multiaddr>, addr: String) {
         let mut delay = Duration::from_millis(200);
         loop {
-            for b in &self.inner.section.bootstrap {
-                match self.try_join(b, &addr).await {
+            for b in &bootstrap {
+                match self.try_join(b.clone(), &addr).await {
                     Ok(()) => {
                         tracing::info!("joined the cluster through {b}");
                         return;
@@ -88,11 +89,8 @@ impl Cluster {
         }
     }
 
-    async fn try_join(&self, bootstrap: &str, addr: &str) -> Result<(), ClusterError> {
-        let ma: Multiaddr = bootstrap
-            .parse()
-            .map_err(|e| ClusterError::Config(format!("bad bootstrap address: {e}")))?;
-        let target = self.inner.host.connect(ma).await?;
+    async fn try_join(&self, bootstrap: Multiaddr, addr: &str) -> Result<(), ClusterError> {
+        let target = self.inner.host.connect(bootstrap).await?;
         match self
             .ask(
                 target,

@@ -7,13 +7,15 @@
 
 use std::collections::BTreeMap;
 
+use libp2p::PeerId;
+
 use crate::node::ClusterError;
 
 /// A healthy peer that can take pins, with the metrics allocation uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// Cluster peer ID.
-    pub peer: String,
+    pub peer: PeerId,
     /// Free bytes it reported.
     pub freespace: u64,
     /// Its tags (`Cluster.Tags`).
@@ -28,9 +30,9 @@ pub struct Request<'a> {
     /// Maximum replicas (-1 = everywhere).
     pub rmax: i32,
     /// Current allocations that are still healthy; kept if possible.
-    pub current: &'a [String],
+    pub current: &'a [PeerId],
     /// Peers the user asked for, preferred over the ordering.
-    pub user_allocations: &'a [String],
+    pub user_allocations: &'a [PeerId],
 }
 
 /// Picks the allocations for a pin. Returns an empty list for "every
@@ -40,26 +42,26 @@ pub fn allocate(
     req: &Request<'_>,
     candidates: &[Candidate],
     allocate_by: &[String],
-) -> Result<Vec<String>, ClusterError> {
+) -> Result<Vec<PeerId>, ClusterError> {
     if req.rmin == -1 || req.rmax == -1 {
         return Ok(Vec::new());
     }
     let rmin = req.rmin.max(1) as usize;
     let rmax = (req.rmax.max(req.rmin)).max(1) as usize;
-    let mut current: Vec<String> = Vec::new();
+    let mut current: Vec<PeerId> = Vec::new();
     for p in req.current {
         if !current.contains(p) && candidates.iter().any(|c| &c.peer == p) {
-            current.push(p.clone());
+            current.push(*p);
         }
     }
     if current.len() >= rmin {
         current.truncate(rmax);
         return Ok(current);
     }
-    let mut order: Vec<String> = Vec::new();
+    let mut order: Vec<PeerId> = Vec::new();
     for p in req.user_allocations {
         if candidates.iter().any(|c| &c.peer == p) && !order.contains(p) {
-            order.push(p.clone());
+            order.push(*p);
         }
     }
     let rest: Vec<&Candidate> = candidates
@@ -67,7 +69,7 @@ pub fn allocate(
         .filter(|c| !order.contains(&c.peer))
         .collect();
     order.extend(sorted(rest, allocate_by));
-    let available: Vec<String> = order.into_iter().filter(|p| !current.contains(p)).collect();
+    let available: Vec<PeerId> = order.into_iter().filter(|p| !current.contains(p)).collect();
     let need = rmin - current.len();
     let want = rmax - current.len();
     if available.len() < need {
@@ -81,7 +83,7 @@ pub fn allocate(
     Ok(current)
 }
 
-fn sorted(mut cands: Vec<&Candidate>, keys: &[String]) -> Vec<String> {
+fn sorted(mut cands: Vec<&Candidate>, keys: &[String]) -> Vec<PeerId> {
     let Some((key, rest)) = keys.split_first() else {
         return by_freespace(cands);
     };
@@ -95,7 +97,7 @@ fn sorted(mut cands: Vec<&Candidate>, keys: &[String]) -> Vec<String> {
         groups.entry(v).or_default().push(c);
     }
     // Groups with the most total free space first, then take one from each in turn.
-    let mut ordered: Vec<(u128, Vec<String>)> = groups
+    let mut ordered: Vec<(u128, Vec<PeerId>)> = groups
         .into_values()
         .map(|g| {
             let total = g.iter().map(|c| c.freespace as u128).sum();
@@ -109,7 +111,7 @@ fn sorted(mut cands: Vec<&Candidate>, keys: &[String]) -> Vec<String> {
         let mut took = false;
         for (_, g) in &ordered {
             if let Some(p) = g.get(round) {
-                out.push(p.clone());
+                out.push(*p);
                 took = true;
             }
         }
@@ -120,14 +122,26 @@ fn sorted(mut cands: Vec<&Candidate>, keys: &[String]) -> Vec<String> {
     }
 }
 
-fn by_freespace(mut cands: Vec<&Candidate>) -> Vec<String> {
+fn by_freespace(mut cands: Vec<&Candidate>) -> Vec<PeerId> {
+    // Ties go by peer ID (for real keys, the order of their base58 texts).
     cands.sort_by(|a, b| b.freespace.cmp(&a.freespace).then(a.peer.cmp(&b.peer)));
-    cands.into_iter().map(|c| c.peer.clone()).collect()
+    cands.into_iter().map(|c| c.peer).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::{test_peer as id, test_peer_name};
+
+    /// [`super::allocate`] with the peers named.
+    fn allocate(
+        req: &Request<'_>,
+        candidates: &[Candidate],
+        allocate_by: &[String],
+    ) -> Result<Vec<String>, ClusterError> {
+        let peers = super::allocate(req, candidates, allocate_by)?;
+        Ok(peers.iter().map(test_peer_name).collect())
+    }
 
     fn cand(peer: &str, free: u64, group: &str) -> Candidate {
         let mut tags = BTreeMap::new();
@@ -135,7 +149,7 @@ mod tests {
             tags.insert("group".to_string(), group.to_string());
         }
         Candidate {
-            peer: peer.into(),
+            peer: id(peer),
             freespace: free,
             tags,
         }
@@ -174,7 +188,7 @@ mod tests {
     #[test]
     fn keeps_healthy_current_allocations_and_replaces_lost_ones() {
         let c = [cand("a", 10, ""), cand("b", 30, ""), cand("c", 20, "")];
-        let cur = ["a".to_string()];
+        let cur = [id("a")];
         let r = Request {
             rmin: 1,
             rmax: 2,
@@ -184,7 +198,7 @@ mod tests {
         // Enough: unchanged.
         assert_eq!(allocate(&r, &c, &[]).unwrap(), ["a"]);
         // "d" is gone: "a" stays, the best other peer joins.
-        let cur = ["d".to_string(), "a".to_string()];
+        let cur = [id("d"), id("a")];
         let r = Request {
             rmin: 2,
             rmax: 2,
@@ -197,7 +211,7 @@ mod tests {
     #[test]
     fn user_allocations_come_first() {
         let c = [cand("a", 10, ""), cand("b", 30, "")];
-        let ua = ["a".to_string()];
+        let ua = [id("a")];
         let r = Request {
             rmin: 1,
             rmax: 1,

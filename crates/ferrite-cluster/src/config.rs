@@ -179,10 +179,11 @@ impl ClusterSection {
         self.secret_bytes()?;
         self.ping_interval()?;
         self.reallocate_after()?;
-        for a in self.listen_multiaddress.iter().chain(&self.bootstrap) {
+        for a in &self.listen_multiaddress {
             a.parse::<libp2p::Multiaddr>()
                 .map_err(|e| ClusterError::Config(format!("Cluster: bad multiaddr {a:?}: {e}")))?;
         }
+        self.bootstrap_addrs()?;
         if self.replication_factor_min == 0
             || self.replication_factor_max == 0
             || (self.replication_factor_max > 0
@@ -194,6 +195,19 @@ impl ClusterSection {
             ));
         }
         Ok(())
+    }
+
+    /// `Bootstrap` parsed (a `/p2p/<peer ID>` in one is checked to be a
+    /// peer ID); the error names the bad address.
+    pub fn bootstrap_addrs(&self) -> Result<Vec<libp2p::Multiaddr>, ClusterError> {
+        self.bootstrap
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|e| {
+                    ClusterError::Config(format!("Cluster.Bootstrap: bad multiaddr {a:?}: {e}"))
+                })
+            })
+            .collect()
     }
 
     /// The decoded secret.
@@ -279,5 +293,12 @@ mod tests {
             .unwrap();
         let e = ClusterSection::from_config(&cfg).unwrap_err().to_string();
         assert!(e.contains("Cluster.Secret"), "{e}");
+        let mut s = ClusterSection::new(&[1; 32], "a");
+        s.bootstrap = vec!["/ip4/10.0.0.1/tcp/9096/p2p/12D3nope".into()];
+        let e = s.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("Cluster.Bootstrap") && e.contains("12D3nope"),
+            "{e}"
+        );
     }
 }

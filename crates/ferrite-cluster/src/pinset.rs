@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use ferrite_ipld::Cid;
+use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 /// How a CID is pinned on the peers it is allocated to.
@@ -38,9 +39,10 @@ pub struct ClusterPin {
     /// Maximum number of peers that should hold the pin (-1 = every peer).
     #[serde(rename = "replication_factor_max", default = "everywhere")]
     pub replication_max: i32,
-    /// Peer IDs this pin is allocated to (empty with -1 factors = everyone).
-    #[serde(default)]
-    pub allocations: Vec<String>,
+    /// Cluster peer IDs this pin is allocated to (empty with -1 factors =
+    /// everyone); base58 text in JSON and in the Raft log.
+    #[serde(default, with = "crate::text::seq")]
+    pub allocations: Vec<PeerId>,
     /// Unix seconds after which the pin may be removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_at: Option<u64>,
@@ -236,5 +238,20 @@ mod tests {
         assert_eq!(serde_json::to_string(&cmd).unwrap(), old);
         let bad = serde_json::from_str::<Command>(r#"{"unpin":{"cid":"nope"}}"#).unwrap_err();
         assert!(bad.to_string().contains("\"nope\""), "{bad}");
+    }
+
+    #[test]
+    fn log_entries_keep_peer_id_text() {
+        // Allocations were base58 strings; they still are.
+        const PEER: &str = "12D3KooWHk4d8vbtoJ2Ax5ygxU4YgD9yJmjTjuEF5xXf7rUxJu3W";
+        let mut p = ClusterPin::new(cid());
+        p.allocations = vec![PEER.parse().unwrap()];
+        let v = serde_json::to_value(Command::Pin(p.clone())).unwrap();
+        assert_eq!(v["pin"]["allocations"], serde_json::json!([PEER]));
+        let back: Command = serde_json::from_value(v).unwrap();
+        assert_eq!(back, Command::Pin(p));
+        let bad = format!(r#"{{"cid":"{CID}","allocations":["peer-1"]}}"#);
+        let e = serde_json::from_str::<ClusterPin>(&bad).unwrap_err();
+        assert!(e.to_string().contains("\"peer-1\""), "{e}");
     }
 }

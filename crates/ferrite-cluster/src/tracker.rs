@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use ferrite_ipld::Cid;
 use ferrite_node::Node;
 use ferrite_node::{Pin, PinBatch, PinMode as StorePinMode};
+use libp2p::PeerId;
 use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -76,7 +77,7 @@ impl Default for TrackerConfig {
 #[derive(Debug, Clone)]
 pub struct LocalPeer {
     /// Cluster peer ID (what `ClusterPin::allocations` lists).
-    pub peer: String,
+    pub peer: PeerId,
     /// Human name of this peer.
     pub peername: String,
     /// Peer ID of the local IPFS node.
@@ -186,15 +187,15 @@ impl Entry {
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<Cid, Entry>,
     /// Mirror of the `managed` table.
-    managed: HashSet<String>,
+    managed: HashSet<Cid>,
     /// Work to do now, one queue per [`Kind`]: (cid, token).
-    ready: [VecDeque<(String, u64)>; 3],
+    ready: [VecDeque<(Cid, u64)>; 3],
     /// Kind whose queue is served first next time.
     turn: usize,
     /// Back-off retries: (due, cid, token).
-    delayed: BinaryHeap<Reverse<(Instant, String, u64)>>,
+    delayed: BinaryHeap<Reverse<(Instant, Cid, u64)>>,
     next_token: u64,
 }
 
@@ -209,7 +210,7 @@ enum Kind {
 const KINDS: [Kind; 3] = [Kind::Pin, Kind::Fetch, Kind::Release];
 
 struct PinItem {
-    cid: String,
+    cid: Cid,
     version: u64,
     recursive: bool,
     name: String,
@@ -218,7 +219,7 @@ struct PinItem {
 }
 
 struct ReleaseItem {
-    cid: String,
+    cid: Cid,
     version: u64,
 }
 
@@ -243,7 +244,7 @@ enum Outcome {
 }
 
 impl State {
-    fn enqueue(&mut self, cid: &str, at: Option<Instant>) {
+    fn enqueue(&mut self, cid: &Cid, at: Option<Instant>) {
         let Some(e) = self.entries.get_mut(cid) else {
             return;
         };
@@ -252,19 +253,17 @@ impl State {
         let token = self.next_token;
         e.token = token;
         match at {
-            Some(t) if t > Instant::now() => {
-                self.delayed.push(Reverse((t, cid.to_string(), token)))
-            }
+            Some(t) if t > Instant::now() => self.delayed.push(Reverse((t, *cid, token))),
             _ => {
                 if let Some(k) = self.item_kind(cid, token) {
-                    self.ready[k as usize].push_back((cid.to_string(), token));
+                    self.ready[k as usize].push_back((*cid, token));
                 }
             }
         }
     }
 
     /// Decides the next step of an idle entry from its want.
-    fn plan(&mut self, cid: &str) {
+    fn plan(&mut self, cid: &Cid) {
         let managed = self.managed.contains(cid);
         let Some(e) = self.entries.get_mut(cid) else {
             return;
@@ -295,11 +294,8 @@ impl State {
     }
 
     /// Records a new want (no-op when unchanged).
-    fn set_want(&mut self, cid: &str, want: Want, in_state: bool) {
-        let e = self
-            .entries
-            .entry(cid.to_string())
-            .or_insert_with(Entry::new);
+    fn set_want(&mut self, cid: &Cid, want: Want, in_state: bool) {
+        let e = self.entries.entry(*cid).or_insert_with(Entry::new);
         if e.version > 0 && e.want == want && e.in_state == in_state {
             return;
         }
@@ -315,13 +311,13 @@ impl State {
         self.plan(cid);
     }
 
-    fn track(&mut self, pin: &ClusterPin, me: &str) {
+    fn track(&mut self, pin: &ClusterPin, me: &PeerId) {
         let now_s = now_ms() / 1000;
         let want = if pin.expire_at.is_some_and(|t| t <= now_s) {
             Want::Release {
                 done: TrackerStatus::Unpinned,
             }
-        } else if pin.allocations.is_empty() || pin.allocations.iter().any(|a| a == me) {
+        } else if pin.allocations.is_empty() || pin.allocations.contains(me) {
             Want::Pin {
                 recursive: pin.mode == PinMode::Recursive,
                 name: pin.name.clone(),
@@ -331,10 +327,10 @@ impl State {
                 done: TrackerStatus::Remote,
             }
         };
-        self.set_want(&pin.cid.to_string(), want, true);
+        self.set_want(&pin.cid, want, true);
     }
 
-    fn untrack(&mut self, cid: &str) {
+    fn untrack(&mut self, cid: &Cid) {
         if self.entries.contains_key(cid) || self.managed.contains(cid) {
             let want = Want::Release {
                 done: TrackerStatus::Unpinned,
@@ -343,7 +339,7 @@ impl State {
         }
     }
 
-    fn kind_of(&self, cid: &str, e: &Entry) -> Option<Kind> {
+    fn kind_of(&self, cid: &Cid, e: &Entry) -> Option<Kind> {
         match e.want {
             Want::Pin { .. } if e.fetch == Fetch::Needed => Some(Kind::Fetch),
             Want::Pin { .. } => Some(Kind::Pin),
@@ -353,7 +349,7 @@ impl State {
     }
 
     /// The current kind of work of a queue item, `None` when it is stale.
-    fn item_kind(&self, cid: &str, token: u64) -> Option<Kind> {
+    fn item_kind(&self, cid: &Cid, token: u64) -> Option<Kind> {
         let e = self.entries.get(cid)?;
         if e.busy || e.token != token {
             return None;
@@ -446,14 +442,14 @@ impl State {
     }
 
     /// Applies the outcome of one CID of a finished job.
-    fn complete(&mut self, cid: &str, version: u64, outcome: Outcome, cfg: &TrackerConfig) {
+    fn complete(&mut self, cid: &Cid, version: u64, outcome: Outcome, cfg: &TrackerConfig) {
         // The world changed whatever the entry wants now: keep the managed
         // set true to the pin store.
         match outcome {
             Outcome::Pinned {
                 newly_managed: true,
             } => {
-                self.managed.insert(cid.to_string());
+                self.managed.insert(*cid);
             }
             Outcome::Released => {
                 self.managed.remove(cid);
@@ -519,10 +515,10 @@ impl Inner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn info(&self, cid: &str, e: Option<&Entry>) -> PinInfo {
+    fn info(&self, cid: &Cid, e: Option<&Entry>) -> PinInfo {
         PinInfo {
-            cid: cid.to_string(),
-            peer: self.me.peer.clone(),
+            cid: *cid,
+            peer: self.me.peer,
             peername: self.me.peername.clone(),
             ipfs_peer_id: self.me.ipfs_peer_id.clone(),
             ipfs_peer_addresses: self.me.ipfs_addresses.clone(),
@@ -538,15 +534,16 @@ impl Inner {
     }
 
     /// Records (or forgets) CIDs as pinned by the cluster, in one transaction.
-    fn set_managed(&self, cids: &[&str], managed: bool) -> Result<(), String> {
+    fn set_managed(&self, cids: &[Cid], managed: bool) -> Result<(), String> {
         let tx = self.db.begin_write().map_err(db_err)?;
         {
             let mut t = tx.open_table(MANAGED).map_err(db_err)?;
             for c in cids {
+                let key = c.to_string();
                 if managed {
-                    t.insert(*c, 1u8).map_err(db_err)?;
+                    t.insert(key.as_str(), 1u8).map_err(db_err)?;
                 } else {
-                    t.remove(*c).map_err(db_err)?;
+                    t.remove(key.as_str()).map_err(db_err)?;
                 }
             }
         }
@@ -565,13 +562,7 @@ impl Inner {
         let mut out: Vec<Option<Outcome>> = Vec::with_capacity(items.len());
         let mut commit: Vec<(usize, Cid, bool)> = Vec::new();
         for (i, it) in items.iter().enumerate() {
-            let cid = match Cid::try_from(it.cid.as_str()) {
-                Ok(c) => c,
-                Err(e) => {
-                    out.push(Some(Outcome::Failed(format!("invalid CID: {e}"))));
-                    continue;
-                }
-            };
+            let cid = it.cid;
             let existing = match batch.get(&cid) {
                 Ok(p) => p,
                 Err(e) => {
@@ -640,10 +631,10 @@ impl Inner {
         // Managed first: a crash in between leaves a mark without a pin
         // (harmless: releasing a missing pin succeeds), never a cluster pin
         // that would look like the user's.
-        let marks: Vec<&str> = commit
+        let marks: Vec<Cid> = commit
             .iter()
             .filter(|(i, _, mark)| *mark && !items[*i].managed)
-            .map(|(i, _, _)| items[*i].cid.as_str())
+            .map(|(_, cid, _)| *cid)
             .collect();
         if !marks.is_empty() {
             self.set_managed(&marks, true)?;
@@ -665,10 +656,7 @@ impl Inner {
 
     /// Fetch job: brings the missing blocks of one CID over Bitswap.
     fn run_fetch(&self, it: &PinItem) -> Outcome {
-        let cid = match Cid::try_from(it.cid.as_str()) {
-            Ok(c) => c,
-            Err(e) => return Outcome::Failed(format!("invalid CID: {e}")),
-        };
+        let cid = it.cid;
         let r = if it.recursive {
             self.node.fetch_dag(&cid, &mut |_| {})
         } else {
@@ -690,12 +678,7 @@ impl Inner {
         let mut out = Vec::with_capacity(items.len());
         let mut done = Vec::new();
         for (i, it) in items.iter().enumerate() {
-            let r = match Cid::try_from(it.cid.as_str()) {
-                // Not a CID: it cannot be in the pin store either.
-                Err(_) => Ok(None),
-                Ok(cid) => self.node.pin_remove(&cid),
-            };
-            match r {
+            match self.node.pin_remove(&it.cid) {
                 Ok(_) => {
                     done.push(i);
                     out.push(Outcome::Released);
@@ -704,7 +687,7 @@ impl Inner {
             }
         }
         if !done.is_empty() {
-            let cids: Vec<&str> = done.iter().map(|i| items[*i].cid.as_str()).collect();
+            let cids: Vec<Cid> = done.iter().map(|i| items[*i].cid).collect();
             if let Err(e) = self.set_managed(&cids, false) {
                 for i in done {
                     out[i] = Outcome::Failed(e.clone());
@@ -716,10 +699,10 @@ impl Inner {
 
     /// Runs `job` on the blocking pool and records its outcomes.
     async fn run_job(self: Arc<Self>, job: Job) {
-        let keys: Vec<(String, u64)> = match &job {
-            Job::Pin(items) => items.iter().map(|i| (i.cid.clone(), i.version)).collect(),
-            Job::Fetch(it) => vec![(it.cid.clone(), it.version)],
-            Job::Release(items) => items.iter().map(|i| (i.cid.clone(), i.version)).collect(),
+        let keys: Vec<(Cid, u64)> = match &job {
+            Job::Pin(items) => items.iter().map(|i| (i.cid, i.version)).collect(),
+            Job::Fetch(it) => vec![(it.cid, it.version)],
+            Job::Release(items) => items.iter().map(|i| (i.cid, i.version)).collect(),
         };
         let me = self.clone();
         let res = tokio::task::spawn_blocking(move || match job {
@@ -799,12 +782,12 @@ impl Inner {
     }
 
     async fn check_once(self: &Arc<Self>) {
-        let pinned: Vec<(String, u64)> = self
+        let pinned: Vec<(Cid, u64)> = self
             .lock()
             .entries
             .iter()
             .filter(|(_, e)| e.status == TrackerStatus::Pinned && !e.busy)
-            .map(|(c, e)| (c.clone(), e.version))
+            .map(|(c, e)| (*c, e.version))
             .collect();
         if pinned.is_empty() {
             return;
@@ -813,10 +796,7 @@ impl Inner {
         let missing = tokio::task::spawn_blocking(move || {
             pinned
                 .into_iter()
-                .filter(|(c, _)| match Cid::try_from(c.as_str()) {
-                    Ok(cid) => matches!(me.node.pin_get(&cid), Ok(None)),
-                    Err(_) => false,
-                })
+                .filter(|(cid, _)| matches!(me.node.pin_get(cid), Ok(None)))
                 .collect::<Vec<_>>()
         })
         .await
@@ -864,7 +844,9 @@ fn db_err(e: impl Into<redb::Error>) -> String {
     format!("tracker database: {}", e.into())
 }
 
-fn load_managed(db: &Database) -> Result<HashSet<String>, String> {
+/// The `managed` table; a row that is not a CID (never written by this
+/// tracker) is skipped with a warning.
+fn load_managed(db: &Database) -> Result<HashSet<Cid>, String> {
     let tx = db.begin_write().map_err(db_err)?;
     tx.open_table(MANAGED).map_err(db_err)?;
     tx.commit().map_err(db_err)?;
@@ -873,7 +855,12 @@ fn load_managed(db: &Database) -> Result<HashSet<String>, String> {
     let mut out = HashSet::new();
     for row in t.iter().map_err(db_err)? {
         let (k, _) = row.map_err(db_err)?;
-        out.insert(k.value().to_string());
+        match Cid::try_from(k.value()) {
+            Ok(cid) => {
+                out.insert(cid);
+            }
+            Err(e) => tracing::warn!("tracker database: skipping {:?}: {e}", k.value()),
+        }
     }
     Ok(out)
 }
@@ -935,7 +922,7 @@ impl PinTracker {
     /// The CID left the shared state: release the cluster's local pin (if
     /// the cluster made it). Cheap, like [`PinTracker::track`].
     pub fn untrack(&self, cid: &Cid) {
-        self.inner.lock().untrack(&cid.to_string());
+        self.inner.lock().untrack(cid);
         self.inner.wake.notify_one();
     }
 
@@ -944,16 +931,16 @@ impl PinTracker {
     pub fn sync(&self, pins: Vec<ClusterPin>) {
         {
             let mut st = self.inner.lock();
-            let keep: HashSet<String> = pins.iter().map(|p| p.cid.to_string()).collect();
+            let keep: HashSet<Cid> = pins.iter().map(|p| p.cid).collect();
             for p in &pins {
                 st.track(p, &self.inner.me.peer);
             }
-            let gone: Vec<String> = st
+            let gone: Vec<Cid> = st
                 .entries
                 .keys()
                 .chain(st.managed.iter())
-                .filter(|c| !keep.contains(c.as_str()))
-                .cloned()
+                .filter(|c| !keep.contains(*c))
+                .copied()
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .collect();
@@ -965,7 +952,7 @@ impl PinTracker {
     }
 
     /// Local status of one CID (an unknown CID is `unpinned`).
-    pub fn status(&self, cid: &str) -> PinInfo {
+    pub fn status(&self, cid: &Cid) -> PinInfo {
         let st = self.inner.lock();
         self.inner.info(cid, st.entries.get(cid))
     }
@@ -980,14 +967,15 @@ impl PinTracker {
             .map(|(c, e)| self.inner.info(c, Some(e)))
             .collect();
         drop(st);
-        out.sort_by(|a, b| a.cid.cmp(&b.cid));
+        // By CID text, the order the API has always listed them in.
+        out.sort_by_cached_key(|i| i.cid.to_string());
         out
     }
 
     /// Retries a CID in `pin_error`, `unpin_error` or `unexpectedly_unpinned`
     /// now (attempts start again from 0); returns its status right after
     /// queuing. Other states are returned unchanged.
-    pub fn recover(&self, cid: &str) -> PinInfo {
+    pub fn recover(&self, cid: &Cid) -> PinInfo {
         let info = {
             let mut st = self.inner.lock();
             if let Some(e) = st.entries.get_mut(cid) {
@@ -1013,16 +1001,17 @@ impl PinTracker {
     /// [`PinTracker::recover`] for every CID in an error state; returns their
     /// statuses after queuing.
     pub fn recover_all(&self) -> Vec<PinInfo> {
-        let failed: Vec<String> = {
+        let failed: Vec<Cid> = {
             let st = self.inner.lock();
             st.entries
                 .iter()
                 .filter(|(_, e)| e.status.is_error())
-                .map(|(c, _)| c.clone())
+                .map(|(c, _)| *c)
                 .collect()
         };
         let mut out: Vec<PinInfo> = failed.iter().map(|c| self.recover(c)).collect();
-        out.sort_by(|a, b| a.cid.cmp(&b.cid));
+        // By CID text, the order the API has always listed them in.
+        out.sort_by_cached_key(|i| i.cid.to_string());
         out
     }
 

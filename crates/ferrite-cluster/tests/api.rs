@@ -123,7 +123,7 @@ fn rest_add(base: &str, name: &str, data: &[u8], query: &str) -> Value {
 async fn api_rest_end_to_end() {
     let s = setup().await;
     let base = s.rest.clone();
-    let peer = s.cluster.peer_id();
+    let peer = s.cluster.peer_id().to_string();
     tokio::task::spawn_blocking(move || {
         // Auth.
         let (st, b) = call("GET", &format!("{base}/id"), None, None);

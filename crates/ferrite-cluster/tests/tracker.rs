@@ -9,6 +9,10 @@ use ferrite_cluster::types::TrackerStatus;
 use ferrite_node::{BlockPutOptions, Cid, Node, PinLsType};
 
 const WAIT: Duration = Duration::from_secs(20);
+/// This peer's cluster peer ID.
+const ME: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+/// Another cluster peer's.
+const OTHER: &str = "12D3KooWHk4d8vbtoJ2Ax5ygxU4YgD9yJmjTjuEF5xXf7rUxJu3W";
 
 fn new_node(dir: &Path) -> Node {
     let cfg = ferrite_config::Config::init(&["test"]).unwrap();
@@ -18,7 +22,7 @@ fn new_node(dir: &Path) -> Node {
 
 fn me() -> LocalPeer {
     LocalPeer {
-        peer: "me".into(),
+        peer: ME.parse().unwrap(),
         peername: "peer-me".into(),
         ipfs_peer_id: "12D3KooWme".into(),
         ipfs_addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
@@ -80,7 +84,7 @@ fn pin_of(cid: &Cid) -> ClusterPin {
 async fn wait_status(t: &PinTracker, cid: &str, want: TrackerStatus) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let s = t.status(cid);
+        let s = t.status(&cid.parse().unwrap());
         if s.status == want {
             return;
         }
@@ -111,8 +115,8 @@ async fn pins_local_content_recursive_and_direct() {
     let ls = s.node.pin_ls(&[a.to_string()], PinLsType::All).unwrap();
     assert_eq!(ls[0].name, "my-pin");
 
-    let info = s.tracker.status(&a.to_string());
-    assert_eq!(info.peer, "me");
+    let info = s.tracker.status(&a);
+    assert_eq!(info.peer.to_string(), ME);
     assert_eq!(info.peername, "peer-me");
     assert_eq!(info.ipfs_peer_id, "12D3KooWme");
     assert!(info.error.is_empty());
@@ -121,10 +125,7 @@ async fn pins_local_content_recursive_and_direct() {
     assert_eq!(s.tracker.counts().get(&TrackerStatus::Pinned), Some(&2));
     // Unknown CIDs are unpinned.
     let unknown = raw_cid(b"never seen");
-    assert_eq!(
-        s.tracker.status(&unknown.to_string()).status,
-        TrackerStatus::Unpinned
-    );
+    assert_eq!(s.tracker.status(&unknown).status, TrackerStatus::Unpinned);
     s.tracker.shutdown().await;
 }
 
@@ -134,17 +135,17 @@ async fn allocated_elsewhere_is_remote() {
     let a = put(&s.node, b"remote content");
     let cid = a.to_string();
     let mut p = pin_of(&a);
-    p.allocations = vec!["other-peer".into()];
+    p.allocations = vec![OTHER.parse().unwrap()];
     s.tracker.track(&p);
     wait_status(&s.tracker, &cid, TrackerStatus::Remote).await;
     assert_eq!(pinned_locally(&s.node, &a), None);
 
     // Re-allocated to us: pinned; then away again: the cluster's pin goes.
-    p.allocations = vec!["other-peer".into(), "me".into()];
+    p.allocations = vec![OTHER.parse().unwrap(), ME.parse().unwrap()];
     s.tracker.track(&p);
     wait_status(&s.tracker, &cid, TrackerStatus::Pinned).await;
     assert!(pinned_locally(&s.node, &a).is_some());
-    p.allocations = vec!["other-peer".into()];
+    p.allocations = vec![OTHER.parse().unwrap()];
     s.tracker.track(&p);
     wait_status(&s.tracker, &cid, TrackerStatus::Remote).await;
     assert_eq!(pinned_locally(&s.node, &a), None);
@@ -161,10 +162,7 @@ async fn expired_pins_are_not_pinned() {
     p.expire_at = Some(1);
     s.tracker.track(&p);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        s.tracker.status(&a.to_string()).status,
-        TrackerStatus::Unpinned
-    );
+    assert_eq!(s.tracker.status(&a).status, TrackerStatus::Unpinned);
     assert_eq!(pinned_locally(&s.node, &a), None);
     s.tracker.shutdown().await;
 }
@@ -182,7 +180,7 @@ async fn missing_content_errors_retries_and_recovers() {
     let deadline = Instant::now() + WAIT;
     let mut seen = Vec::new();
     loop {
-        let info = s.tracker.status(&cid);
+        let info = s.tracker.status(&cid.parse().unwrap());
         if info.status == TrackerStatus::PinError && seen.last() != Some(&info.attempt_count) {
             assert!(
                 info.error.contains("not found"),
@@ -200,14 +198,14 @@ async fn missing_content_errors_retries_and_recovers() {
     assert!(seen.len() >= 2, "attempts seen: {seen:?}");
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let info = s.tracker.status(&cid);
+    let info = s.tracker.status(&cid.parse().unwrap());
     assert_eq!(info.status, TrackerStatus::PinError);
     assert_eq!(info.attempt_count, 3, "no automatic attempt after the max");
     assert_eq!(s.tracker.counts().get(&TrackerStatus::PinError), Some(&1));
 
     // The content shows up; recover pins it at once.
     assert_eq!(put(&s.node, data), a);
-    let info = s.tracker.recover(&cid);
+    let info = s.tracker.recover(&cid.parse().unwrap());
     assert_eq!(info.attempt_count, 0);
     assert!(
         matches!(
@@ -226,7 +224,7 @@ async fn missing_content_errors_retries_and_recovers() {
     put(&s.node, b"also missing");
     let rec = s.tracker.recover_all();
     assert_eq!(rec.len(), 1);
-    assert_eq!(rec[0].cid, b.to_string());
+    assert_eq!(rec[0].cid, b);
     wait_status(&s.tracker, &b.to_string(), TrackerStatus::Pinned).await;
     s.tracker.shutdown().await;
 }

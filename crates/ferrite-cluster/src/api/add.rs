@@ -112,7 +112,7 @@ pub(super) async fn add(
             o.name = row.name.clone();
         }
         let pin = c.pin(&row.cid, o).await?;
-        row.allocations = pin.allocations;
+        row.allocations = pin.allocations.iter().map(ToString::to_string).collect();
     }
     Ok(render(&rows, stream))
 }

@@ -6,7 +6,7 @@
 //! request's `name` is the pin's name and `meta` its metadata; `origins` are
 //! accepted but not kept (the cluster fetches through its own IPFS nodes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use ferrite_ipld::Cid;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -264,7 +265,7 @@ impl Row {
     /// A row from a cluster status.
     pub fn from_global(g: &GlobalPinInfo) -> Row {
         Row {
-            cid: g.cid.clone(),
+            cid: g.cid.to_string(),
             name: g.name.clone(),
             meta: g.metadata.clone(),
             created_ms: g.created * 1000,
@@ -494,22 +495,19 @@ async fn list(State(c): State<Cluster>, Query(q): Query<Vec<(String, String)>>) 
         .filter(|p| lq.cids.is_empty() || lq.cids.contains(&p.cid.to_string()))
         .collect();
     let cids: Vec<String> = pins.iter().map(|p| p.cid.to_string()).collect();
-    let states: BTreeMap<String, PsStatus> = if pins.is_empty() {
-        BTreeMap::new()
+    let states: HashMap<Cid, PsStatus> = if pins.is_empty() {
+        HashMap::new()
     } else {
         c.status_all(false, &[], &cids)
             .await?
             .iter()
-            .map(|g| (g.cid.clone(), PsStatus::of(g)))
+            .map(|g| (g.cid, PsStatus::of(g)))
             .collect()
     };
     let rows = pins
         .iter()
         .map(|p| {
-            let st = states
-                .get(&p.cid.to_string())
-                .copied()
-                .unwrap_or(PsStatus::Queued);
+            let st = states.get(&p.cid).copied().unwrap_or(PsStatus::Queued);
             Row::from_pin(p, st)
         })
         .collect();
@@ -563,12 +561,14 @@ async fn remove(State(c): State<Cluster>, Path(id): Path<String>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::PinInfo;
+    use crate::types::{test_peer, PinInfo};
+
+    const CID: &str = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
 
     fn info(peer: &str, status: TrackerStatus) -> PinInfo {
         PinInfo {
-            cid: "bafy".into(),
-            peer: peer.into(),
+            cid: CID.parse().unwrap(),
+            peer: test_peer(peer),
             peername: peer.into(),
             ipfs_peer_id: String::new(),
             ipfs_peer_addresses: vec![],
@@ -581,14 +581,14 @@ mod tests {
 
     fn global(allocs: &[&str], peers: &[(&str, TrackerStatus)]) -> GlobalPinInfo {
         GlobalPinInfo {
-            cid: "bafy".into(),
+            cid: CID.parse().unwrap(),
             name: "n".into(),
-            allocations: allocs.iter().map(|s| s.to_string()).collect(),
+            allocations: allocs.iter().map(|s| test_peer(s)).collect(),
             metadata: BTreeMap::new(),
             created: 1_714_564_800,
             peer_map: peers
                 .iter()
-                .map(|(p, s)| (p.to_string(), info(p, *s)))
+                .map(|(p, s)| (test_peer(p), info(p, *s)))
                 .collect(),
         }
     }
@@ -652,6 +652,7 @@ mod tests {
     #[test]
     fn pin_status_json() {
         let mut r = Row::from_global(&global(&[], &[("a", TrackerStatus::Pinned)]));
+        r.cid = "bafy".into(); // a short request ID to check
         r.meta.insert("k".into(), "v".into());
         let v = r.to_json(&["/ip4/127.0.0.1/tcp/4001/p2p/12D3i".into()]);
         assert_eq!(v["requestid"], "bafy");

@@ -9,7 +9,7 @@ use super::{comma_list, error_status};
 use crate::node::ClusterError;
 use crate::pinset::PinMode;
 use crate::time::parse_rfc3339_ms;
-use crate::types::PinOptions;
+use crate::types::{parse_peer_id, PinOptions};
 
 /// A REST API error: `{"code","message"}` with `code` as the HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +115,11 @@ pub fn parse_pin_options(q: &[(String, String)], now: u64) -> Result<PinOptions,
         o.replication_max = Some(f);
     }
     if let Some(u) = param(q, "user-allocations") {
-        o.user_allocations = comma_list(u);
+        o.user_allocations = comma_list(u)
+            .iter()
+            .map(|p| parse_peer_id(p))
+            .collect::<Result<_, _>>()
+            .map_err(|e| RestError::bad_request(format!("user-allocations: {e}")))?;
     }
     if let Some(at) = param(q, "expire-at").filter(|v| !v.is_empty()) {
         let ms = parse_rfc3339_ms(at)
@@ -161,7 +165,8 @@ pub fn pin_options_query(o: &PinOptions) -> Vec<(String, String)> {
         push("replication-max", v.to_string());
     }
     if !o.user_allocations.is_empty() {
-        push("user-allocations", o.user_allocations.join(","));
+        let peers: Vec<String> = o.user_allocations.iter().map(|p| p.to_string()).collect();
+        push("user-allocations", peers.join(","));
     }
     if let Some(at) = o.expire_at {
         push("expire-at", crate::time::rfc3339_secs(at));

@@ -21,7 +21,7 @@ pub use super::query::{bool_param, param, parse_pin_options, pin_options_query, 
 use super::{comma_list, now_secs, wire, BasicAuth};
 use crate::cluster::Cluster;
 use crate::pinset::ClusterPin;
-use crate::types::{GlobalPinInfo, TrackerStatus};
+use crate::types::{parse_peer_id, GlobalPinInfo, TrackerStatus};
 
 /// IPFS Cluster's RPC protocol version, reported by `/id`.
 pub const RPC_PROTOCOL_VERSION: &str = "/ipfscluster/1.0/rpc";
@@ -182,7 +182,7 @@ async fn peers(State(c): State<Cluster>) -> Response {
 }
 
 async fn peer_rm(State(c): State<Cluster>, Path(peer): Path<String>) -> Reply {
-    c.peer_rm(&peer).await?;
+    c.peer_rm(parse_peer_id(&peer)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -277,6 +277,7 @@ async fn raft_status(State(c): State<Cluster>) -> Response {
         m.nodes
             .get(&id)
             .and_then(|n| crate::cluster::peer_of(&n.addr))
+            .map(|p| p.to_string())
             .unwrap_or_else(|| id.to_string())
     };
     json_body(&wire::RaftStatus {
@@ -299,7 +300,7 @@ async fn health() -> StatusCode {
 async fn health_graph(State(c): State<Cluster>) -> Response {
     let graph = c.connection_graph().await;
     json_body(&json!({
-        "cluster_id": c.peer_id(),
+        "cluster_id": c.peer_id().to_string(),
         "id_to_peername": {},
         "ipfs_links": {},
         "cluster_links": graph,
@@ -329,8 +330,10 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::node::ClusterError;
     use crate::pinset::PinMode;
-    use crate::types::{Metric, PeerInfo};
+    use crate::types::{Metric, PeerInfo, PinInfo, PinOptions};
+    use libp2p::PeerId;
 
     fn pin_json(p: &ClusterPin) -> Value {
         serde_json::to_value(wire::Pin::from(p)).unwrap()
@@ -347,8 +350,13 @@ mod tests {
     fn metric_json(m: &Metric, now_ns: u64) -> Value {
         serde_json::to_value(wire::Metric::new(m, now_ns)).unwrap()
     }
-    use crate::node::ClusterError;
-    use crate::types::{PinInfo, PinOptions};
+
+    // Real peer IDs where the shapes once used made-up ones.
+    const PEER_A: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+    const PEER_C: &str = "12D3KooWHk4d8vbtoJ2Ax5ygxU4YgD9yJmjTjuEF5xXf7rUxJu3W";
+    const PEER_P: &str = "12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc8";
+    const PEER_2: &str = "12D3KooWLyp7V7DCnFMHYt5r7tRUmaE1NyuxXZz8ZFrUWYgUhg5W";
+    const BAFY: &str = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -362,7 +370,7 @@ mod tests {
         const ROOT: &str = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
         let mut p = ClusterPin::new(ROOT.parse().unwrap());
         p.name = "n".into();
-        p.allocations = vec!["12D3a".into()];
+        p.allocations = vec![PEER_A.parse().unwrap()];
         p.timestamp = 1_714_564_800;
         let v = pin_json(&p);
         assert_eq!(v["cid"], ROOT);
@@ -376,7 +384,7 @@ mod tests {
         assert_eq!(v["user_allocations"], Value::Null);
         assert_eq!(v["reference"], Value::Null);
         assert_eq!(v["origins"], json!([]));
-        assert_eq!(v["allocations"], json!(["12D3a"]));
+        assert_eq!(v["allocations"], json!([PEER_A]));
         p.mode = PinMode::Direct;
         p.expire_at = Some(1_714_564_800);
         p.metadata.insert("k".into(), "v".into());
@@ -390,7 +398,7 @@ mod tests {
     #[test]
     fn global_json_shape() {
         let mut g = GlobalPinInfo {
-            cid: "bafy".into(),
+            cid: BAFY.parse().unwrap(),
             name: "n".into(),
             allocations: vec![],
             metadata: BTreeMap::new(),
@@ -398,10 +406,10 @@ mod tests {
             peer_map: BTreeMap::new(),
         };
         g.peer_map.insert(
-            "12D3p".into(),
+            PEER_P.parse().unwrap(),
             PinInfo {
-                cid: "bafy".into(),
-                peer: "12D3p".into(),
+                cid: BAFY.parse().unwrap(),
+                peer: PEER_P.parse().unwrap(),
                 peername: "alpha".into(),
                 ipfs_peer_id: "12D3i".into(),
                 ipfs_peer_addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
@@ -414,7 +422,7 @@ mod tests {
         let v = global_json(&g);
         assert_eq!(v["created"], "2024-05-01T12:00:00Z");
         assert_eq!(v["metadata"], Value::Null);
-        let p = &v["peer_map"]["12D3p"];
+        let p = &v["peer_map"][PEER_P];
         assert_eq!(p["status"], "pin_error");
         assert_eq!(p["peername"], "alpha");
         assert_eq!(p["ipfs_peer_id"], "12D3i");
@@ -427,27 +435,28 @@ mod tests {
 
     #[test]
     fn peer_and_metric_json_shapes() {
+        let c: PeerId = PEER_C.parse().unwrap();
         let p = PeerInfo {
-            id: "12D3c".into(),
+            id: c,
             version: "1.1.0".into(),
             peername: "alpha".into(),
             ipfs_id: "12D3i".into(),
             ipfs_addresses: vec!["/ip4/127.0.0.1/tcp/4001/p2p/12D3i".into()],
-            cluster_peers: vec!["12D3c".into()],
-            ..Default::default()
+            cluster_peers: vec![c],
+            ..PeerInfo::new(c)
         };
         let v = peer_json(&p);
-        assert_eq!(v["id"], "12D3c");
+        assert_eq!(v["id"], PEER_C);
         assert_eq!(v["rpc_protocol_version"], "/ipfscluster/1.0/rpc");
         assert_eq!(v["commit"], "");
         assert_eq!(v["error"], "");
         assert_eq!(v["ipfs"]["id"], "12D3i");
         assert_eq!(v["ipfs"]["error"], "");
-        assert_eq!(v["cluster_peers"], json!(["12D3c"]));
+        assert_eq!(v["cluster_peers"], json!([PEER_C]));
         assert_eq!(v["addresses"], json!([]));
         let m = Metric {
             name: "freespace".into(),
-            peer: "12D3c".into(),
+            peer: c,
             value: "1000".into(),
             weight: 1000,
             expire_ns: 200,
@@ -469,7 +478,7 @@ mod tests {
             mode: PinMode::Direct,
             replication_min: Some(2),
             replication_max: Some(-1),
-            user_allocations: vec!["p1".into(), "p2".into()],
+            user_allocations: vec![PEER_A.parse().unwrap(), PEER_2.parse().unwrap()],
             expire_at: Some(1_714_564_800),
             ..Default::default()
         };
@@ -487,7 +496,7 @@ mod tests {
                 ("mode", "direct"),
                 ("replication-min", "2"),
                 ("replication-max", "3"),
-                ("user-allocations", "p1,p2"),
+                ("user-allocations", &format!("{PEER_A},{PEER_2}")),
                 ("meta-foo", "bar"),
                 ("meta-x", "y"),
                 ("shard-size", "100"),
@@ -501,7 +510,10 @@ mod tests {
         assert_eq!(o.mode, PinMode::Direct);
         assert_eq!(o.replication_min, Some(2));
         assert_eq!(o.replication_max, Some(3));
-        assert_eq!(o.user_allocations, vec!["p1", "p2"]);
+        assert_eq!(
+            o.user_allocations,
+            [PEER_A, PEER_2].map(|p| p.parse::<PeerId>().unwrap())
+        );
         assert_eq!(o.metadata.get("foo").map(String::as_str), Some("bar"));
         assert_eq!(o.metadata.len(), 2);
         assert_eq!(o.expire_at, None);
@@ -523,6 +535,7 @@ mod tests {
             ("replication-min", "x"),
             ("expire-in", "1d"),
             ("expire-at", "tomorrow"),
+            ("user-allocations", "p1"),
         ] {
             let e = parse_pin_options(&q(&[bad]), 0).unwrap_err();
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad:?}");

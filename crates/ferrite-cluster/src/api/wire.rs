@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use ferrite_ipld::Cid;
+use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 use crate::pinset::{ClusterPin, PinMode};
@@ -28,8 +29,9 @@ pub struct Pin {
     /// IPFS Cluster's pin type; always 2 (a data pin).
     #[serde(rename = "type")]
     pub pin_type: u8,
-    /// Cluster peer IDs holding it (empty = every peer).
-    pub allocations: Vec<String>,
+    /// Cluster peers holding it (empty = every peer).
+    #[serde(with = "crate::text::seq")]
+    pub allocations: Vec<PeerId>,
     /// -1 for a recursive pin, 0 for a direct one.
     pub max_depth: i32,
     /// Sharding's reference CID; never set.
@@ -45,7 +47,8 @@ pub struct Pin {
     /// Sharding's shard size; always 0.
     pub shard_size: u64,
     /// The allocations the user asked for; not kept, always null.
-    pub user_allocations: Option<Vec<String>>,
+    #[serde(with = "crate::text::opt_seq")]
+    pub user_allocations: Option<Vec<PeerId>>,
     /// When the pin is removed, [`NEVER`] for never.
     pub expire_at: String,
     /// User metadata (null when there is none).
@@ -85,11 +88,13 @@ impl From<&ClusterPin> for Pin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalPinInfo {
     /// The CID.
-    pub cid: String,
+    #[serde(with = "crate::text")]
+    pub cid: Cid,
     /// The pin's name (empty when the CID is not in the pinset).
     pub name: String,
-    /// Cluster peer IDs it is allocated to (empty = every peer).
-    pub allocations: Vec<String>,
+    /// Cluster peers it is allocated to (empty = every peer).
+    #[serde(with = "crate::text::seq")]
+    pub allocations: Vec<PeerId>,
     /// Peers to fetch from first; never set.
     pub origins: Vec<String>,
     /// When the pin was submitted.
@@ -97,7 +102,8 @@ pub struct GlobalPinInfo {
     /// User metadata (null when there is none).
     pub metadata: Option<BTreeMap<String, String>>,
     /// The status on each peer, keyed by cluster peer ID.
-    pub peer_map: BTreeMap<String, PinInfo>,
+    #[serde(with = "crate::text::keys")]
+    pub peer_map: BTreeMap<PeerId, PinInfo>,
 }
 
 /// The status of one CID on one peer (`api.PinInfoShort`).
@@ -134,10 +140,10 @@ impl From<&types::GlobalPinInfo> for GlobalPinInfo {
                 attempt_count: i.attempt_count,
                 priority_pin: false,
             };
-            (peer.clone(), info)
+            (*peer, info)
         });
         GlobalPinInfo {
-            cid: g.cid.clone(),
+            cid: g.cid,
             name: g.name.clone(),
             allocations: g.allocations.clone(),
             origins: Vec::new(),
@@ -152,11 +158,13 @@ impl From<&types::GlobalPinInfo> for GlobalPinInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Id {
     /// Cluster peer ID.
-    pub id: String,
+    #[serde(with = "crate::text")]
+    pub id: PeerId,
     /// Its cluster listen addresses, with `/p2p/<id>`.
     pub addresses: Vec<String>,
-    /// Cluster peer IDs of every member as this peer sees them.
-    pub cluster_peers: Vec<String>,
+    /// Every member as this peer sees them.
+    #[serde(with = "crate::text::seq")]
+    pub cluster_peers: Vec<PeerId>,
     /// Their addresses.
     pub cluster_peers_addresses: Vec<String>,
     /// Ferrite's version.
@@ -187,7 +195,7 @@ pub struct IpfsId {
 impl From<&types::PeerInfo> for Id {
     fn from(p: &types::PeerInfo) -> Self {
         Id {
-            id: p.id.clone(),
+            id: p.id,
             addresses: p.addresses.clone(),
             cluster_peers: p.cluster_peers.clone(),
             cluster_peers_addresses: p.cluster_peers_addresses.clone(),
@@ -210,8 +218,9 @@ impl From<&types::PeerInfo> for Id {
 pub struct Metric {
     /// `freespace`, `ping` or `tag:<name>`.
     pub name: String,
-    /// Cluster peer ID of the peer it describes.
-    pub peer: String,
+    /// The peer it describes.
+    #[serde(with = "crate::text")]
+    pub peer: PeerId,
     /// The value as text.
     pub value: String,
     /// When it goes stale.
@@ -231,7 +240,7 @@ impl Metric {
     pub fn new(m: &types::Metric, now_ns: u64) -> Self {
         Metric {
             name: m.name.clone(),
-            peer: m.peer.clone(),
+            peer: m.peer,
             value: m.value.clone(),
             expire: m.expire_ns,
             valid: m.valid_at(now_ns),
@@ -258,8 +267,9 @@ pub struct Added {
 /// This peer's view of the consensus (`GET /raft`, Ferrite's addition).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaftStatus {
-    /// This peer's cluster peer ID.
-    pub peer: String,
+    /// This peer.
+    #[serde(with = "crate::text")]
+    pub peer: PeerId,
     /// `leader`, `follower`, `candidate` or `learner`.
     pub state: String,
     /// The leader's cluster peer ID, when one is known.

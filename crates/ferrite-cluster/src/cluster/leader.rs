@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use libp2p::PeerId;
+
 use super::Cluster;
 use crate::allocator;
 use crate::node::ClusterError;
@@ -33,11 +35,7 @@ impl Cluster {
         let pins = self.inner.raft.pins().await?;
         let now = now_ns();
         let now_s = now / 1_000_000_000;
-        let members: BTreeSet<String> = self
-            .members()
-            .into_iter()
-            .map(|(p, _)| p.to_string())
-            .collect();
+        let members: BTreeSet<PeerId> = self.members().into_iter().map(|(p, _)| p).collect();
         let mut cmds = Vec::new();
         let mut candidates = None;
         for pin in pins {
@@ -55,11 +53,11 @@ impl Cluster {
                 continue;
             }
             let cands = candidates.get_or_insert_with(|| self.candidates());
-            let keep: Vec<String> = pin
+            let keep: Vec<PeerId> = pin
                 .allocations
                 .iter()
                 .filter(|p| cands.iter().any(|c| &c.peer == *p))
-                .cloned()
+                .copied()
                 .collect();
             let req = allocator::Request {
                 rmin: pin.replication_min,

@@ -30,8 +30,8 @@ pub(super) fn parse_node_addr(addr: &str) -> Option<(PeerId, Vec<Multiaddr>)> {
 }
 
 /// The peer ID in a membership address record.
-pub fn peer_of(addr: &str) -> Option<String> {
-    parse_node_addr(addr).map(|(p, _)| p.to_string())
+pub fn peer_of(addr: &str) -> Option<PeerId> {
+    parse_node_addr(addr).map(|(p, _)| p)
 }
 
 pub(super) fn with_p2p(addrs: &[Multiaddr], peer: &PeerId) -> Vec<String> {
@@ -65,17 +65,18 @@ impl Cluster {
                 .await?;
             return Ok(());
         }
+        let bootstrap = self.inner.section.bootstrap_addrs()?;
         let me = self.clone();
-        let task = tokio::spawn(async move { me.join_loop(addr).await });
+        let task = tokio::spawn(async move { me.join_loop(bootstrap, addr).await });
         self.lock_tasks().push(task);
         Ok(())
     }
 
-    async fn join_loop(self, addr: String) {
+    async fn join_loop(self, bootstrap: Vec<Multiaddr>, addr: String) {
         let mut delay = Duration::from_millis(200);
         loop {
-            for b in &self.inner.section.bootstrap {
-                match self.try_join(b, &addr).await {
+            for b in &bootstrap {
+                match self.try_join(b.clone(), &addr).await {
                     Ok(()) => {
                         tracing::info!("joined the cluster through {b}");
                         return;
@@ -88,11 +89,8 @@ impl Cluster {
         }
     }
 
-    async fn try_join(&self, bootstrap: &str, addr: &str) -> Result<(), ClusterError> {
-        let ma: Multiaddr = bootstrap
-            .parse()
-            .map_err(|e| ClusterError::Config(format!("bad bootstrap address: {e}")))?;
-        let target = self.inner.host.connect(ma).await?;
+    async fn try_join(&self, bootstrap: Multiaddr, addr: &str) -> Result<(), ClusterError> {
+        let target = self.inner.host.connect(bootstrap).await?;
         match self
             .ask(
                 target,
@@ -124,7 +122,7 @@ impl Cluster {
                 Err(_) => continue,
             };
             for info in self.peers().await {
-                if info.id == self.inner.peer_str
+                if info.id == self.inner.peer
                     || !info.error.is_empty()
                     || connected.contains(&info.ipfs_id)
                 {
@@ -158,9 +156,9 @@ impl Cluster {
     pub async fn id(&self) -> PeerInfo {
         let members = self.members();
         PeerInfo {
-            id: self.inner.peer_str.clone(),
+            id: self.inner.peer,
             addresses: with_p2p(&self.inner.host.listen_addrs().await, &self.inner.peer),
-            cluster_peers: members.iter().map(|(p, _)| p.to_string()).collect(),
+            cluster_peers: members.iter().map(|(p, _)| *p).collect(),
             cluster_peers_addresses: members.iter().flat_map(|(p, a)| with_p2p(a, p)).collect(),
             version: VERSION.into(),
             peername: self.inner.local.peername.clone(),
@@ -182,16 +180,8 @@ impl Cluster {
                 .await
             {
                 Ok(PeerResponse::Id(info)) => info,
-                Ok(other) => PeerInfo {
-                    id: p.to_string(),
-                    error: format!("unexpected reply {other:?}"),
-                    ..Default::default()
-                },
-                Err(e) => PeerInfo {
-                    id: p.to_string(),
-                    error: e.to_string(),
-                    ..Default::default()
-                },
+                Ok(other) => PeerInfo::unreachable(p, format!("unexpected reply {other:?}")),
+                Err(e) => PeerInfo::unreachable(p, e.to_string()),
             }
         });
         join_all(asks).await
@@ -199,11 +189,8 @@ impl Cluster {
 
     /// `DELETE /peers/{id}`: removes a member from the cluster; its pins
     /// are re-allocated by the leader.
-    pub async fn peer_rm(&self, peer: &str) -> Result<(), ClusterError> {
-        let p: PeerId = peer
-            .parse()
-            .map_err(|e| ClusterError::Invalid(format!("invalid peer ID {peer:?}: {e}")))?;
-        let id = node_id(&p);
+    pub async fn peer_rm(&self, peer: PeerId) -> Result<(), ClusterError> {
+        let id = node_id(&peer);
         if !self.inner.raft.metrics().nodes.contains_key(&id) {
             return Err(ClusterError::NotFound(format!(
                 "{peer} is not a cluster peer"
@@ -241,7 +228,7 @@ mod tests {
         let (peer, back) = parse_node_addr(&rec).unwrap();
         assert_eq!(peer, p);
         assert_eq!(back, addrs);
-        assert_eq!(peer_of(&rec), Some(p.to_string()));
+        assert_eq!(peer_of(&rec), Some(p));
         assert!(parse_node_addr("nonsense").is_none());
     }
 }

@@ -122,7 +122,6 @@ pub struct Cluster {
 
 struct Inner {
     peer: PeerId,
-    peer_str: String,
     section: ClusterSection,
     allocate_by: Vec<String>,
     ping_interval: Duration,
@@ -133,7 +132,7 @@ struct Inner {
     tracker: PinTracker,
     local: LocalPeer,
     /// Latest metrics per peer and name.
-    metrics: Mutex<HashMap<String, BTreeMap<String, Metric>>>,
+    metrics: Mutex<HashMap<PeerId, BTreeMap<String, Metric>>>,
     /// When this process started (ns): peers never heard from count as seen
     /// then, so a fresh leader waits before re-allocating.
     started_ns: u64,
@@ -176,7 +175,7 @@ impl Cluster {
             None => (node.config().peer_id().unwrap_or_default(), Vec::new()),
         };
         let local = LocalPeer {
-            peer: peer.to_string(),
+            peer,
             peername: section.peer_name.clone(),
             ipfs_peer_id,
             ipfs_addresses,
@@ -194,7 +193,6 @@ impl Cluster {
         .await?;
         let inner = Arc::new(Inner {
             peer,
-            peer_str: peer.to_string(),
             allocate_by: section.allocate_by.clone(),
             ping_interval: section.ping_interval()?,
             reallocate_after: section.reallocate_after()?,
@@ -238,8 +236,8 @@ impl Cluster {
     }
 
     /// This peer's cluster peer ID.
-    pub fn peer_id(&self) -> String {
-        self.inner.peer_str.clone()
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer
     }
 
     /// The local IPFS node (for `/add`).

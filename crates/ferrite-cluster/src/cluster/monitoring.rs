@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures::future::join_all;
+use libp2p::PeerId;
 
 use super::rpc::PeerRequest;
 use super::Cluster;
@@ -13,7 +14,7 @@ use crate::allocator::Candidate;
 use crate::types::{now_ns, Metric};
 
 impl Cluster {
-    fn lock_metrics(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<String, Metric>>> {
+    fn lock_metrics(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, BTreeMap<String, Metric>>> {
         self.inner.metrics.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -22,9 +23,7 @@ impl Cluster {
         let mut all = self.lock_metrics();
         for mut m in ms {
             m.received_ns = now;
-            all.entry(m.peer.clone())
-                .or_default()
-                .insert(m.name.clone(), m);
+            all.entry(m.peer).or_default().insert(m.name.clone(), m);
         }
     }
 
@@ -37,7 +36,7 @@ impl Cluster {
         };
         let metric = |name: String, value: String, weight: i64| Metric {
             name,
-            peer: self.inner.peer_str.clone(),
+            peer: self.inner.peer,
             value,
             weight,
             expire_ns: expire,
@@ -86,11 +85,7 @@ impl Cluster {
     /// Healthy peers (fresh metrics) that allocation can use.
     pub(super) fn candidates(&self) -> Vec<Candidate> {
         let now = now_ns();
-        let members: BTreeSet<String> = self
-            .members()
-            .into_iter()
-            .map(|(p, _)| p.to_string())
-            .collect();
+        let members: BTreeSet<PeerId> = self.members().into_iter().map(|(p, _)| p).collect();
         let all = self.lock_metrics();
         members
             .into_iter()
@@ -113,7 +108,7 @@ impl Cluster {
     }
 
     /// How long `peer` has been without a valid metric (zero when healthy).
-    pub(super) fn down_for(&self, peer: &str, now: u64) -> Duration {
+    pub(super) fn down_for(&self, peer: &PeerId, now: u64) -> Duration {
         let all = self.lock_metrics();
         let expired_at = match all.get(peer).and_then(|m| m.get("ping")) {
             Some(m) if m.valid_at(now) => return Duration::ZERO,
@@ -134,7 +129,7 @@ impl Cluster {
     pub fn metrics(&self, name: &str) -> Vec<Metric> {
         let all = self.lock_metrics();
         let mut out: Vec<Metric> = all.values().filter_map(|m| m.get(name).cloned()).collect();
-        out.sort_by(|a, b| a.peer.cmp(&b.peer));
+        out.sort_by_key(|m| m.peer);
         out
     }
 
@@ -144,7 +139,7 @@ impl Cluster {
         let peers = self.inner.host.connected_peers().await;
         let mut g = BTreeMap::new();
         g.insert(
-            self.inner.peer_str.clone(),
+            self.inner.peer.to_string(),
             peers.iter().map(|p| p.to_string()).collect(),
         );
         g

@@ -110,9 +110,9 @@ impl Cluster {
         self.inner.raft.pin(&parse_cid(cid)?)
     }
 
-    fn global(&self, cid: &str, pin: Option<&ClusterPin>) -> GlobalPinInfo {
+    fn global(&self, cid: Cid, pin: Option<&ClusterPin>) -> GlobalPinInfo {
         GlobalPinInfo {
-            cid: cid.to_string(),
+            cid,
             name: pin.map(|p| p.name.clone()).unwrap_or_default(),
             allocations: pin.map(|p| p.allocations.clone()).unwrap_or_default(),
             metadata: pin.map(|p| p.metadata.clone()).unwrap_or_default(),
@@ -123,7 +123,7 @@ impl Cluster {
 
     /// Statuses from every member (or only this peer): `query` is sent to
     /// the others; unreachable peers yield `cluster_error` for `cids`.
-    async fn gather(&self, local: bool, query: PeerRequest, cids: &[String]) -> Vec<PinInfo> {
+    async fn gather(&self, local: bool, query: PeerRequest, cids: &[Cid]) -> Vec<PinInfo> {
         let local_answer = |q: &PeerRequest| match q {
             PeerRequest::Status { cids: Some(c) } => {
                 c.iter().map(|c| self.inner.tracker.status(c)).collect()
@@ -148,8 +148,8 @@ impl Cluster {
             };
             cids.iter()
                 .map(|c| PinInfo {
-                    cid: c.clone(),
-                    peer: p.to_string(),
+                    cid: *c,
+                    peer: p,
                     peername: String::new(),
                     ipfs_peer_id: String::new(),
                     ipfs_peer_addresses: Vec::new(),
@@ -165,40 +165,38 @@ impl Cluster {
 
     async fn group(&self, infos: Vec<PinInfo>) -> Result<Vec<GlobalPinInfo>, ClusterError> {
         // Many CIDs: one scan of the pinset beats a lookup per CID.
-        let all: Option<HashMap<String, ClusterPin>> = if infos.len() > 256 {
+        let all: Option<HashMap<Cid, ClusterPin>> = if infos.len() > 256 {
             let pins = self.inner.raft.pins().await?;
-            Some(pins.into_iter().map(|p| (p.cid.to_string(), p)).collect())
+            Some(pins.into_iter().map(|p| (p.cid, p)).collect())
         } else {
             None
         };
-        let mut out: BTreeMap<String, GlobalPinInfo> = BTreeMap::new();
+        let mut out: HashMap<Cid, GlobalPinInfo> = HashMap::new();
         for i in infos {
             let g = match out.get_mut(&i.cid) {
                 Some(g) => g,
                 None => {
                     let pin = match &all {
                         Some(m) => m.get(&i.cid).cloned(),
-                        // Peers answer with CID text; one that does not
-                        // parse cannot be in the pinset.
-                        None => match i.cid.parse() {
-                            Ok(cid) => self.inner.raft.pin(&cid)?,
-                            Err(_) => None,
-                        },
+                        None => self.inner.raft.pin(&i.cid)?,
                     };
-                    out.entry(i.cid.clone())
-                        .or_insert_with(|| self.global(&i.cid, pin.as_ref()))
+                    out.entry(i.cid)
+                        .or_insert_with(|| self.global(i.cid, pin.as_ref()))
                 }
             };
-            g.peer_map.insert(i.peer.clone(), i);
+            g.peer_map.insert(i.peer, i);
         }
-        Ok(out.into_values().collect())
+        let mut out: Vec<GlobalPinInfo> = out.into_values().collect();
+        // By CID text, the order the API has always listed them in.
+        out.sort_by_cached_key(|g| g.cid.to_string());
+        Ok(out)
     }
 
     /// `/pins/{cid}`: status on every peer (`local`: this peer only).
     pub async fn status(&self, cid: &str, local: bool) -> Result<GlobalPinInfo, ClusterError> {
         let cid = parse_cid(cid)?;
         let query = PeerRequest::Status {
-            cids: Some(vec![cid.to_string()]),
+            cids: Some(vec![cid]),
         };
         self.one_cid(cid, local, query).await
     }
@@ -211,11 +209,10 @@ impl Cluster {
         query: PeerRequest,
     ) -> Result<GlobalPinInfo, ClusterError> {
         let pin = self.inner.raft.pin(&cid)?;
-        let cids = [cid.to_string()];
-        let infos = self.gather(local, query, &cids).await;
-        let mut g = self.global(&cids[0], pin.as_ref());
-        for i in infos.into_iter().filter(|i| i.cid == cids[0]) {
-            g.peer_map.insert(i.peer.clone(), i);
+        let infos = self.gather(local, query, &[cid]).await;
+        let mut g = self.global(cid, pin.as_ref());
+        for i in infos.into_iter().filter(|i| i.cid == cid) {
+            g.peer_map.insert(i.peer, i);
         }
         Ok(g)
     }
@@ -228,16 +225,14 @@ impl Cluster {
         filter: &[TrackerStatus],
         cids: &[String],
     ) -> Result<Vec<GlobalPinInfo>, ClusterError> {
-        let query = if cids.is_empty() {
-            PeerRequest::Status { cids: None }
-        } else {
-            let cids = cids
-                .iter()
-                .map(|c| parse_cid(c).map(|c| c.to_string()))
-                .collect::<Result<Vec<_>, _>>()?;
-            PeerRequest::Status { cids: Some(cids) }
+        let cids = cids
+            .iter()
+            .map(|c| parse_cid(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let query = PeerRequest::Status {
+            cids: (!cids.is_empty()).then(|| cids.clone()),
         };
-        let infos = self.gather(local, query, cids).await;
+        let infos = self.gather(local, query, &cids).await;
         let mut all = self.group(infos).await?;
         if !filter.is_empty() {
             all.retain(|g| g.peer_map.values().any(|i| filter.contains(&i.status)));
@@ -248,9 +243,7 @@ impl Cluster {
     /// `/pins/{cid}/recover`: retries a failed pin/unpin now, then reports.
     pub async fn recover(&self, cid: &str, local: bool) -> Result<GlobalPinInfo, ClusterError> {
         let cid = parse_cid(cid)?;
-        let query = PeerRequest::Recover {
-            cid: Some(cid.to_string()),
-        };
+        let query = PeerRequest::Recover { cid: Some(cid) };
         self.one_cid(cid, local, query).await
     }
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use ferrite_ipld::Cid;
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +28,13 @@ pub(super) enum PeerRequest {
     Id,
     /// Local statuses of these CIDs (`None`: all).
     Status {
-        cids: Option<Vec<String>>,
+        #[serde(default, with = "crate::text::opt_seq")]
+        cids: Option<Vec<Cid>>,
     },
-    /// Recover these CIDs locally (`None`: every CID in error).
+    /// Recover this CID locally (`None`: every CID in error).
     Recover {
-        cid: Option<String>,
+        #[serde(default, with = "crate::text::opt")]
+        cid: Option<Cid>,
     },
     Metrics(Vec<Metric>),
 }
@@ -110,7 +113,7 @@ impl Cluster {
             PeerRequest::Join { addr } => {
                 // The record must name the peer that asked: the PSK only
                 // proves membership, not which member it is.
-                if peer_of(&addr) != Some(from.to_string()) {
+                if peer_of(&addr) != Some(from) {
                     return PeerResponse::Error("join address does not match the peer".into());
                 }
                 let id = node_id(&from);
@@ -133,10 +136,45 @@ impl Cluster {
             }),
             PeerRequest::Metrics(ms) => {
                 // Only a peer's own metrics are accepted from it.
-                let from = from.to_string();
                 self.store_metrics(ms.into_iter().filter(|m| m.peer == from).collect());
                 PeerResponse::Ok
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CID: &str = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
+
+    #[test]
+    fn status_and_recover_carry_cid_text() {
+        let cid: Cid = CID.parse().unwrap();
+        for (req, text) in [
+            (
+                PeerRequest::Status {
+                    cids: Some(vec![cid]),
+                },
+                format!(r#"{{"status":{{"cids":["{CID}"]}}}}"#),
+            ),
+            (
+                PeerRequest::Status { cids: None },
+                r#"{"status":{"cids":null}}"#.to_string(),
+            ),
+            (
+                PeerRequest::Recover { cid: Some(cid) },
+                format!(r#"{{"recover":{{"cid":"{CID}"}}}}"#),
+            ),
+            (
+                PeerRequest::Recover { cid: None },
+                r#"{"recover":{"cid":null}}"#.to_string(),
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&req).unwrap(), text);
+            let back: PeerRequest = serde_json::from_str(&text).unwrap();
+            assert_eq!(serde_json::to_string(&back).unwrap(), text);
         }
     }
 }

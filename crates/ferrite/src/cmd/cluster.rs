@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use ferrite_cluster::api::rest::pin_options_query;
 use ferrite_cluster::api::wire;
 use ferrite_cluster::config::{self, ClusterSection};
-use ferrite_cluster::types::{PinOptions, TrackerStatus};
+use ferrite_cluster::types::{parse_peer_id, PinOptions, TrackerStatus};
 use ferrite_cluster::PinMode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -425,9 +425,9 @@ impl PinOpts {
                 .allocations
                 .iter()
                 .flat_map(|a| a.split(','))
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect(),
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| parse_peer_id(p).map_err(|e| anyhow!("--allocations: {e}")))
+                .collect::<Result<_>>()?,
             expire_at,
             metadata,
         })
@@ -606,7 +606,10 @@ fn print_peer(v: &wire::Id, out: &mut dyn Write) -> io::Result<()> {
 fn print_pin(v: &wire::Pin, out: &mut dyn Write) -> io::Result<()> {
     let allocs = match v.allocations.is_empty() {
         true => "[everywhere]".to_string(),
-        false => format!("[{}]", v.allocations.join(" ")),
+        false => {
+            let peers: Vec<String> = v.allocations.iter().map(|p| p.to_string()).collect();
+            format!("[{}]", peers.join(" "))
+        }
     };
     let repl = match v.replication_factor_min {
         -1 => "Repl. Factor: -1".to_string(),
@@ -635,8 +638,8 @@ fn print_status(v: &wire::GlobalPinInfo, out: &mut dyn Write) -> io::Result<()> 
     writeln!(out, "{} | {}:", v.cid, v.name)?;
     for (peer, p) in &v.peer_map {
         let name = match p.peername.as_str() {
-            "" => peer.as_str(),
-            n => n,
+            "" => peer.to_string(),
+            n => n.to_string(),
         };
         let status = p.status.as_str().to_uppercase();
         write!(

@@ -156,6 +156,14 @@ async fn restart_all_from_disk() {
             before,
             "node {id} state after restart"
         );
+        // The membership is on disk too; openraft publishes it in its
+        // metrics once its core task has loaded the log, a moment after start.
+        for _ in 0..250 {
+            if n.metrics().voters == voters {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert_eq!(n.metrics().voters, voters);
     }
     let leader = c.leader().await;

@@ -74,10 +74,41 @@ impl Node {
         } else {
             PinMode::Direct
         };
-        // Held from the fetch on, so GC cannot drop fetched blocks before
-        // the pin protects them.
-        let _g = self.repo.write_guard();
-        for cid in &cids {
+        for attempt in 1.. {
+            // Fetched without the GC lock: content nobody has can keep the
+            // fetch waiting for minutes, and GC (with every write queued
+            // behind it) must not wait with it.
+            self.fetch_for_pin(&cids, recursive)?;
+            let _g = self.repo.write_guard();
+            let complete = cids
+                .iter()
+                .try_for_each(|c| check_complete(self.repo.blocks(), c, mode));
+            match complete {
+                // A GC between the fetch and the lock took fetched blocks.
+                Err(ferrite_store::Error::NotFound(_)) if self.net.is_some() && attempt < 3 => {
+                    continue
+                }
+                other => other?,
+            }
+            let pins: Vec<_> = cids
+                .iter()
+                .map(|c| ferrite_store::Pin {
+                    cid: *c,
+                    mode,
+                    name: name.to_string(),
+                })
+                .collect();
+            self.repo.pins().insert(&pins)?;
+            break;
+        }
+        self.announce(&cids);
+        Ok(cids)
+    }
+
+    /// Brings the blocks a pin needs into the store (from the network when
+    /// online).
+    fn fetch_for_pin(&self, cids: &[Cid], recursive: bool) -> Result<()> {
+        for cid in cids {
             if recursive {
                 self.fetch_dag(cid, &mut |_| {})?;
             } else {
@@ -87,20 +118,7 @@ impl Node {
                 }
             }
         }
-        for cid in &cids {
-            check_complete(self.repo.blocks(), cid, mode)?;
-        }
-        let pins: Vec<_> = cids
-            .iter()
-            .map(|c| ferrite_store::Pin {
-                cid: *c,
-                mode,
-                name: name.to_string(),
-            })
-            .collect();
-        self.repo.pins().insert(&pins)?;
-        self.announce(&cids);
-        Ok(cids)
+        Ok(())
     }
 
     /// Announces new roots to the DHT in the background, when online.

@@ -339,3 +339,53 @@ fn forced_private_network_refuses_to_start_without_a_key() {
     let _ = child.wait();
     assert!(ready);
 }
+
+/// A pin of content nobody has waits for the network without the GC lock:
+/// `repo gc` and `add` go on meanwhile, and the pin still lands once the
+/// content shows up.
+#[test]
+fn a_pin_waiting_for_the_network_does_not_block_gc_or_add() {
+    let a = Node::new();
+    let b = Node::new();
+    let data = random_bytes(7, 300_000);
+    let file = a.env.write("later.bin", &data);
+    let cid = cid_of(&a.env.ok(&["add", "-Q", "--pin=false", s(&file)]));
+    // b asks for it while no peer has it.
+    let mut pin = b
+        .env
+        .cmd(&["pin", "add", &cid])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        pin.try_wait().unwrap().is_none(),
+        "pin add should still wait"
+    );
+    let mut timed = |args: &[&str]| {
+        let start = Instant::now();
+        let mut child = b.env.cmd(args).stdout(Stdio::null()).spawn().unwrap();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = pin.kill();
+                panic!("{args:?} waited behind the pin for 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(child.wait().unwrap().success(), "{args:?}");
+    };
+    timed(&["repo", "gc"]);
+    let other = b.env.write("other.txt", b"added while a pin waits\n");
+    timed(&["add", "-Q", s(&other)]);
+    // Once a peer has it, the waiting pin completes.
+    b.connect(&a);
+    let status = common::daemon::wait_for(Duration::from_secs(30), "the pin", || {
+        pin.try_wait()
+            .unwrap()
+            .ok_or_else(|| "still waiting".to_string())
+    });
+    assert!(status.success());
+    let ls = b.env.ok(&["pin", "ls", "--type", "recursive", &cid]);
+    assert!(ls.contains(&cid), "{ls}");
+}

@@ -1,8 +1,10 @@
 //! `Addresses`: where the node listens and what it announces.
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
 use crate::error::Result;
+use crate::types::strings;
 use crate::Config;
 
 /// The default swarm listen addresses: Kubo's less WebTransport and
@@ -20,8 +22,10 @@ pub const DEFAULT_API_ADDRESS: &str = "/ip4/127.0.0.1/tcp/5001";
 /// Default HTTP gateway listen address.
 pub const DEFAULT_GATEWAY_ADDRESS: &str = "/ip4/127.0.0.1/tcp/8080";
 
-/// `Addresses`: where the node listens and what it announces.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `Addresses`: where the node listens and what it announces. Missing
+/// lists are empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Addresses {
     /// `Addresses.Swarm`: libp2p listen multiaddrs.
     pub swarm: Vec<String>,
@@ -32,9 +36,14 @@ pub struct Addresses {
     /// `Addresses.NoAnnounce`: addresses or `ipcidr` ranges never announced.
     pub no_announce: Vec<String>,
     /// `Addresses.API`: RPC API listen multiaddrs (a string or a list).
+    #[serde(rename = "API", with = "strings")]
     pub api: Vec<String>,
     /// `Addresses.Gateway`: gateway listen multiaddrs (a string or a list).
+    #[serde(with = "strings")]
     pub gateway: Vec<String>,
+    /// Keys Ferrite does not read, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// `Addresses` as `ferrite init` writes it (and `default-networking` restores).
@@ -50,30 +59,23 @@ pub(crate) fn default_addresses() -> Value {
 }
 
 impl Config {
-    /// `Addresses.*`. Missing lists are empty.
+    /// The `Addresses` section.
     pub fn addresses(&self) -> Result<Addresses> {
-        Ok(Addresses {
-            swarm: self.string_list("Addresses.Swarm")?,
-            announce: self.string_list("Addresses.Announce")?,
-            append_announce: self.string_list("Addresses.AppendAnnounce")?,
-            no_announce: self.string_list("Addresses.NoAnnounce")?,
-            api: self.strings("Addresses.API")?,
-            gateway: self.strings("Addresses.Gateway")?,
-        })
+        self.section("Addresses")
     }
 
     /// `Addresses.Swarm`.
     pub fn swarm_addresses(&self) -> Result<Vec<String>> {
-        self.string_list("Addresses.Swarm")
+        Ok(self.addresses()?.swarm)
     }
 
     /// `Addresses.API`.
     pub fn api_addresses(&self) -> Result<Vec<String>> {
-        self.strings("Addresses.API")
+        Ok(self.addresses()?.api)
     }
 
     /// `Addresses.Gateway`.
     pub fn gateway_addresses(&self) -> Result<Vec<String>> {
-        self.strings("Addresses.Gateway")
+        Ok(self.addresses()?.gateway)
     }
 }

@@ -68,19 +68,7 @@ pub fn defaults() -> Vec<String> {
 
 /// The `Bootstrap` list as stored (missing or `null` is empty).
 pub fn list(cfg: &Config) -> Result<Vec<String>> {
-    match cfg.lookup(KEY)? {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()),
-        Some(other) => Err(ConfigError::WrongType {
-            key: KEY.into(),
-            expected: "an array of strings",
-            got: other.to_string(),
-        }),
-    }
+    cfg.section(KEY)
 }
 
 fn store(cfg: &mut Config, list: Vec<String>) -> Result<()> {
@@ -194,7 +182,7 @@ impl Config {
     /// placeholder is refused: Ferrite does not fetch peer lists from
     /// public services.
     pub fn bootstrap(&self) -> Result<Vec<String>> {
-        let list = self.string_list("Bootstrap")?;
+        let list = list(self)?;
         if list.iter().any(|a| a == "auto") {
             return Err(invalid(
                 "Bootstrap",

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use crate::error::{invalid, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::types::{byte_size_or, duration_or, ser_byte_size, ser_duration};
 use crate::units::{parse_byte_size, parse_duration};
 use crate::Config;
 
@@ -13,16 +17,42 @@ pub const DEFAULT_STORAGE_GC_WATERMARK: u64 = 90;
 /// `Datastore.GCPeriod` at init and when empty.
 pub const DEFAULT_GC_PERIOD: &str = "1h";
 
-/// `Datastore` limits that drive garbage collection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The `Datastore` section: the limits that drive garbage collection.
+/// Missing, `null` or empty values take Kubo's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct DatastoreSettings {
     /// `Datastore.StorageMax` in bytes ("10GB" = 10 000 000 000).
+    #[serde(
+        deserialize_with = "byte_size_or::<_, 10_000_000_000>",
+        serialize_with = "ser_byte_size"
+    )]
     pub storage_max: u64,
     /// `Datastore.StorageGCWatermark`: percent of `storage_max` at which
     /// automatic GC runs.
+    #[serde(rename = "StorageGCWatermark")]
     pub storage_gc_watermark: u64,
     /// `Datastore.GCPeriod`: how often automatic GC checks.
+    #[serde(
+        rename = "GCPeriod",
+        deserialize_with = "duration_or::<_, 3600>",
+        serialize_with = "ser_duration"
+    )]
     pub gc_period: Duration,
+    /// Keys Ferrite does not read (`Spec`, `HashOnRead`, …), kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for DatastoreSettings {
+    fn default() -> Self {
+        DatastoreSettings {
+            storage_max: parse_byte_size(DEFAULT_STORAGE_MAX).expect("the default parses"),
+            storage_gc_watermark: DEFAULT_STORAGE_GC_WATERMARK,
+            gc_period: parse_duration(DEFAULT_GC_PERIOD).expect("the default parses"),
+            extra: Map::new(),
+        }
+    }
 }
 
 impl DatastoreSettings {
@@ -35,28 +65,9 @@ impl DatastoreSettings {
 }
 
 impl Config {
-    /// `Datastore.StorageMax`, `StorageGCWatermark` and `GCPeriod`, with
-    /// Kubo's defaults for empty or missing values.
+    /// The `Datastore` section.
     pub fn datastore(&self) -> Result<DatastoreSettings> {
-        let storage_max = match self.opt_string("Datastore.StorageMax")? {
-            Some(s) if !s.trim().is_empty() => {
-                parse_byte_size(&s).map_err(|e| invalid("Datastore.StorageMax", e))?
-            }
-            _ => parse_byte_size(DEFAULT_STORAGE_MAX).expect("the default parses"),
-        };
-        let gc_period = match self.opt_string("Datastore.GCPeriod")? {
-            Some(s) if !s.trim().is_empty() => {
-                parse_duration(&s).map_err(|e| invalid("Datastore.GCPeriod", e))?
-            }
-            _ => parse_duration(DEFAULT_GC_PERIOD).expect("the default parses"),
-        };
-        Ok(DatastoreSettings {
-            storage_max,
-            storage_gc_watermark: self
-                .opt_u64("Datastore.StorageGCWatermark")?
-                .unwrap_or(DEFAULT_STORAGE_GC_WATERMARK),
-            gc_period,
-        })
+        self.section("Datastore")
     }
 
     /// `Datastore.StorageMax` in bytes.

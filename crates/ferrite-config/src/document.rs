@@ -1,22 +1,24 @@
-//! [`Config`]: the whole document, its file, and what `ferrite config`
-//! does with it (get, set, show, replace, validate). The typed getters
-//! live with their sections.
+//! [`Config`]: the whole document, its file, what `ferrite config` does
+//! with it (get, set, show, replace, validate), and reading and writing its
+//! sections as serde structs. The structs and their getters live in the
+//! section modules; Kubo's value types in `types`.
 
 use std::path::Path;
-use std::time::Duration;
 use std::{fmt, fs, io};
 
 use libp2p_identity::Keypair;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use serde_path_to_error::Segment;
 
 use crate::defaults::default_document;
-use crate::error::{expected, invalid, type_name, ConfigError, Result};
+use crate::error::{describe, invalid, type_name, ConfigError, Result};
 use crate::file::write_atomic;
 use crate::keys::{
     carry_over_secrets, check_not_secret, put, related_keys, remote_services_mut, split_key,
 };
 use crate::profile::resolve_profiles;
-use crate::units::{parse_byte_size, parse_duration};
 use crate::Identity;
 
 /// File name of the configuration inside a repo.
@@ -363,100 +365,139 @@ impl Config {
 }
 
 impl Config {
-    // ---- typed access helpers --------------------------------------------
+    // ---- sections ---------------------------------------------------------
 
-    pub(crate) fn node(&self, key: &str) -> Result<Option<&Value>> {
-        value_at(&self.doc, key)
+    /// The section (or value) at a dotted key, deserialized into its serde
+    /// struct: `Config::section::<SwarmSettings>("Swarm")`. `null` values
+    /// count as missing, and a missing or `null` section is `T::default()`,
+    /// so the struct's `#[serde(default)]` supplies Kubo's implicit
+    /// defaults. Errors name the full key (`Swarm.ConnMgr.HighWater: …`).
+    pub fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
+        read_section(&self.doc, key)
     }
 
-    pub(crate) fn opt_string(&self, key: &str) -> Result<Option<String>> {
-        match self.node(key)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(expected(key, "a string or null", other)),
+    /// Writes a section struct back at a dotted key. Only the values that
+    /// differ from what [`section`](Config::section) reads now are written,
+    /// so keys the struct does not change — unknown ones, `null`s, sizes
+    /// written as `"10GB"` — stay as and where they are. Like
+    /// [`set`](Config::set), the result is checked and nothing changes on
+    /// error.
+    pub fn set_section<T: Serialize + DeserializeOwned + Default>(
+        &mut self,
+        key: &str,
+        section: &T,
+    ) -> Result<()> {
+        let before = self.doc.clone();
+        let result =
+            write_section(&mut self.doc, key, section).and_then(|()| self.validate_touching(key));
+        if result.is_err() {
+            self.doc = before;
         }
-    }
-
-    pub(crate) fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
-        match self.node(key)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
-            Some(other) => Err(expected(key, "a non-negative integer or null", other)),
-        }
-    }
-
-    pub(crate) fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
-        match self.node(key)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(expected(key, "true, false or null", other)),
-        }
-    }
-
-    pub(crate) fn string_list(&self, key: &str) -> Result<Vec<String>> {
-        string_list_at(&self.doc, key)
-    }
-
-    /// Kubo's `Strings`: one string or a list ("" and `null` are empty).
-    pub(crate) fn strings(&self, key: &str) -> Result<Vec<String>> {
-        match self.node(key)? {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
-            Some(Value::String(s)) => Ok(vec![s.clone()]),
-            Some(v @ Value::Array(_)) => string_array(key, v),
-            Some(other) => Err(expected(
-                key,
-                "a string, an array of strings or null",
-                other,
-            )),
-        }
-    }
-
-    /// Kubo's `OptionalDuration`: a Go duration string; null, "" and
-    /// "default" mean unset.
-    pub(crate) fn opt_duration(&self, key: &str) -> Result<Option<Duration>> {
-        match self.node(key)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.is_empty() || s == "default" || s == "null" => Ok(None),
-            Some(Value::String(s)) => parse_duration(s).map(Some).map_err(|e| invalid(key, e)),
-            Some(other) => Err(expected(
-                key,
-                "a duration string such as \"1m30s\" or null",
-                other,
-            )),
-        }
-    }
-
-    /// Kubo's `OptionalBytes`: "256KiB"-style string or a number.
-    pub(crate) fn opt_byte_size(&self, key: &str) -> Result<Option<u64>> {
-        match self.node(key)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => parse_byte_size(s).map(Some).map_err(|e| invalid(key, e)),
-            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
-            Some(other) => Err(expected(
-                key,
-                "a size such as \"256KiB\", a number, or null",
-                other,
-            )),
-        }
-    }
-
-    /// `map[string][]string` as ordered pairs.
-    pub(crate) fn headers(&self, key: &str) -> Result<Vec<(String, Vec<String>)>> {
-        match self.node(key)? {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(name, v)| Ok((name.clone(), string_array(&format!("{key}.{name}"), v)?)))
-                .collect(),
-            Some(other) => Err(expected(key, "an object of header lists", other)),
-        }
+        result
     }
 }
 
-/// The value at a dotted key of a typed setting; missing or `null` parents
-/// give `None`, other non-objects an error naming them.
-pub(crate) fn value_at<'a>(doc: &'a Value, key: &str) -> Result<Option<&'a Value>> {
+/// Reads the value at a dotted key into `T` (see [`Config::section`]).
+pub(crate) fn read_section<T: DeserializeOwned + Default>(doc: &Value, key: &str) -> Result<T> {
+    let Some(value) = value_at(doc, key)? else {
+        return Ok(T::default());
+    };
+    let mut value = value.clone();
+    strip_nulls(&mut value);
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut key = key.to_owned();
+        for segment in e.path() {
+            match segment {
+                Segment::Seq { index } => key += &format!("[{index}]"),
+                Segment::Map { key: k } => key += &format!(".{k}"),
+                Segment::Enum { .. } | Segment::Unknown => {}
+            }
+        }
+        // serde words type errors "invalid type: string \"x\", expected u64".
+        let message = e.into_inner().to_string();
+        match message
+            .strip_prefix("invalid type: ")
+            .and_then(|m| m.split_once(", expected "))
+        {
+            Some((got, expected)) => ConfigError::WrongType {
+                key,
+                expected: match expected {
+                    "u64" | "u32" => "a non-negative integer".into(),
+                    "a sequence" => "an array".into(),
+                    other => other.into(),
+                },
+                got: got.into(),
+            },
+            None => invalid(&key, message),
+        }
+    })
+}
+
+/// Writes `section` at `key`, changing only what differs from the current
+/// reading of it (see [`Config::set_section`]).
+pub(crate) fn write_section<T: Serialize + DeserializeOwned + Default>(
+    doc: &mut Value,
+    key: &str,
+    section: &T,
+) -> Result<()> {
+    let to_value = |t: &T| serde_json::to_value(t).expect("section structs serialize to JSON");
+    let old = to_value(&read_section::<T>(doc, key).unwrap_or_default());
+    let new = to_value(section);
+    if old == new {
+        return Ok(());
+    }
+    if value_at(doc, key)?.is_none_or(Value::is_null) {
+        put(doc, key, Value::Object(Map::new()))?;
+    }
+    let mut target = doc;
+    for part in key.split('.') {
+        target = target.get_mut(part).expect("put created the key");
+    }
+    patch(target, &old, &new);
+    Ok(())
+}
+
+/// Makes `target` read as `new` where `new` differs from `old` (what
+/// `target` read as), leaving everything else in place.
+fn patch(target: &mut Value, old: &Value, new: &Value) {
+    match (&mut *target, old, new) {
+        (Value::Object(t), Value::Object(o), Value::Object(n)) => {
+            for (k, nv) in n {
+                let ov = o.get(k).unwrap_or(&Value::Null);
+                if ov == nv {
+                    continue;
+                }
+                match t.get_mut(k) {
+                    Some(tv) => patch(tv, ov, nv),
+                    None => {
+                        t.insert(k.clone(), nv.clone());
+                    }
+                }
+            }
+            t.retain(|k, _| n.contains_key(k) || !o.contains_key(k));
+        }
+        _ => *target = new.clone(),
+    }
+}
+
+/// Removes `null` object values, so they read as missing.
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+/// The value at a dotted key of a section; missing or `null` parents give
+/// `None`, other non-objects an error naming them.
+fn value_at<'a>(doc: &'a Value, key: &str) -> Result<Option<&'a Value>> {
     let mut cur = doc;
     let parts: Vec<&str> = key.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
@@ -466,31 +507,16 @@ pub(crate) fn value_at<'a>(doc: &'a Value, key: &str) -> Result<Option<&'a Value
                 None => return Ok(None),
             },
             Value::Null => return Ok(None),
-            other => return Err(expected(&parts[..i].join("."), "an object", other)),
+            other => {
+                return Err(ConfigError::WrongType {
+                    key: parts[..i].join("."),
+                    expected: "an object".into(),
+                    got: describe(other),
+                })
+            }
         }
     }
     Ok(Some(cur))
-}
-
-/// A list of strings; missing or `null` is empty.
-pub(crate) fn string_list_at(doc: &Value, key: &str) -> Result<Vec<String>> {
-    match value_at(doc, key)? {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(v) => string_array(key, v),
-    }
-}
-
-pub(crate) fn string_array(key: &str, v: &Value) -> Result<Vec<String>> {
-    let Value::Array(items) = v else {
-        return Err(expected(key, "an array of strings", v));
-    };
-    items
-        .iter()
-        .map(|item| match item {
-            Value::String(s) => Ok(s.clone()),
-            other => Err(expected(key, "an array of strings", other)),
-        })
-        .collect()
 }
 
 /// One check per group of settings Ferrite reads: (key prefix, check).
@@ -504,6 +530,9 @@ const CHECKS: &[(&str, Check)] = &[
     ("Swarm.AddrFilters", |c| c.swarm().map(drop)),
     ("Swarm.DisableNatPortMap", |c| c.swarm().map(drop)),
     ("Swarm.ConnMgr", |c| c.swarm().map(drop)),
+    ("Swarm.Transports.Network", |c| c.swarm().map(drop)),
+    // Swarm.ResourceMgr is read with the rest of Swarm but, as before, only
+    // refused when the daemon starts (and by other Swarm keys' checks).
     ("Routing.Type", |c| c.routing_type().map(drop)),
     ("Provide", |c| c.reprovider().map(drop)),
     ("Reprovider", |c| c.reprovider().map(drop)),
@@ -550,4 +579,140 @@ pub fn read_json_file(path: impl AsRef<Path>) -> Result<Value> {
         path: path.to_path_buf(),
         cause,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{DatastoreSettings, GatewaySettings, SwarmSettings};
+
+    fn with(edit: impl FnOnce(&mut Value)) -> Config {
+        let mut doc = Config::with_identity(&Identity::generate()).into_value();
+        edit(&mut doc);
+        Config::from_value(doc).unwrap()
+    }
+
+    #[test]
+    fn unknown_keys_survive_load_modify_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let c = with(|d| {
+            d["Swarm"]["ConnMgr"] = json!({"MyHint": "keep", "GracePeriod": null, "LowWater": 10});
+            d["Swarm"]["FutureKey"] = json!({"b": null, "a": [1, null]});
+            d["Datastore"]["StorageMax"] = json!("20GB");
+        });
+        let original = c.as_value().clone();
+        c.save(&path).unwrap();
+        let mut c = Config::load(&path).unwrap();
+        let mut swarm: SwarmSettings = c.section("Swarm").unwrap();
+        assert_eq!(swarm.extra["FutureKey"], json!({"a": [1, null]}));
+        assert_eq!(swarm.conn_mgr.extra["MyHint"], json!("keep"));
+        swarm.conn_mgr.high_water = 200;
+        c.set_section("Swarm", &swarm).unwrap();
+        let mut ds: DatastoreSettings = c.section("Datastore").unwrap();
+        ds.storage_gc_watermark = 80;
+        c.set_section("Datastore", &ds).unwrap();
+        c.save(&path).unwrap();
+
+        // The file first written with exactly the two changes: every other
+        // key, null and "20GB" as and where it was (compared as text, so
+        // key order counts).
+        let mut expected = original;
+        expected["Swarm"]["ConnMgr"]["HighWater"] = json!(200);
+        expected["Datastore"]["StorageGCWatermark"] = json!(80);
+        let after = Config::load(&path).unwrap();
+        assert_eq!(
+            after.to_json_string(),
+            Config::from_value(expected).unwrap().to_json_string()
+        );
+    }
+
+    #[test]
+    fn set_section_writes_a_missing_section_sparsely() {
+        let mut c = with(|d| {
+            d.as_object_mut().unwrap().shift_remove("Gateway");
+        });
+        let g = GatewaySettings {
+            no_fetch: true,
+            ..c.gateway().unwrap()
+        };
+        c.set_section("Gateway", &g).unwrap();
+        assert_eq!(c.as_value()["Gateway"], json!({"NoFetch": true}));
+        // A value `validate` refuses is not written.
+        let before = c.clone();
+        c.set_section("Bootstrap", &vec!["auto".to_string()])
+            .unwrap_err();
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn null_reads_as_missing() {
+        let c = with(|d| {
+            d["Swarm"] = json!({"AddrFilters": null, "ConnMgr": {"Type": null,
+                "LowWater": null, "HighWater": null, "GracePeriod": null, "SilencePeriod": null}});
+            d["Datastore"] =
+                json!({"StorageMax": null, "StorageGCWatermark": null, "GCPeriod": null});
+            d["Gateway"] = json!({"DeserializedResponses": null, "HTTPHeaders": null});
+            d["Addresses"] = json!({"API": null, "Swarm": null});
+            d["Routing"] = json!({"Type": null});
+            d["Bootstrap"] = Value::Null;
+            d["Import"] = Value::Null;
+        });
+        let swarm = c.swarm().unwrap();
+        assert_eq!(swarm, SwarmSettings::default());
+        assert_eq!(swarm.conn_mgr.high_water, 96);
+        assert_eq!(swarm.conn_mgr.grace_period, Duration::from_secs(20));
+        assert_eq!(c.datastore().unwrap(), DatastoreSettings::default());
+        assert_eq!(c.datastore().unwrap().storage_max, 10_000_000_000);
+        assert!(c.gateway().unwrap().deserialized_responses);
+        assert!(c.addresses().unwrap().api.is_empty());
+        assert_eq!(c.routing_type().unwrap(), "auto");
+        assert!(c.bootstrap().unwrap().is_empty());
+        assert_eq!(c.import().unwrap(), Default::default());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn wrong_types_name_their_key_path() {
+        let msg = |edit: fn(&mut Value)| with(edit).validate().unwrap_err().to_string();
+        assert_eq!(
+            msg(|d| d["Swarm"]["ConnMgr"]["HighWater"] = json!("lots")),
+            "Swarm.ConnMgr.HighWater: expected a non-negative integer, got string \"lots\""
+        );
+        assert_eq!(
+            msg(|d| d["Peering"]["Peers"] = json!([{"ID": "a"}, {"ID": "b", "Addrs": [1]}])),
+            "Peering.Peers[1].Addrs[0]: expected a string, got integer `1`"
+        );
+        assert_eq!(
+            msg(|d| d["Gateway"]["HTTPHeaders"] = json!({"X-A": "b"})),
+            "Gateway.HTTPHeaders.X-A: expected an array, got string \"b\""
+        );
+        assert_eq!(
+            msg(|d| d["Swarm"]["ConnMgr"] = json!(5)),
+            "Swarm.ConnMgr: expected struct ConnMgrSettings, got integer `5`"
+        );
+        assert_eq!(
+            msg(|d| d["Datastore"]["GCPeriod"] = json!("1 day")),
+            "Datastore.GCPeriod: invalid duration \"1 day\": unknown unit \" day\""
+        );
+        let err = with(|d| d["Swarm"] = json!([])).swarm().unwrap_err();
+        assert!(matches!(err, ConfigError::WrongType { ref key, .. } if key == "Swarm"));
+    }
+
+    #[test]
+    fn durations_and_sizes_write_back_readably() {
+        let mut c = with(|_| {});
+        let mut s = c.swarm().unwrap();
+        s.conn_mgr.grace_period = Duration::from_millis(90_500);
+        s.conn_mgr.silence_period = Duration::from_secs(3600);
+        s.resource_mgr.max_memory = Some(1 << 30);
+        c.set_section("Swarm", &s).unwrap();
+        let v = &c.as_value()["Swarm"];
+        assert_eq!(v["ConnMgr"]["GracePeriod"], json!("1m30.5s"));
+        assert_eq!(v["ConnMgr"]["SilencePeriod"], json!("1h0m0s"));
+        assert_eq!(v["ResourceMgr"]["MaxMemory"], json!("1073741824"));
+        assert_eq!(c.swarm().unwrap(), s);
+    }
 }

@@ -67,8 +67,8 @@ pub enum ConfigError {
     WrongType {
         /// The dotted key of the value.
         key: String,
-        /// What the key holds, e.g. "a non-negative integer or null".
-        expected: &'static str,
+        /// What the key holds, e.g. "a non-negative integer".
+        expected: String,
         /// A short description of what is there.
         got: String,
     },
@@ -124,14 +124,6 @@ pub(crate) fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::InvalidValue {
         key: key.to_owned(),
         message: message.into(),
-    }
-}
-
-pub(crate) fn expected(key: &str, what: &'static str, got: &Value) -> ConfigError {
-    ConfigError::WrongType {
-        key: key.to_owned(),
-        expected: what,
-        got: describe(got),
     }
 }
 

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use base64::Engine as _;
 use libp2p_identity::{Keypair, PeerId};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ConfigError, Result};
@@ -14,12 +15,17 @@ use crate::Config;
 /// The node's identity as stored in `Identity`: the peer ID and the private
 /// key, base64 of the libp2p protobuf encoding (as Kubo stores it).
 ///
-/// `Debug` never prints the private key.
-#[derive(Clone, PartialEq, Eq)]
+/// Read from the `Identity` section; it is not written back from this
+/// struct (init writes it, and only `Identity.PeerID` may change, to the
+/// key's own peer ID), so it keeps no unknown keys: they stay in the
+/// document. `Debug` never prints the private key.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct Identity {
     /// Base58 peer ID (`12D3KooW…` for Ed25519 keys).
+    #[serde(rename = "PeerID", default)]
     pub peer_id: String,
     /// Base64 (standard, padded) protobuf-encoded private key.
+    #[serde(rename = "PrivKey", default)]
     pub private_key: String,
 }
 
@@ -85,16 +91,19 @@ impl Config {
     /// `Identity`: peer ID and base64 private key (both required). The
     /// private key must be valid base64; [`Identity::keypair`] decodes it.
     pub fn identity(&self) -> Result<Identity> {
-        let peer_id = self
-            .opt_string("Identity.PeerID")?
-            .ok_or_else(|| ConfigError::Identity("Identity.PeerID is missing".into()))?;
-        let private_key = self
-            .opt_string("Identity.PrivKey")?
-            .ok_or_else(|| ConfigError::Identity("Identity.PrivKey is missing".into()))?;
-        let identity = Identity {
-            peer_id,
-            private_key,
-        };
+        let identity = self.section::<Option<Identity>>("Identity")?;
+        let identity = identity.unwrap_or(Identity {
+            peer_id: String::new(),
+            private_key: String::new(),
+        });
+        for (key, value) in [
+            ("PeerID", &identity.peer_id),
+            ("PrivKey", &identity.private_key),
+        ] {
+            if value.is_empty() {
+                return Err(ConfigError::Identity(format!("Identity.{key} is missing")));
+            }
+        }
         identity.private_key_bytes()?;
         Ok(identity)
     }

@@ -2,7 +2,11 @@
 
 use ferrite_ipld::HashAlg;
 
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
 use crate::error::{invalid, Result};
+use crate::types::{hash_name, opt_byte_size, ser_opt_byte_size};
 use crate::Config;
 
 /// Import default CID version (unixfs-v0-2015).
@@ -28,39 +32,56 @@ pub const DEFAULT_BATCH_MAX_NODES: u64 = 128;
 /// Import default bytes per write batch.
 pub const DEFAULT_BATCH_MAX_SIZE: u64 = 100 << 20;
 
-/// `Import.*`: defaults for `add` and other importers. `None` means "not set
-/// in the config"; Kubo treats explicitly set values and implicit defaults
-/// differently (e.g. an explicit CID version 1 implies raw leaves unless
-/// raw leaves are set too), so both are kept apart. The `effective_*`
-/// methods apply the defaults (the `unixfs-v0-2015` values).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The `Import` section: defaults for `add` and other importers. `None`
+/// means "not set in the config"; Kubo treats explicitly set values and
+/// implicit defaults differently (e.g. an explicit CID version 1 implies raw
+/// leaves unless raw leaves are set too), so both are kept apart. The
+/// `effective_*` methods apply the defaults (the `unixfs-v0-2015` values).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ImportSettings {
     /// `Import.CidVersion` (0 or 1).
     pub cid_version: Option<u64>,
     /// `Import.UnixFSRawLeaves`.
+    #[serde(rename = "UnixFSRawLeaves")]
     pub raw_leaves: Option<bool>,
     /// `Import.UnixFSChunker`: `size-N`, `rabin-MIN-AVG-MAX` or `buzhash`.
+    #[serde(rename = "UnixFSChunker")]
     pub chunker: Option<String>,
     /// `Import.HashFunction` (names as on `--hash`, case-insensitive in the
     /// file).
+    #[serde(with = "hash_name")]
     pub hash_function: Option<HashAlg>,
     /// `Import.UnixFSFileMaxLinks` (> 0).
+    #[serde(rename = "UnixFSFileMaxLinks")]
     pub file_max_links: Option<u64>,
     /// `Import.UnixFSDirectoryMaxLinks` (0 = no limit).
+    #[serde(rename = "UnixFSDirectoryMaxLinks")]
     pub directory_max_links: Option<u64>,
     /// `Import.UnixFSHAMTDirectoryMaxFanout` (power of two, 8..=1024).
+    #[serde(rename = "UnixFSHAMTDirectoryMaxFanout")]
     pub hamt_max_fanout: Option<u64>,
     /// `Import.UnixFSHAMTDirectorySizeThreshold` in bytes.
+    #[serde(
+        rename = "UnixFSHAMTDirectorySizeThreshold",
+        deserialize_with = "opt_byte_size",
+        serialize_with = "ser_opt_byte_size"
+    )]
     pub hamt_size_threshold: Option<u64>,
     /// `Import.UnixFSHAMTDirectorySizeEstimation`: `links`, `block` or
     /// `disabled`.
+    #[serde(rename = "UnixFSHAMTDirectorySizeEstimation")]
     pub hamt_size_estimation: Option<String>,
     /// `Import.UnixFSDAGLayout`: `balanced` or `trickle`.
+    #[serde(rename = "UnixFSDAGLayout")]
     pub dag_layout: Option<String>,
     /// `Import.BatchMaxNodes` (> 0).
     pub batch_max_nodes: Option<u64>,
     /// `Import.BatchMaxSize` in bytes (> 0).
     pub batch_max_size: Option<u64>,
+    /// Keys Ferrite does not read, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl ImportSettings {
@@ -126,28 +147,9 @@ impl ImportSettings {
 }
 
 impl Config {
-    /// `Import.*`, checked as Kubo checks them.
+    /// The `Import` section, checked as Kubo checks it.
     pub fn import(&self) -> Result<ImportSettings> {
-        let s = ImportSettings {
-            cid_version: self.opt_u64("Import.CidVersion")?,
-            raw_leaves: self.opt_bool("Import.UnixFSRawLeaves")?,
-            chunker: self.opt_string("Import.UnixFSChunker")?,
-            hash_function: self
-                .opt_string("Import.HashFunction")?
-                .map(|h| {
-                    HashAlg::from_name(&h.to_ascii_lowercase())
-                        .map_err(|e| invalid("Import.HashFunction", e.to_string()))
-                })
-                .transpose()?,
-            file_max_links: self.opt_u64("Import.UnixFSFileMaxLinks")?,
-            directory_max_links: self.opt_u64("Import.UnixFSDirectoryMaxLinks")?,
-            hamt_max_fanout: self.opt_u64("Import.UnixFSHAMTDirectoryMaxFanout")?,
-            hamt_size_threshold: self.opt_byte_size("Import.UnixFSHAMTDirectorySizeThreshold")?,
-            hamt_size_estimation: self.opt_string("Import.UnixFSHAMTDirectorySizeEstimation")?,
-            dag_layout: self.opt_string("Import.UnixFSDAGLayout")?,
-            batch_max_nodes: self.opt_u64("Import.BatchMaxNodes")?,
-            batch_max_size: self.opt_u64("Import.BatchMaxSize")?,
-        };
+        let s: ImportSettings = self.section("Import")?;
         if let Some(v) = s.cid_version {
             if v > 1 {
                 return Err(invalid(

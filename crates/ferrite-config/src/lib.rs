@@ -1,18 +1,32 @@
 //! Ferrite's configuration file: the Kubo-shaped JSON `config` of a repo.
 //!
 //! The repo's `config` file has the shape of Kubo's (go-ipfs) so settings move
-//! between the two. [`Config`] keeps the whole document as a
-//! [`serde_json::Value`] in file order: keys Ferrite does not know (pasted from
-//! a Kubo config, or newer than this build) survive load → save untouched.
-//! Typed getters ([`Config::import`], [`Config::datastore`],
-//! [`Config::addresses`], [`Config::bootstrap`], [`Config::identity`], …) read
-//! the parts Ferrite uses and apply Kubo's implicit defaults where a value is
-//! missing or `null`; they return [`ConfigError::InvalidValue`] naming the key
-//! when a value has the wrong shape.
+//! between the two. [`Config`] keeps the whole document as an ordered
+//! [`serde_json::Value`], so `config show`, `config KEY VALUE` on any key and
+//! load → save keep every key, in file order, including keys Ferrite does not
+//! know (pasted from a Kubo config, or newer than this build).
+//!
+//! Each section Ferrite reads is a serde struct in its own module, with
+//! Kubo's field names, Kubo's implicit defaults through `#[serde(default)]`,
+//! and a `#[serde(flatten)] extra` map holding the keys Ferrite does not
+//! read. [`Config::section`] deserializes a section out of the document:
+//! `null` values count as missing, and an error names the full key path
+//! (`Swarm.ConnMgr.HighWater: expected a non-negative integer, got …`) as
+//! [`ConfigError::WrongType`] or [`ConfigError::InvalidValue`]. The getters
+//! ([`Config::swarm`], [`Config::datastore`], [`Config::import`],
+//! [`Config::addresses`], [`Config::gateway`], …) are that call plus, where
+//! Kubo has them, range checks or the merging of two sections
+//! ([`Config::reprovider`] reads `Provide` and the older `Reprovider`).
+//! [`Config::set_section`] writes a struct back, changing only the values
+//! that differ from what the document reads as, so everything else stays as
+//! and where it was. Kubo's value types (one string or a list, header maps,
+//! Go durations, byte sizes) are serde adapters over [`units`], the one
+//! parser each for Go durations and byte sizes.
 //!
 //! Loading only requires a JSON object, so a config with one bad value can
-//! still be shown and repaired with `ferrite config KEY VALUE`; the daemon
-//! calls [`Config::validate`] (or the getters) at start-up.
+//! still be shown and repaired with `ferrite config KEY VALUE`; `set` checks
+//! the sections the key touches, and [`Config::validate`] (or the getters,
+//! when the daemon starts) checks all of them.
 //!
 //! Where Ferrite departs from Kubo, it is because Ferrite is private-network
 //! first:
@@ -24,11 +38,10 @@
 //! - The `lowpower` profile selects `dhtclient` routing (Kubo's `autoclient`
 //!   adds public HTTP routers).
 //!
-//! Each section Ferrite reads has a module ([`identity`], [`addresses`],
-//! [`bootstrap`], [`datastore`], [`swarm`], [`routing`], [`provide`],
-//! [`import`], [`gateway`], [`api`], [`discovery`], [`peering`]) holding its
-//! typed view, defaults and getter; [`profile`] holds the profiles and
-//! [`units`] the one parser each for Go durations and byte sizes.
+//! The section modules are [`identity`], [`addresses`], [`bootstrap`],
+//! [`datastore`], [`swarm`], [`routing`], [`provide`], [`import`],
+//! [`gateway`], [`api`], [`discovery`] and [`peering`]; [`profile`] holds
+//! the profiles, which edit the document key by key as Kubo's do.
 #![forbid(unsafe_code)]
 
 pub mod addresses;
@@ -49,10 +62,13 @@ pub mod profile;
 pub mod provide;
 pub mod routing;
 pub mod swarm;
+mod types;
 pub mod units;
 
 pub use addresses::Addresses;
+pub use api::ApiSettings;
 pub use datastore::DatastoreSettings;
+pub use discovery::Mdns;
 pub use document::{human_output, read_json_file, Config, ValueMode, CONFIG_FILE_NAME};
 pub use error::ConfigError;
 pub use gateway::GatewaySettings;
@@ -60,6 +76,7 @@ pub use identity::Identity;
 pub use import::ImportSettings;
 pub use peering::PeeringPeer;
 pub use profile::{profile_names, profiles, Profile, ProfileChange};
-pub use provide::ReproviderSettings;
-pub use swarm::{ConnMgrSettings, SwarmSettings};
+pub use provide::{Provide, ProvideDht, Reprovider, ReproviderSettings};
+pub use routing::Routing;
+pub use swarm::{ConnMgrSettings, NetworkTransports, ResourceMgr, SwarmSettings, Transports};
 pub use units::{parse_byte_size, parse_duration};

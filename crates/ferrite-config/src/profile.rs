@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::addresses::default_addresses;
 use crate::bootstrap::PUBLIC_BOOTSTRAP_PEERS;
-use crate::document::string_list_at;
+use crate::document::read_section;
 use crate::error::{ConfigError, Result};
 use crate::keys::{put, remove};
 use crate::Config;
@@ -215,7 +215,7 @@ fn set_all(doc: &mut Value, entries: &[(&str, Value)]) -> ProfileResult {
 }
 
 fn list_at(doc: &Value, key: &str) -> Result<Vec<String>, String> {
-    string_list_at(doc, key).map_err(|e| e.to_string())
+    read_section(doc, key).map_err(|e| e.to_string())
 }
 
 fn profile_test(doc: &mut Value) -> ProfileResult {

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
 use crate::error::Result;
+use crate::types::{opt_duration, ser_opt_duration};
 use crate::Config;
 
 /// Reprovide interval when neither `Provide.DHT.Interval` nor
@@ -11,8 +15,61 @@ pub const DEFAULT_REPROVIDE_INTERVAL: Duration = Duration::from_secs(22 * 3600);
 /// Provide strategy when unset.
 pub const DEFAULT_PROVIDE_STRATEGY: &str = "all";
 
-/// Reproviding settings, read from Kubo's `Provide.*` and, when those are
-/// unset, from the older `Reprovider.*` keys.
+/// `Provide.DHT`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ProvideDht {
+    /// `Interval`: how often content is reprovided; zero disables it.
+    #[serde(deserialize_with = "opt_duration", serialize_with = "ser_opt_duration")]
+    pub interval: Option<Duration>,
+    /// Keys Ferrite does not read, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The `Provide` section; unset values fall back to `Reprovider`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct Provide {
+    /// `Enabled` (default true): announce content at all.
+    pub enabled: bool,
+    /// `Strategy`, e.g. `all`, `pinned`, `roots`, `pinned+mfs`.
+    pub strategy: Option<String>,
+    /// `DHT`.
+    #[serde(rename = "DHT")]
+    pub dht: ProvideDht,
+    /// Keys Ferrite does not read, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for Provide {
+    fn default() -> Self {
+        Provide {
+            enabled: true,
+            strategy: None,
+            dht: ProvideDht::default(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// The deprecated `Reprovider` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct Reprovider {
+    /// `Interval`.
+    #[serde(deserialize_with = "opt_duration", serialize_with = "ser_opt_duration")]
+    pub interval: Option<Duration>,
+    /// `Strategy`.
+    pub strategy: Option<String>,
+    /// Keys Ferrite does not read, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Reproviding settings, from Kubo's `Provide.*` and, where those are
+/// unset, the older `Reprovider.*`, with defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReproviderSettings {
     /// `Provide.Enabled` (default true): announce content at all.
@@ -28,25 +85,19 @@ pub struct ReproviderSettings {
 impl Config {
     /// Reproviding: `Provide.*` first, then the deprecated `Reprovider.*`.
     pub fn reprovider(&self) -> Result<ReproviderSettings> {
-        let interval = match self.opt_duration("Provide.DHT.Interval")? {
-            Some(d) => d,
-            None => self
-                .opt_duration("Reprovider.Interval")?
-                .unwrap_or(DEFAULT_REPROVIDE_INTERVAL),
-        };
-        let strategy = match self.opt_string("Provide.Strategy")? {
-            Some(s) => s,
-            None => self.opt_string("Reprovider.Strategy")?.unwrap_or_default(),
-        };
-        let strategy = if strategy.is_empty() {
-            DEFAULT_PROVIDE_STRATEGY.to_owned()
-        } else {
-            strategy
-        };
+        let provide = self.section::<Provide>("Provide")?;
+        let old = self.section::<Reprovider>("Reprovider")?;
+        let strategy = provide.strategy.or(old.strategy).unwrap_or_default();
         Ok(ReproviderSettings {
-            enabled: self.opt_bool("Provide.Enabled")?.unwrap_or(true),
-            interval,
-            strategy,
+            enabled: provide.enabled,
+            interval: (provide.dht.interval)
+                .or(old.interval)
+                .unwrap_or(DEFAULT_REPROVIDE_INTERVAL),
+            strategy: if strategy.is_empty() {
+                DEFAULT_PROVIDE_STRATEGY.into()
+            } else {
+                strategy
+            },
         })
     }
 }

@@ -214,27 +214,20 @@ impl NetConfig {
         // run is an explicit request it cannot meet, so the daemon stops;
         // `false` leaves that transport's addresses out. Left at null, an
         // unsupported address is skipped with a warning by the host.
-        let switch = |name: &str| -> Result<Option<bool>> {
-            Ok(cfg
-                .lookup(&format!("Swarm.Transports.Network.{name}"))?
-                .and_then(|v| v.as_bool()))
-        };
-        for (name, what) in [
-            ("WebTransport", "WebTransport"),
-            ("WebRTCDirect", "WebRTC Direct"),
-            ("Websocket", "WebSocket"),
+        let net = &swarm.transports.network;
+        for (on, name, what) in [
+            (net.web_transport, "WebTransport", "WebTransport"),
+            (net.webrtc_direct, "WebRTCDirect", "WebRTC Direct"),
+            (net.websocket, "Websocket", "WebSocket"),
         ] {
-            if switch(name)? == Some(true) {
+            if on == Some(true) {
                 return Err(Error::Invalid(format!(
                     "Swarm.Transports.Network.{name} is true, but ferrite does not support \
                      {what}: set it to null or false"
                 )));
             }
         }
-        let (tcp_off, quic_off) = (
-            switch("TCP")? == Some(false),
-            switch("QUIC")? == Some(false),
-        );
+        let (tcp_off, quic_off) = (net.tcp == Some(false), net.quic == Some(false));
         listen_addrs.retain(|a| {
             let quic = a
                 .iter()
@@ -249,11 +242,7 @@ impl NetConfig {
             !off
         });
         if swarm_key.is_some() {
-            if cfg
-                .lookup("Swarm.Transports.Network.QUIC")?
-                .and_then(|v| v.as_bool())
-                == Some(true)
-            {
+            if net.quic == Some(true) {
                 return Err(Error::Invalid(
                     "Swarm.Transports.Network.QUIC is true, but QUIC cannot run in a private \
                      network (swarm.key): set it to false or remove the key"
@@ -280,30 +269,11 @@ impl NetConfig {
         // connection cap is 2 × HighWater, so the `lowpower` profile
         // (LowWater 20, HighWater 40, GracePeriod 1m) lowers it from 192 to
         // 80 along with the trimming watermarks; ConnMgr type `none` has no cap.
-        let max_memory_bytes = if cfg
-            .lookup("Swarm.ResourceMgr.Enabled")?
-            .and_then(|v| v.as_bool())
-            == Some(false)
-        {
+        let rm = &swarm.resource_mgr;
+        let max_memory_bytes = if rm.enabled == Some(false) {
             Some(usize::MAX)
         } else {
-            match cfg.lookup("Swarm.ResourceMgr.MaxMemory")? {
-                None | Some(serde_json::Value::Null) => None,
-                Some(v) => {
-                    // The same byte-size syntax as Datastore.StorageMax.
-                    let bytes = match v {
-                        serde_json::Value::String(t) => ferrite_config::parse_byte_size(t).ok(),
-                        serde_json::Value::Number(n) => n.as_u64(),
-                        _ => None,
-                    }
-                    .ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "Swarm.ResourceMgr.MaxMemory: expected a size such as \"4GB\", got {v}"
-                        ))
-                    })?;
-                    Some(bytes as usize).filter(|b| *b > 0)
-                }
-            }
+            rm.max_memory.map(|b| b as usize).filter(|b| *b > 0)
         };
         let host = HostConfig {
             listen_addrs,

@@ -54,17 +54,27 @@ pub fn links(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>> {
 
 /// Every link inside an IPLD data model value, depth first.
 pub fn ipld_links(ipld: &Ipld) -> Vec<Cid> {
-    fn walk(i: &Ipld, out: &mut Vec<Cid>) {
-        match i {
-            Ipld::Link(c) => out.push(Cid::try_from(c.to_bytes().as_slice()).expect("valid cid")),
-            Ipld::List(l) => l.iter().for_each(|x| walk(x, out)),
-            Ipld::Map(m) => m.values().for_each(|x| walk(x, out)),
+    values(ipld)
+        .filter_map(|v| match v {
+            Ipld::Link(c) => Some(Cid::try_from(c.to_bytes().as_slice()).expect("valid cid")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `v` and every value inside it, depth first, without recursion (a value
+/// may nest deeper than the stack allows).
+pub(crate) fn values(v: &Ipld) -> impl Iterator<Item = &Ipld> {
+    let mut stack = vec![v];
+    std::iter::from_fn(move || {
+        let v = stack.pop()?;
+        match v {
+            Ipld::List(l) => stack.extend(l.iter().rev()),
+            Ipld::Map(m) => stack.extend(m.values().rev()),
             _ => {}
         }
-    }
-    let mut out = Vec::new();
-    walk(ipld, &mut out);
-    out
+        Some(v)
+    })
 }
 
 #[cfg(test)]

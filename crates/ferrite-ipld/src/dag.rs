@@ -50,12 +50,96 @@ pub fn kind_name(v: &Ipld) -> &'static str {
 }
 
 fn has_links(v: &Ipld) -> bool {
-    match v {
-        Ipld::Link(_) => true,
-        Ipld::List(l) => l.iter().any(has_links),
-        Ipld::Map(m) => m.values().any(has_links),
-        _ => false,
+    crate::codec::values(v).any(|v| matches!(v, Ipld::Link(_)))
+}
+
+/// The deepest nesting of lists and maps in one block that Ferrite decodes
+/// or encodes (dag-cbor, dag-json, cbor, json); deeper is an error.
+///
+/// go-ipld-prime bounds dag-json at this depth, and dag-cbor only through
+/// its allocation budget: Go's stacks grow on the heap, so any depth is
+/// safe there. A Rust thread's stack is fixed (a runtime worker has
+/// 2 MiB) and the codecs, like `Ipld`'s drop, recurse once per level, so
+/// an unbounded block from the network could abort the daemon. At this
+/// limit decoding takes about 800 KiB of stack.
+pub const MAX_NESTING: usize = 1024;
+
+fn too_deep() -> String {
+    format!("nesting deeper than {MAX_NESTING}")
+}
+
+/// Whether lists and maps nest at most [`MAX_NESTING`] deep in `v`; with
+/// `json_forms`, links and bytes count as maps, as dag-json writes them.
+fn within_nesting(v: &Ipld, json_forms: bool) -> bool {
+    // (value, lists and maps around it)
+    let mut stack = vec![(v, 0)];
+    while let Some((v, around)) = stack.pop() {
+        let nests = match v {
+            Ipld::List(_) | Ipld::Map(_) => true,
+            Ipld::Link(_) | Ipld::Bytes(_) => json_forms,
+            _ => false,
+        };
+        if nests && around >= MAX_NESTING {
+            return false;
+        }
+        match v {
+            Ipld::List(l) => stack.extend(l.iter().map(|c| (c, around + 1))),
+            Ipld::Map(m) => stack.extend(m.values().map(|c| (c, around + 1))),
+            _ => {}
+        }
     }
+    true
+}
+
+/// A slice reader for serde_ipld_dagcbor that allows [`MAX_NESTING`]
+/// levels: its own stops at 256, so a block that `dag put` stored from
+/// dag-json (which allows 1024) could not be read back.
+struct CborReader<'a> {
+    buf: &'a [u8],
+    /// Decoder steps left: it takes two per list or map (the value, then
+    /// its items) and one for the value at the bottom.
+    steps: usize,
+}
+
+impl<'de> cbor4ii::core::dec::Read<'de> for CborReader<'de> {
+    type Error = std::convert::Infallible;
+
+    fn fill<'s>(
+        &'s mut self,
+        want: usize,
+    ) -> Result<cbor4ii::core::dec::Reference<'de, 's>, Self::Error> {
+        Ok(cbor4ii::core::dec::Reference::Long(
+            &self.buf[..want.min(self.buf.len())],
+        ))
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.buf = &self.buf[n.min(self.buf.len())..];
+    }
+
+    fn step_in(&mut self) -> bool {
+        self.steps.checked_sub(1).map(|s| self.steps = s).is_some()
+    }
+
+    fn step_out(&mut self) {
+        self.steps += 1;
+    }
+}
+
+/// dag-cbor (or plain cbor, named `codec`) bytes to the data model.
+fn decode_cbor(codec: &'static str, data: &[u8]) -> Result<Ipld> {
+    use serde::Deserialize;
+    use serde_ipld_dagcbor::{de::Deserializer, DecodeError};
+    let mut de = Deserializer::from_reader(CborReader {
+        buf: data,
+        steps: 2 * MAX_NESTING + 1,
+    });
+    Ipld::deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| match e {
+            DecodeError::DepthLimit => decode_err(codec, too_deep()),
+            e => decode_err(codec, e),
+        })
 }
 
 /// Decodes a block into the data model using its CID's codec.
@@ -68,12 +152,9 @@ pub fn decode_codec(codec: u64, data: &[u8]) -> Result<Ipld> {
     match codec {
         codecs::RAW => Ok(Ipld::Bytes(data.to_vec())),
         codecs::DAG_PB => Ok(pb_to_ipld(&PbNode::decode(data)?)),
-        codecs::DAG_CBOR => {
-            serde_ipld_dagcbor::from_slice(data).map_err(|e| decode_err("dag-cbor", e))
-        }
+        codecs::DAG_CBOR => decode_cbor("dag-cbor", data),
         codecs::CBOR => {
-            let v: Ipld =
-                serde_ipld_dagcbor::from_slice(data).map_err(|e| decode_err("cbor", e))?;
+            let v = decode_cbor("cbor", data)?;
             if has_links(&v) {
                 // go-ipld-prime's plain cbor codec refuses tag 42.
                 return Err(decode_err("cbor", "unhandled cbor tag 42"));
@@ -91,6 +172,15 @@ pub fn decode_codec(codec: u64, data: &[u8]) -> Result<Ipld> {
 /// dag-pb requires the dag-pb shape (see [`ipld_to_pb`]); its links are
 /// stably sorted by name first, as go-codec-dagpb does. raw requires bytes.
 pub fn encode(ipld: &Ipld, codec: u64) -> Result<Vec<u8>> {
+    // These encoders recurse once per level.
+    let nesting = matches!(
+        codec,
+        codecs::DAG_CBOR | codecs::CBOR | codecs::DAG_JSON | codecs::JSON
+    );
+    if nesting && !within_nesting(ipld, codec == codecs::DAG_JSON) {
+        let name = crate::codec::codec_name(codec).unwrap_or("ipld");
+        return Err(encode_err(name, too_deep()));
+    }
     match codec {
         codecs::RAW => match ipld {
             Ipld::Bytes(b) => Ok(b.clone()),

@@ -11,8 +11,9 @@ use ipld_core::ipld::Ipld;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Maximum nesting of maps and lists, as go-ipld-prime's decoder allows.
-const MAX_DEPTH: usize = 1024;
+/// Maximum nesting of maps and lists, as go-ipld-prime's decoder allows;
+/// also the limit of every codec ([`crate::dag::MAX_NESTING`]).
+const MAX_DEPTH: usize = crate::dag::MAX_NESTING;
 
 /// Go's `base64.RawStdEncoding` tolerates non-zero trailing bits; so do we.
 const B64_RAW: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(

@@ -313,9 +313,7 @@ impl Node {
                 let data = self.block_get(&plan.terminal)?;
                 w.emit(&plan.terminal, &data)?;
             }
-            (DagScope::Entity, Some(Some((from, to)))) => {
-                w.file_range(&plan.terminal, 0, from, to, 0)?
-            }
+            (DagScope::Entity, Some(Some((from, to)))) => w.file_range(&plan.terminal, from, to)?,
             (DagScope::Entity, None) => w.entity(&plan.terminal)?,
             (DagScope::All, _) => w.all(&plan.terminal)?,
         }
@@ -367,66 +365,79 @@ impl Walk<'_, '_> {
         Ok(())
     }
 
-    /// `dag-scope=entity` without a byte range.
-    fn entity(&mut self, cid: &Cid) -> Result<()> {
-        let data = self.node.block_get(cid)?;
-        self.emit(cid, &data)?;
-        let Some((pb, ufs)) = unixfs(cid, &data) else {
-            return Ok(());
-        };
-        match ufs.kind {
-            DataType::File | DataType::Raw | DataType::Metadata => {
-                for l in &pb.links {
-                    self.all(&l.cid)?;
-                }
-            }
-            DataType::HamtShard => {
-                // the shard nodes (links named by a bare bucket prefix), not
-                // the entries
-                let plen = ufs
-                    .fanout
-                    .filter(|f| f.is_power_of_two() && *f >= 2)
-                    .map(ferrite_unixfs::hamt::prefix_len)
-                    .ok_or_else(|| Error::Invalid(format!("{cid}: HAMT without a fanout")))?;
-                for l in &pb.links {
-                    if l.name.as_deref().is_some_and(|n| n.len() == plen) {
-                        self.entity(&l.cid)?;
+    /// `dag-scope=entity` without a byte range. Iterative, as every walk
+    /// here: a hostile DAG (say a chain of HAMT shards) can nest deeper
+    /// than the stack.
+    fn entity(&mut self, root: &Cid) -> Result<()> {
+        let mut stack = vec![*root];
+        while let Some(cid) = stack.pop() {
+            let data = self.node.block_get(&cid)?;
+            self.emit(&cid, &data)?;
+            let Some((pb, ufs)) = unixfs(&cid, &data) else {
+                continue;
+            };
+            match ufs.kind {
+                DataType::File | DataType::Raw | DataType::Metadata => {
+                    for l in &pb.links {
+                        self.all(&l.cid)?;
                     }
                 }
+                DataType::HamtShard => {
+                    // the shard nodes (links named by a bare bucket prefix),
+                    // not the entries
+                    let plen = ufs
+                        .fanout
+                        .filter(|f| f.is_power_of_two() && *f >= 2)
+                        .map(ferrite_unixfs::hamt::prefix_len)
+                        .ok_or_else(|| Error::Invalid(format!("{cid}: HAMT without a fanout")))?;
+                    let shards = pb.links.iter().rev();
+                    stack.extend(
+                        shards
+                            .filter(|l| l.name.as_deref().is_some_and(|n| n.len() == plen))
+                            .map(|l| l.cid),
+                    );
+                }
+                DataType::Directory | DataType::Symlink => {}
             }
-            DataType::Directory | DataType::Symlink => {}
         }
         Ok(())
     }
 
-    /// The blocks of the file at `cid` (which starts at byte `base`) needed
-    /// to read bytes `from..=to`.
-    fn file_range(&mut self, cid: &Cid, base: u64, from: u64, to: u64, depth: usize) -> Result<()> {
-        if depth > export::MAX_DEPTH {
-            return Err(Error::Invalid(format!("{cid}: file nested too deeply")));
-        }
-        let data = self.node.block_get(cid)?;
-        self.emit(cid, &data)?;
-        let Some((pb, ufs)) = unixfs(cid, &data) else {
-            return Ok(());
-        };
-        if ufs.kind == DataType::Metadata {
-            // legacy wrapper: the file is its first link
-            if let Some(l) = pb.links.first() {
-                return self.file_range(&l.cid, base, from, to, depth + 1);
+    /// The blocks of the file at `root` needed to read bytes `from..=to`,
+    /// depth first.
+    fn file_range(&mut self, root: &Cid, from: u64, to: u64) -> Result<()> {
+        // (block, the file offset it starts at, its depth)
+        let mut stack = vec![(*root, 0, 0)];
+        while let Some((cid, base, depth)) = stack.pop() {
+            if depth > export::MAX_DEPTH {
+                return Err(Error::Invalid(format!("{cid}: file nested too deeply")));
             }
-            return Ok(());
-        }
-        let mut off = base + ufs.data.as_ref().map_or(0, |d| d.len() as u64);
-        for (l, &size) in pb.links.iter().zip(&ufs.blocksizes) {
-            let end = off + size; // exclusive
-            if size > 0 && off <= to && end > from {
-                self.file_range(&l.cid, off, from, to, depth + 1)?;
+            let data = self.node.block_get(&cid)?;
+            self.emit(&cid, &data)?;
+            let Some((pb, ufs)) = unixfs(&cid, &data) else {
+                continue;
+            };
+            if ufs.kind == DataType::Metadata {
+                // legacy wrapper: the file is its first link
+                if let Some(l) = pb.links.first() {
+                    stack.push((l.cid, base, depth + 1));
+                }
+                continue;
             }
-            off = end;
-            if off > to {
-                break;
+            let mut children = Vec::new();
+            let mut off = base + ufs.data.as_ref().map_or(0, |d| d.len() as u64);
+            for (l, &size) in pb.links.iter().zip(&ufs.blocksizes) {
+                let end = off + size; // exclusive
+                if size > 0 && off <= to && end > from {
+                    children.push((l.cid, off, depth + 1));
+                }
+                off = end;
+                if off > to {
+                    break;
+                }
             }
+            // reversed so the first child is read first
+            stack.extend(children.into_iter().rev());
         }
         Ok(())
     }

@@ -48,34 +48,43 @@ impl Node {
                 // The whole DAG will be read: fetch it with a window of wants.
                 self.fetch_dag(&root, &mut |_| {})?;
             }
-            self.refs_walk(&root, 1, max_depth, opts.unique, &mut seen, emit)?;
+            self.refs_walk(&root, max_depth, opts.unique, &mut seen, emit)?;
         }
         Ok(())
     }
 
+    /// Emits the edges below `root` depth first, each followed by the edges
+    /// under its target (Kubo's order). Iterative: a DAG from outside can
+    /// nest deeper than any thread stack.
     fn refs_walk(
         &self,
-        cid: &Cid,
-        depth: i64,
+        root: &Cid,
         max_depth: i64,
         unique: bool,
         seen: &mut HashSet<Cid>,
         emit: &mut dyn FnMut(Ref) -> Result<()>,
     ) -> Result<()> {
-        if depth > max_depth {
+        if max_depth < 1 {
             return Ok(());
         }
-        let data = self.block_get(cid)?;
-        for (dst, name) in named_links(cid, &data)? {
+        // One frame per level: the block and its links not yet emitted. The
+        // stack's length is the depth of the edges its top frame yields.
+        let links = named_links(root, &self.block_get(root)?)?;
+        let mut stack = vec![(*root, links.into_iter())];
+        while let Some((src, links)) = stack.last_mut() {
+            let src = *src;
+            let Some((dst, name)) = links.next() else {
+                stack.pop();
+                continue;
+            };
             if unique && !seen.insert(dst) {
                 continue;
             }
-            emit(Ref {
-                src: *cid,
-                dst,
-                name,
-            })?;
-            self.refs_walk(&dst, depth + 1, max_depth, unique, seen, emit)?;
+            emit(Ref { src, dst, name })?;
+            if (stack.len() as i64) < max_depth {
+                let links = named_links(&dst, &self.block_get(&dst)?)?;
+                stack.push((dst, links.into_iter()));
+            }
         }
         Ok(())
     }

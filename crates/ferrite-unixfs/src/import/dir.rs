@@ -246,6 +246,11 @@ enum TreeNode {
 }
 
 /// Splits a relative path into components, dropping empty and `.` ones.
+///
+/// Paths may nest [`MAX_DEPTH`](crate::export::MAX_DEPTH) deep, as deep as
+/// the exporter reads: the tree is built, reported and dropped by recursion,
+/// and paths can come from a remote `add` (Kubo has no limit; Go's stacks
+/// grow).
 fn components(path: &str) -> Result<Vec<&str>, ImportError> {
     let parts: Vec<&str> = path
         .split('/')
@@ -254,6 +259,12 @@ fn components(path: &str) -> Result<Vec<&str>, ImportError> {
     if parts.contains(&"..") {
         return Err(ImportError::Unsupported(format!(
             "invalid path {path:?}: '..' is not allowed"
+        )));
+    }
+    if parts.len() > crate::export::MAX_DEPTH {
+        return Err(ImportError::Unsupported(format!(
+            "path nested deeper than {} directories",
+            crate::export::MAX_DEPTH
         )));
     }
     Ok(parts)
@@ -381,6 +392,35 @@ mod tests {
     use super::*;
     use ferrite_ipld::HashAlg;
     use std::collections::HashMap;
+
+    #[test]
+    fn paths_deeper_than_the_exporter_reads_are_refused() {
+        let ok = ["d"; crate::export::MAX_DEPTH].join("/");
+        let mut t = DirTree::new();
+        t.mkdir(&ok).unwrap();
+        let mut dirs = 0;
+        t.finish(
+            &ImportOptions::default(),
+            &mut HashMap::new(),
+            &mut |_, _, _| dirs += 1,
+        )
+        .unwrap();
+        assert_eq!(dirs, crate::export::MAX_DEPTH + 1);
+
+        // Built, reported or dropped, this tree used to overflow the stack.
+        let deep = ["d"; 50_000].join("/");
+        let mut t = DirTree::new();
+        let e = t.mkdir(&deep).unwrap_err().to_string();
+        assert_eq!(e, "path nested deeper than 1024 directories");
+        let entry = DirEntry {
+            cid: Directory::new()
+                .build(&ImportOptions::default(), &mut HashMap::new())
+                .unwrap()
+                .cid,
+            tsize: 4,
+        };
+        assert!(t.put(&deep, entry).is_err());
+    }
 
     #[test]
     fn empty_directory_has_kubo_cid() {

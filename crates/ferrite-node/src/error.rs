@@ -15,6 +15,9 @@ pub enum Error {
     /// A path that does not resolve.
     #[error("{0}")]
     NoLink(String),
+    /// Online, no peer delivered a needed block in time (the gateway's 504).
+    #[error("{0}")]
+    Unavailable(String),
     /// Pin rules (not pinned, pinned indirectly …).
     #[error("{0}")]
     Pin(String),

@@ -397,7 +397,7 @@ fn fetch_dag(
                 }
                 if last_progress.elapsed() > FETCH_STALL_TIMEOUT {
                     let missing = inflight.keys().next().copied().unwrap_or(*root);
-                    break Err(Error::Invalid(format!(
+                    break Err(Error::Unavailable(format!(
                         "block {missing} was not found: no peer sent any of the {} missing blocks within {}s",
                         inflight.len(),
                         FETCH_STALL_TIMEOUT.as_secs()

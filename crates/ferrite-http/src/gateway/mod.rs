@@ -226,10 +226,12 @@ impl GwError {
 
 impl From<Error> for GwError {
     /// Offline, a missing block is content this gateway does not have: 404
-    /// (non-recursive gateways answer 404, not 502/504).
+    /// (non-recursive gateways answer 404, not 502/504); online, content no
+    /// peer delivered in time is a 504, as Kubo's gateway answers.
     fn from(e: Error) -> Self {
         let status = match &e {
             Error::NotFound(_) | Error::NoLink(_) => StatusCode::NOT_FOUND,
+            Error::Unavailable(_) => StatusCode::GATEWAY_TIMEOUT,
             Error::Invalid(_) | Error::Pin(_) => StatusCode::BAD_REQUEST,
             Error::Store(_) | Error::Ipld(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -270,4 +272,24 @@ fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
         let t = t.trim();
         t == "*" || strip(t) == want
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_errors_map_to_kubo_gateway_statuses() {
+        let status = |e: Error| GwError::from(e).status;
+        let late = Error::Unavailable("block x was not found: no peer sent it within 120s".into());
+        assert_eq!(status(late), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(
+            status(Error::NoLink("no link".into())),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(Error::Invalid("bad".into())),
+            StatusCode::BAD_REQUEST
+        );
+    }
 }

@@ -477,7 +477,7 @@ impl Network {
             }
             Err(std_mpsc::RecvTimeoutError::Timeout) => {
                 self.cancel(id, vec![*cid]);
-                Err(Error::Invalid(format!(
+                Err(Error::Unavailable(format!(
                     "block {cid} was not found: no peer sent it within {}s",
                     FETCH_STALL_TIMEOUT.as_secs()
                 )))

@@ -383,7 +383,10 @@ impl Config {
     pub fn check_update(&self, before: &Config) -> Result<()> {
         for (_, check) in CHECKS.iter().chain(RUN_CHECKS) {
             if let Err(e) = check(self) {
-                if check(before).is_ok() {
+                let late = e
+                    .key()
+                    .is_some_and(|k| LATE_KEYS.iter().any(|l| related_keys(k, l)));
+                if !late && check(before).is_ok() {
                     return Err(e);
                 }
             }
@@ -586,6 +589,10 @@ const CHECKS: &[(&str, Check)] = &[
     ("Gateway.DeserializedResponses", |c| c.gateway().map(drop)),
     ("Peering.Peers", |c| c.peering_peers().map(drop)),
 ];
+
+/// Settings whose bad values edits may still write: they are refused only
+/// when the daemon starts (as `Swarm.ResourceMgr` always was).
+const LATE_KEYS: &[&str] = &["Swarm.ResourceMgr"];
 
 /// What a daemon needs beyond [`CHECKS`] (see [`Config::validate_runnable`]).
 const RUN_CHECKS: &[(&str, Check)] = &[("Addresses.API", |c| c.check_api_present())];

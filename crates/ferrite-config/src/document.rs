@@ -244,10 +244,13 @@ impl Config {
             json_hint: is_string && matches!(cause, ConfigError::WrongType { .. }),
             cause: Box::new(cause),
         };
-        let before = self.doc.clone();
+        let before = self.clone();
         put(&mut self.doc, key, value).map_err(&wrap)?;
-        if let Err(e) = self.validate_touching(key) {
-            self.doc = before;
+        if let Err(e) = self
+            .validate_touching(key)
+            .and_then(|()| self.check_update(&before))
+        {
+            *self = before;
             return Err(wrap(e));
         }
         Ok(())
@@ -271,7 +274,9 @@ impl Config {
     }
 
     /// `config replace FILE`: replaces the whole document with `new`, which
-    /// must be an object and must pass [`validate`](Config::validate).
+    /// must be an object and must pass
+    /// [`validate_runnable`](Config::validate_runnable): a daemon must be
+    /// able to start on it (so `{}` is refused: it has no `Addresses.API`).
     ///
     /// As in Kubo, the private key cannot be changed this way: the current
     /// `Identity.PrivKey` is kept (a file carrying a different one is
@@ -337,7 +342,7 @@ impl Config {
         let mut new = Value::Object(new);
         carry_over_secrets(&self.doc, &mut new);
         let candidate = Config { doc: new };
-        candidate.validate()?;
+        candidate.validate_runnable()?;
         *self = candidate;
         Ok(())
     }
@@ -345,10 +350,46 @@ impl Config {
 
     /// Checks every value Ferrite reads (types, and ranges such as CID
     /// version 0/1, chunker syntax, known hash names, parseable sizes and
-    /// durations). Returns the first problem.
+    /// durations), that `Identity.PrivKey` decodes and `Identity.PeerID` is
+    /// its peer ID, that the `Addresses` are multiaddrs and the API and
+    /// gateway ones HTTP listen addresses. Returns the first problem, its
+    /// message naming the key.
     pub fn validate(&self) -> Result<()> {
         for (_, check) in CHECKS {
             check(self)?;
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Config::validate), plus what a daemon needs to be
+    /// usable: at least one `Addresses.API` address (see
+    /// [`Addresses`](crate::Addresses) for why Ferrite, unlike Kubo, does
+    /// not start without one). `ferrite daemon` refuses to start on a
+    /// config that fails this, and `config replace` to write one.
+    pub fn validate_runnable(&self) -> Result<()> {
+        self.validate()?;
+        for (_, check) in RUN_CHECKS {
+            check(self)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses an edit that breaks something: the first check of
+    /// [`validate_runnable`](Config::validate_runnable) that `before`
+    /// passes and `self` fails. Problems `before` already had are not
+    /// reported, so a config loaded with one bad value can still be
+    /// repaired key by key. `set`, profile application and every config
+    /// write of a node (`Node::update_config`) run this.
+    pub fn check_update(&self, before: &Config) -> Result<()> {
+        for (_, check) in CHECKS.iter().chain(RUN_CHECKS) {
+            if let Err(e) = check(self) {
+                let late = e
+                    .key()
+                    .is_some_and(|k| LATE_KEYS.iter().any(|l| related_keys(k, l)));
+                if !late && check(before).is_ok() {
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
@@ -523,8 +564,8 @@ fn value_at<'a>(doc: &'a Value, key: &str) -> Result<Option<&'a Value>> {
 /// `set` runs the checks related to the key it changed.
 type Check = fn(&Config) -> Result<()>;
 const CHECKS: &[(&str, Check)] = &[
-    ("Identity", |c| c.identity().map(drop)),
-    ("Addresses", |c| c.addresses().map(drop)),
+    ("Identity", |c| c.keypair().map(drop)),
+    ("Addresses", |c| c.checked_addresses().map(drop)),
     ("Bootstrap", |c| c.bootstrap().map(drop)),
     ("Discovery.MDNS.Enabled", |c| c.mdns_enabled().map(drop)),
     ("Swarm.AddrFilters", |c| c.swarm().map(drop)),
@@ -548,6 +589,13 @@ const CHECKS: &[(&str, Check)] = &[
     ("Gateway.DeserializedResponses", |c| c.gateway().map(drop)),
     ("Peering.Peers", |c| c.peering_peers().map(drop)),
 ];
+
+/// Settings whose bad values edits may still write: they are refused only
+/// when the daemon starts (as `Swarm.ResourceMgr` always was).
+const LATE_KEYS: &[&str] = &["Swarm.ResourceMgr"];
+
+/// What a daemon needs beyond [`CHECKS`] (see [`Config::validate_runnable`]).
+const RUN_CHECKS: &[(&str, Check)] = &[("Addresses.API", |c| c.check_api_present())];
 
 /// How `config KEY` prints a value: strings raw (without surrounding
 /// newlines), everything else as pretty JSON — Kubo's `HumanOutput`.

@@ -117,6 +117,16 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The dotted key of a value error.
+    pub(crate) fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::WrongType { key, .. } | ConfigError::InvalidValue { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
 /// Result with [`ConfigError`].
 pub(crate) type Result<T, E = ConfigError> = std::result::Result<T, E>;
 

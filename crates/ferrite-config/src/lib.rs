@@ -24,9 +24,18 @@
 //! parser each for Go durations and byte sizes.
 //!
 //! Loading only requires a JSON object, so a config with one bad value can
-//! still be shown and repaired with `ferrite config KEY VALUE`; `set` checks
-//! the sections the key touches, and [`Config::validate`] (or the getters,
-//! when the daemon starts) checks all of them.
+//! still be shown and repaired with `ferrite config KEY VALUE`. Writes
+//! refuse new breakage: `set` checks the sections the key touches, and
+//! `set`, profile application and every node config write refuse an edit
+//! that makes a check fail that passed before ([`Config::check_update`]);
+//! `config replace` requires the whole new document to pass
+//! [`Config::validate_runnable`]. [`Config::validate`] checks every value
+//! Ferrite reads, that the identity's key matches its peer ID and that the
+//! addresses parse; [`Config::validate_runnable`] adds what the daemon
+//! needs, an `Addresses.API` address, and `ferrite daemon` refuses to start
+//! without it. (Kubo starts without an API address and writes no `api`
+//! file; Ferrite's CLI finds a running daemon only through that file, so
+//! such a daemon could not be reached, not even by `ferrite shutdown`.)
 //!
 //! Where Ferrite departs from Kubo, it is because Ferrite is private-network
 //! first:

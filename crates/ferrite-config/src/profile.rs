@@ -77,11 +77,21 @@ impl Config {
     // ---- profiles ---------------------------------------------------------
 
     /// `config profile apply NAME`: applies a profile and returns the
-    /// configuration before and after (scrubbed) for display.
+    /// configuration before and after (scrubbed) for display. A result
+    /// that breaks a check the configuration passed before (see
+    /// [`Config::check_update`]) is refused and nothing changes.
     pub fn apply_profile(&mut self, name: &str) -> Result<ProfileChange> {
         let profile = find_profile(name)?;
         let old = self.show();
+        let before = self.clone();
         self.run_profile(profile)?;
+        if let Err(e) = self.check_update(&before) {
+            *self = before;
+            return Err(ConfigError::Profile {
+                name: profile.name,
+                message: e.to_string(),
+            });
+        }
         Ok(ProfileChange {
             old,
             new: self.show(),
@@ -93,7 +103,7 @@ impl Config {
     pub fn with_profile(&self, name: &str) -> Result<Config> {
         let profile = find_profile(name)?;
         let mut c = self.clone();
-        c.run_profile(profile)?;
+        c.apply_profile(profile.name)?;
         Ok(c)
     }
 

@@ -958,3 +958,99 @@ fn has_public_peer(c: &Config) -> bool {
     let json = c.to_json_string();
     PUBLIC_BOOTSTRAP_PEERS.iter().any(|p| json.contains(p))
 }
+
+// ---- what a daemon needs (issue 14, item 6) --------------------------------
+
+#[test]
+fn replace_refuses_a_config_a_daemon_cannot_run() {
+    let mut c = fresh();
+    let before = c.clone();
+    // `{}` keeps the identity (Kubo's rule) but has no API address.
+    let err = c.replace(json!({})).unwrap_err().to_string();
+    assert!(
+        err.starts_with("Addresses.API: no RPC API address"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+    assert_eq!(c, before);
+    for (key, bad) in [
+        ("Addresses.API", json!("5")),
+        ("Addresses.API", json!("/dns4/localhost/tcp/5001")),
+        ("Addresses.Gateway", json!("/ip4/127.0.0.1/udp/8080")),
+        ("Addresses.Swarm", json!(["/ip4/0.0.0.0/tcp/4001", "nope"])),
+    ] {
+        let mut doc = c.show();
+        let (section, field) = key.split_once('.').unwrap();
+        doc[section][field] = bad;
+        let err = c.replace(doc).unwrap_err().to_string();
+        assert!(err.starts_with(key), "{key}: {err}");
+        assert_eq!(c, before);
+    }
+    // The smallest runnable replacement: an API address; the identity stays.
+    c.replace(json!({"Addresses": {"API": "/ip4/127.0.0.1/tcp/5001"}}))
+        .unwrap();
+    assert_eq!(c.peer_id().unwrap(), before.peer_id().unwrap());
+    c.validate_runnable().unwrap();
+}
+
+#[test]
+fn set_refuses_values_that_break_the_config() {
+    let mut c = fresh();
+    let before = c.clone();
+    for (key, value, named) in [
+        ("Addresses.API", json!("5"), "Addresses.API[0]"),
+        ("Addresses.API", json!([]), "Addresses.API"),
+        ("Addresses.API", Value::Null, "Addresses.API"),
+        ("Addresses", json!({}), "Addresses.API"),
+        (
+            "Addresses.Swarm",
+            json!(["not/a/multiaddr"]),
+            "Addresses.Swarm[0]",
+        ),
+        (
+            "Swarm.ConnMgr.HighWater",
+            json!("lots"),
+            "Swarm.ConnMgr.HighWater",
+        ),
+        ("Identity.PrivKey", json!(""), "private key"),
+    ] {
+        let err = c.set(key, value).unwrap_err().to_string();
+        assert!(err.contains(named), "{key}: {err}");
+        assert!(!err.contains('\n'), "{key}: {err}");
+        assert_eq!(c, before, "{key}");
+    }
+}
+
+#[test]
+fn validate_checks_the_identity_matches_its_key() {
+    let mut doc = fresh().into_value();
+    let other = Identity::generate();
+    doc["Identity"]["PeerID"] = json!(other.peer_id);
+    let c = Config::from_value(doc.clone()).unwrap();
+    let err = c.validate().unwrap_err().to_string();
+    assert!(err.contains("Identity.PeerID"), "{err}");
+    doc["Identity"] = json!({"PeerID": other.peer_id});
+    let err = Config::from_value(doc).unwrap().validate().unwrap_err();
+    assert!(err.to_string().contains("Identity.PrivKey"), "{err}");
+}
+
+#[test]
+fn a_broken_config_loads_and_can_be_repaired_key_by_key() {
+    // No API address and a bad value: loading works, and edits that do
+    // not add new breakage are allowed, so the config can be repaired.
+    let mut doc = fresh().into_value();
+    doc["Addresses"]["API"] = json!([]);
+    doc["Import"]["CidVersion"] = json!(7);
+    let mut c = Config::from_value(doc).unwrap();
+    assert!(c.validate_runnable().is_err());
+    c.set("Datastore.StorageMax", json!("20GB")).unwrap();
+    c.apply_profile("server").unwrap();
+    c.set("Import.CidVersion", json!(1)).unwrap();
+    c.set("Addresses.API", json!("/ip4/127.0.0.1/tcp/5001"))
+        .unwrap();
+    c.validate_runnable().unwrap();
+    // and once repaired, it cannot be broken again
+    let before = c.clone();
+    assert!(c.set("Addresses.API", json!([])).is_err());
+    assert_eq!(c, before);
+}

@@ -115,13 +115,22 @@ impl Node {
     }
 
     /// Edits the configuration and saves it durably, one edit at a time;
-    /// when `f` fails nothing changes.
+    /// when `f` fails nothing changes. An edit that breaks a check the
+    /// configuration passed before ([`Config::check_update`]: a bad value,
+    /// an identity that does not match, no API address) is refused and
+    /// nothing is written, whoever makes it.
     pub fn update_config<T, E: From<Error>>(
         &self,
         f: impl FnOnce(&mut Config) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         self.repo
-            .update_config(f)
+            .update_config(|cfg| {
+                let before = cfg.clone();
+                let out = f(cfg)?;
+                cfg.check_update(&before)
+                    .map_err(|e| E::from(Error::from(e)))?;
+                Ok(out)
+            })
             .map_err(|e| E::from(Error::from(e)))?
     }
 

@@ -91,3 +91,77 @@ fn repo_verify_reports_a_corrupted_block() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{cid} broken")));
 }
+
+/// Issue 14, item 6: a config that cannot run is neither written (`config
+/// replace`, `config KEY VALUE`, through a running daemon) nor started on.
+#[test]
+fn configs_that_cannot_run_are_refused() {
+    let mut node = common::daemon::Node::new();
+    let config_path = node.env.repo().join("config");
+    let original = std::fs::read(&config_path).unwrap();
+    let one_line = |err: &str, needle: &str| {
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    };
+
+    // `{}` keeps the identity (as Kubo) but has no API address: refused.
+    let empty = node.env.write("empty.json", b"{}");
+    let err = node.env.fails(&["config", "replace", s(&empty)]);
+    one_line(&err, "Addresses.API");
+    // values that do not parse, or would leave no API address
+    for args in [
+        &["config", "Addresses.API", "5"][..],
+        &["config", "--json", "Addresses.API", "[]"],
+        &["config", "Addresses.Swarm", "/ip4/1.2.3.4/tcp/notaport"],
+        &["config", "--json", "Swarm.ConnMgr.HighWater", "\"lots\""],
+    ] {
+        let err = node.env.fails(args);
+        one_line(&err, args[args.len() - 2]);
+    }
+    assert_eq!(std::fs::read(&config_path).unwrap(), original);
+    let id = node.id();
+
+    // The daemon still restarts on the untouched file, same identity.
+    node.stop();
+    node.start();
+    assert_eq!(node.id(), id);
+    node.stop();
+
+    // A config written behind ferrite's back without an API address: the
+    // daemon says why and exits, rather than being "ready" for nobody.
+    let mut doc: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    doc["Addresses"]["API"] = serde_json::json!([]);
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let mut child = node
+        .env
+        .cmd(&["daemon"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the daemon did not refuse to start: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!stdout.contains("Daemon is ready"), "{stdout}");
+    assert!(stderr.starts_with("Error: "), "{stderr}");
+    one_line(&stderr, "Addresses.API");
+    assert!(!node.env.repo().join("api").exists());
+    // The CLI works on the repo (not "locked") and can repair it.
+    node.env
+        .ok(&["config", "Addresses.API", "/ip4/127.0.0.1/tcp/0"]);
+    node.start();
+    assert_eq!(node.id(), id);
+}

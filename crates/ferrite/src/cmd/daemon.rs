@@ -51,6 +51,13 @@ pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     }
     let node = Node::open(repo)?;
     let cfg = node.config();
+    // A config the daemon cannot run on (no API address, a bad identity, a
+    // value that does not parse) stops it here, before "Daemon is ready"
+    // is ever printed; `ferrite config` can still repair it.
+    cfg.validate_runnable().map_err(|e| {
+        anyhow::anyhow!("cannot start the daemon: config: {e}; repair it with 'ferrite config'")
+    })?;
+    let swarm_configured = !cfg.swarm_addresses()?.is_empty();
     let api_addrs = cfg.api_addresses()?;
     let gw_addrs = cfg.gateway_addresses()?;
     let no_fetch = cfg.gateway()?.no_fetch;
@@ -91,6 +98,15 @@ pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
                 }
                 for a in &listening.addrs {
                     println!("Swarm listening on {a}");
+                }
+                if swarm_configured && listening.addrs.is_empty() {
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_secs(10), net.shutdown())
+                            .await;
+                    anyhow::bail!(
+                        "cannot start the daemon: none of the Addresses.Swarm addresses \
+                         could be listened on"
+                    );
                 }
                 node.with_network(net)
             }

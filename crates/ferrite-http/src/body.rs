@@ -1,17 +1,41 @@
-//! Response bodies fed from blocking code.
+//! Response bodies fed from blocking code, and how they end when they fail.
 //!
 //! [`blocking_stream`] runs a closure on the blocking pool with a
 //! [`ChanWriter`] (an `io::Write`); what it writes becomes the response body.
-//! If the closure fails after bytes went out, the error is sent as the
-//! `X-Stream-Error` trailer, as go-ipfs-cmds does (hyper delivers HTTP/1
-//! trailers only to clients that sent `TE: trailers`). When the client goes
-//! away, writes fail with `BrokenPipe` and the closure stops.
+//! When the client goes away, writes fail with `BrokenPipe` and the closure
+//! stops.
+//!
+//! # A stream that cannot complete must not look complete
+//!
+//! When the closure (or an NDJSON command stream) fails after the 200 went
+//! out, the body yields a [`StreamError`] and hyper aborts the answer: no
+//! terminating chunk (or fewer bytes than `Content-Length`), then the
+//! connection closes, so curl, browsers and HTTP libraries report a
+//! truncated transfer. Kubo's gateway does the same (boxo aborts the
+//! handler with `http.ErrAbortHandler`).
+//!
+//! The error text cannot go out *and then* the answer abort: in HTTP/1 the
+//! trailer section is part of the terminating chunk (`0\r\n<trailers>\r\n`),
+//! so once hyper wrote it the transfer is complete. And hyper writes
+//! trailers only to clients that sent `TE: trailers`, dropping them (and
+//! ending cleanly) for everyone else. So [`trailers_if_asked`] chooses per
+//! request: a client that sent `TE: trailers`, for an answer that declared
+//! `Trailer: X-Stream-Error` and is chunked, gets the error as that trailer
+//! and a clean end, as go-ipfs-cmds sends it; it said it reads trailers, and
+//! our CLI ([`crate::client`]) does, to print the cause (say, the missing
+//! block). Every other answer is aborted.
 
 use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::Response;
 use bytes::Bytes;
-use http_body::Frame;
-use std::convert::Infallible;
+use futures_util::{Stream, StreamExt};
+use http_body::{Frame, SizeHint};
 use std::io::{self, Write};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use tokio::sync::mpsc;
 
 /// Chunks are sent when they reach this size (or on `flush`).
@@ -19,14 +43,14 @@ const CHUNK: usize = 256 * 1024;
 
 /// An `io::Write` whose bytes become a streaming response body.
 pub struct ChanWriter {
-    tx: mpsc::Sender<Frame<Bytes>>,
+    tx: mpsc::Sender<Result<Frame<Bytes>, StreamError>>,
     buf: Vec<u8>,
 }
 
 impl ChanWriter {
     fn send(&mut self, frame: Frame<Bytes>) -> io::Result<()> {
         self.tx
-            .blocking_send(frame)
+            .blocking_send(Ok(frame))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
     }
 
@@ -62,26 +86,109 @@ impl Write for ChanWriter {
     }
 }
 
-/// The `X-Stream-Error` trailer frame that ends a stream whose command
-/// failed after it started answering.
-pub fn error_trailer(message: &str) -> Frame<Bytes> {
-    tracing::debug!("stream ended with an error: {message}");
-    let mut trailers = axum::http::HeaderMap::new();
-    let msg = message.replace(['\r', '\n'], " ");
-    if let Ok(v) = axum::http::HeaderValue::from_str(&msg) {
+/// Why a streamed answer stopped after it started: a body error, so hyper
+/// aborts the answer, unless [`trailers_if_asked`] turns it into the
+/// `X-Stream-Error` trailer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StreamError(String);
+
+impl StreamError {
+    /// The error ending a stream whose work failed with `message`.
+    pub fn new(message: &str) -> Self {
+        tracing::debug!("stream ended with an error: {message}");
+        Self(message.replace(['\r', '\n'], " "))
+    }
+}
+
+/// The `X-Stream-Error` trailer frame carrying `e`.
+fn error_trailer(e: &StreamError) -> Frame<Bytes> {
+    let mut trailers = HeaderMap::new();
+    if let Ok(v) = header::HeaderValue::from_str(&e.0) {
         trailers.insert("x-stream-error", v);
     }
     Frame::trailers(trailers)
 }
 
-/// A body produced by `f` on the blocking pool. An error from `f` becomes the
-/// `X-Stream-Error` trailer.
+/// Middleware: for a request with `TE: trailers` whose answer can carry the
+/// `X-Stream-Error` trailer, a [`StreamError`] becomes that trailer and the
+/// answer ends cleanly; otherwise the body error aborts the answer (see the
+/// module doc).
+pub async fn trailers_if_asked(req: Request, next: Next) -> Response {
+    let asked = lists(req.headers(), header::TE, "trailers");
+    let resp = next.run(req).await;
+    // The conditions under which hyper writes the trailer: anything less and
+    // it would silently drop it and end the answer as if complete.
+    if asked
+        && lists(resp.headers(), header::TRAILER, "x-stream-error")
+        && !resp.headers().contains_key(header::CONTENT_LENGTH)
+    {
+        resp.map(|inner| Body::new(ErrorAsTrailer { inner, done: false }))
+    } else {
+        resp
+    }
+}
+
+/// Whether the comma-separated header `name` lists `token` (as hyper reads
+/// `TE`).
+fn lists(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// A body whose [`StreamError`] is its last frame, the trailer.
+struct ErrorAsTrailer {
+    inner: Body,
+    done: bool,
+}
+
+impl http_body::Body for ErrorAsTrailer {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        Poll::Ready(match frame {
+            Some(Err(e)) => {
+                match std::error::Error::source(&e).and_then(|s| s.downcast_ref::<StreamError>()) {
+                    Some(se) => {
+                        self.done = true;
+                        Some(Ok(error_trailer(se)))
+                    }
+                    None => Some(Err(e)),
+                }
+            }
+            other => other,
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A body produced by `f` on the blocking pool. An error from `f` ends it
+/// with a [`StreamError`].
 pub fn blocking_stream<F, E>(f: F) -> Body
 where
     F: FnOnce(&mut ChanWriter) -> Result<(), E> + Send + 'static,
     E: std::fmt::Display,
 {
-    let (tx, rx) = mpsc::channel::<Frame<Bytes>>(8);
+    let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
         let mut w = ChanWriter {
             tx,
@@ -91,18 +198,30 @@ where
         let flushed = w.flush();
         if let Err(e) = result {
             // A client that left needs no error.
-            if w.tx.is_closed() {
-                return;
-            }
-            let _ = w.send(error_trailer(&e.to_string()));
+            let _ = w.tx.blocking_send(Err(StreamError::new(&e.to_string())));
         } else if let Err(e) = flushed {
             tracing::debug!("stream flush failed: {e}");
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|frame| (Ok::<_, Infallible>(frame), rx))
-    });
-    Body::new(http_body_util::StreamBody::new(stream))
+    stream_body(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|frame| (frame, rx))
+    }))
+}
+
+/// The body of `frames`. Before a [`StreamError`] it pauses once, so that
+/// hyper writes out the data it buffered: the abort discards its buffer,
+/// and the client should get everything that was produced (as Go's server
+/// flushes before it aborts).
+pub fn stream_body<S>(frames: S) -> Body
+where
+    S: Stream<Item = Result<Frame<Bytes>, StreamError>> + Send + 'static,
+{
+    Body::new(http_body_util::StreamBody::new(frames.then(
+        |frame| async move {
+            if frame.is_err() {
+                tokio::task::yield_now().await;
+            }
+            frame
+        },
+    )))
 }

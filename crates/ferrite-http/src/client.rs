@@ -213,6 +213,22 @@ fn source_failure(writer: Option<JoinHandle<io::Result<()>>>) -> Option<ClientEr
     None
 }
 
+/// A body that broke off: the server aborts an answer it cannot complete
+/// when it cannot send the cause (see [`crate::body`]), so the cut is the
+/// news, with hyper's reason (hidden in its error's sources) as detail.
+fn cut_short(e: &hyper::Error) -> io::Error {
+    let mut why = String::new();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        why = format!("{why}: {s}");
+        src = s.source();
+    }
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("the answer was cut short, it is incomplete ({e}{why})"),
+    )
+}
+
 /// Keeps only source errors: a failed write to the connection means the
 /// server stopped reading, and its answer says why.
 fn as_source(e: io::Error) -> Option<ClientError> {
@@ -321,10 +337,7 @@ impl Read for ResponseBody {
                     self.finish()?;
                     return Ok(0);
                 }
-                Some(Err(e)) => {
-                    let e = io::Error::other(e);
-                    return Err(self.fail(e));
-                }
+                Some(Err(e)) => return Err(self.fail(cut_short(&e))),
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => self.cur = data,
                     Err(frame) => {
@@ -411,6 +424,25 @@ mod tests {
             "{head}"
         );
         assert!(head.to_ascii_lowercase().contains("te: trailers"), "{head}");
+    }
+
+    #[test]
+    fn an_aborted_answer_is_a_clear_error_after_the_data() {
+        for answer in [
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nhello",
+        ] {
+            let (c, h) = fake_server(answer);
+            let mut resp = c.send(Method::GET, "/x", Upload::Empty).unwrap();
+            let mut out = Vec::new();
+            let err = resp.body.read_to_end(&mut out).unwrap_err();
+            assert_eq!(out, b"hello");
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+            let msg = err.to_string();
+            assert!(msg.starts_with("the answer was cut short"), "{msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+            h.join().unwrap();
+        }
     }
 
     #[test]

@@ -4,12 +4,15 @@
 
 #[path = "gateway_support/mod.rs"]
 mod gateway_support;
+#[path = "raw_support/mod.rs"]
+mod raw_support;
 
 use ferrite_ipld::car::CarReader;
 use ferrite_ipld::dagpb::PbNode;
 use ferrite_ipld::{codecs, Cid};
 use ferrite_node::IpfsPath;
 use gateway_support::{random_bytes, Gw, Resp};
+use raw_support::{read_raw, Raw};
 use std::collections::HashSet;
 
 const CAR_N: &str = "application/vnd.ipld.car; version=1; order=dfs; dups=n";
@@ -623,4 +626,62 @@ fn missing_child_blocks() {
     // the root itself is still there for a block request
     let r = gw.get(&format!("/ipfs/{big_cid}?format=raw"), &[]);
     assert_eq!(r.status, 200);
+}
+
+/// A GET as curl or a browser sends it: no `TE: trailers`.
+fn get_raw(gw: &Gw, path: &str, extra: &str) -> Raw {
+    read_raw(gw.raw(&format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
+    )))
+}
+
+#[test]
+fn a_stream_that_cannot_complete_is_aborted() {
+    let gw = Gw::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    std::fs::create_dir(&dir).unwrap();
+    let big = random_bytes(3 << 20, 31);
+    std::fs::write(dir.join("a.txt"), b"first\n").unwrap();
+    std::fs::write(dir.join("big.bin"), &big).unwrap();
+    let root = gw.add_dir(&dir);
+    let file = gw.add_bytes(&big);
+    // a leaf in the middle of the file: the answers start, then hit the gap
+    let links = PbNode::decode(&gw.node.block_get(&file).unwrap())
+        .unwrap()
+        .links;
+    let gap = links[links.len() / 2].cid;
+    let rm = gw.node.block_rm(&[gap], false).unwrap();
+    assert!(rm[0].error.is_none(), "{:?}", rm[0].error);
+
+    for path in [
+        format!("/ipfs/{root}?format=tar"),
+        format!("/ipfs/{file}?format=car"),
+        format!("/ipfs/{root}/big.bin?format=car&dag-scope=entity"),
+        format!("/ipfs/{file}"),
+        format!("/ipfs/{root}/big.bin"),
+    ] {
+        let r = get_raw(&gw, &path, "");
+        assert_eq!(r.status(), 200, "{path}: {}", r.head);
+        assert!(!r.complete, "{path}: the truncated answer ended cleanly");
+        assert!(r.body.len() < big.len(), "{path}: {}", r.body.len());
+    }
+    // the bytes before the gap arrive (hyper flushes before the abort; all
+    // of them unless the client lags, so only most are required)
+    let r = get_raw(&gw, &format!("/ipfs/{file}"), "");
+    assert!(r.body.len() >= 1 << 20, "{}", r.body.len());
+    assert_eq!(&r.body[..], &big[..r.body.len()]);
+
+    // a client that reads trailers gets the cause and a clean end
+    let r = get_raw(&gw, &format!("/ipfs/{root}?format=tar"), "TE: trailers\r\n");
+    assert!(r.complete, "{r:?}");
+    assert!(
+        r.trailers.to_ascii_lowercase().contains("x-stream-error:")
+            && r.trailers.contains(&gap.to_string()),
+        "{}",
+        r.trailers
+    );
+    // but not on an answer with a Content-Length, which cannot carry it
+    let r = get_raw(&gw, &format!("/ipfs/{file}"), "TE: trailers\r\n");
+    assert!(!r.complete && r.trailers.is_empty(), "{}", r.head);
 }

@@ -739,3 +739,46 @@ fn put_hash_defaults_to_import_hash_function() {
         dag_plain.as_str()
     );
 }
+
+/// Clients that do not read trailers (Kubo's Go and JS clients, curl) must
+/// see a failure mid-stream as a truncated answer, not a complete one.
+#[test]
+fn a_stream_that_cannot_complete_is_aborted() {
+    let api = TestApi::start();
+    let data: Vec<u8> = (0..262_144 * 4 + 7).map(|i| (i * 7 % 251) as u8).collect();
+    let r = api.post_files("add?pin=false", &[&data]);
+    let root = r.ndjson().last().unwrap()["Hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let leaves = api.post(&format!("refs?arg={root}")).ndjson();
+    let gap = leaves[2]["Ref"].as_str().unwrap().to_string();
+    api.post(&format!("block/rm?arg={gap}"));
+
+    for cmd in [format!("cat?arg={root}"), format!("dag/export?arg={root}")] {
+        let r = api.post_raw(&cmd, None);
+        assert_eq!(r.status(), 200, "{cmd}: {}", r.head);
+        assert!(!r.complete, "{cmd}: the truncated answer ended cleanly");
+        assert!(!r.body.is_empty(), "{cmd}: nothing before the gap");
+    }
+    // go-ipfs-cmds clients that ask for trailers get the cause instead
+    let r = api.post(&format!("cat?arg={root}"));
+    assert!(r.trailer("x-stream-error").unwrap().contains(&gap));
+
+    // An NDJSON stream: add's progress, then a cut upload.
+    let b = "b7f1";
+    let mut body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"whole\"\r\n\r\n{}\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut\"\r\n\r\n",
+        "x".repeat(10_000)
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(b'y', 300_000));
+    let ct = format!("multipart/form-data; boundary={b}");
+    let r = api.post_raw("add?progress=true", Some((&ct, body)));
+    assert_eq!(r.status(), 200, "{}", r.head);
+    assert!(!r.complete, "the failed add ended cleanly");
+    let first: Value = serde_json::from_slice(r.body.split(|&c| c == b'\n').next().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&r.body)));
+    assert_eq!(first, json!({"Name": "whole", "Bytes": 10_000}));
+}

@@ -399,6 +399,28 @@ fn a_failure_mid_stream_is_an_error() {
     assert!(err.contains("not found"), "{err}");
 }
 
+/// `get` and `dag export` through the daemon stop at a missing block with
+/// the same one-line error as offline, naming the block.
+#[test]
+fn get_and_export_fail_at_a_missing_block() {
+    let p = Pair::new();
+    p.mkdir("d");
+    p.write("d/big.bin", &random_bytes(12, 262144 * 3 + 5));
+    let file = p.ok(&["add", "-Q", "--pin=false", "d/big.bin"]);
+    let root = p.ok(&["add", "-Q", "-r", "--pin=false", "d"]);
+    let leaves = p.ok(&["refs", file.trim()]);
+    let gap = leaves.lines().nth(1).unwrap();
+    p.ok(&["block", "rm", gap]);
+    // get says where it saves first
+    let o = p.same_in(&["get", root.trim(), "-o", "out"], None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err.lines().last().unwrap();
+    assert!(!o.status.success());
+    assert!(last.starts_with("Error: ") && last.contains(gap), "{err}");
+    let err = p.fails(&["dag", "export", root.trim()]);
+    assert!(err.contains(gap), "{err}");
+}
+
 #[test]
 fn pins_gc_and_repo_through_the_daemon() {
     let p = Pair::new();

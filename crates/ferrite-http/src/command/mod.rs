@@ -27,7 +27,6 @@ use ferrite_node::{AddEntry, Cid, Node};
 use http_body::Frame;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::convert::Infallible;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -366,8 +365,8 @@ fn parse<C: DeserializeOwned>(req: &Req) -> Result<C, ApiError> {
 const BATCH: usize = 64 * 1024;
 
 /// Runs `cmd` on the blocking pool and streams its items as NDJSON. An error
-/// before the first item is a normal error answer; a later one is the
-/// `X-Stream-Error` trailer.
+/// before the first item is a normal error answer; a later one ends the
+/// stream with a [`StreamError`](crate::body::StreamError).
 async fn stream<C: Command>(cmd: C, ctx: Ctx) -> Result<Response, ApiError> {
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, ApiError>>(16);
     tokio::task::spawn_blocking(move || {
@@ -403,16 +402,13 @@ async fn stream<C: Command>(cmd: C, ctx: Ctx) -> Result<Response, ApiError> {
         first => first,
     };
     let frames = futures_util::stream::unfold((first, rx), |(next, mut rx)| async move {
-        let frame = match next? {
-            Ok(b) => Frame::data(b),
-            Err(e) => crate::body::error_trailer(&e.message),
-        };
+        let frame = next?
+            .map(Frame::data)
+            .map_err(|e| crate::body::StreamError::new(&e.message));
         let next = rx.recv().await;
-        Some((Ok::<_, Infallible>(frame), (next, rx)))
+        Some((frame, (next, rx)))
     });
-    Ok(crate::rpc::ndjson_stream(Body::new(
-        http_body_util::StreamBody::new(frames),
-    )))
+    Ok(crate::rpc::ndjson_stream(crate::body::stream_body(frames)))
 }
 
 /// A command whose answer is bytes (`cat`, `block get`, `dag export`, `get`'s
@@ -425,8 +421,9 @@ pub trait Download: Serialize + DeserializeOwned + Send + Sized + 'static {
     const CONTENT_TYPE: &'static str = "application/octet-stream";
 
     /// Checks the request and opens the answer. An error here is an error
-    /// answer; one from the [`Answer`]'s writer, after bytes went out, the
-    /// `X-Stream-Error` trailer. Runs on a thread that may block.
+    /// answer; one from the [`Answer`]'s writer, after bytes went out, ends
+    /// the stream with a [`StreamError`](crate::body::StreamError). Runs on
+    /// a thread that may block.
     fn open(self, ctx: &Ctx) -> Result<Answer, ApiError>;
 }
 

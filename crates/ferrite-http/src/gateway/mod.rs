@@ -92,6 +92,7 @@ pub fn router(node: Node) -> Router {
     Router::new()
         .route("/ipfs/{*path}", any(handle))
         .route("/ipns/{*path}", any(ipns))
+        .layer(axum::middleware::from_fn(crate::body::trailers_if_asked))
         .with_state(gw)
 }
 

@@ -573,8 +573,8 @@ impl Download for Export {
     const PATH: &'static str = "dag/export";
     const CONTENT_TYPE: &'static str = "application/vnd.ipld.car";
 
-    /// A CARv1 stream; a block missing half-way ends it with an
-    /// `X-Stream-Error` trailer.
+    /// A CARv1 stream; a block missing half-way ends it with a
+    /// [`StreamError`](crate::body::StreamError).
     fn open(self, ctx: &Ctx) -> Result<Answer, ApiError> {
         required(&self.root, "root")?;
         let root = parse_cid_arg(&self.root[0])?;

@@ -7,7 +7,9 @@
 //! - one result is one JSON object; streams are NDJSON with
 //!   `X-Chunked-Output: 1`; raw bytes come with `X-Stream-Output: 1`;
 //! - errors are `{"Message","Code","Type":"error"}` (Code 1 → 400, 0 → 500),
-//!   and an error after streaming began is the `X-Stream-Error` trailer.
+//!   and an error after streaming began is the `X-Stream-Error` trailer for
+//!   clients that sent `TE: trailers`, an aborted answer for the others
+//!   ([`crate::body`]).
 //!
 //! Each command group lives in its own module; [`commands`] is the table.
 
@@ -88,6 +90,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/v0/{*cmd}", any(dispatch))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(node, security::check))
+        .layer(axum::middleware::from_fn(crate::body::trailers_if_asked))
         .with_state(api)
 }
 

@@ -4,9 +4,13 @@
 
 #![allow(dead_code)]
 
+#[path = "../raw_support/mod.rs"]
+mod raw_support;
+
 use ferrite_config::Config;
 use ferrite_http::rpc::{router, Api};
 use ferrite_node::Node;
+use raw_support::{read_raw, Raw};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
@@ -94,9 +98,27 @@ impl TestApi {
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> Resp {
+        let mut all = vec![("TE", "trailers")];
+        all.extend_from_slice(headers);
+        read_response(BufReader::new(self.send(method, target, &all, body)))
+    }
+
+    /// `POST /api/v0/<cmd>` as most HTTP clients send it (no `TE:
+    /// trailers`), read as they see it.
+    pub(crate) fn post_raw(&self, cmd: &str, body: Option<(&str, Vec<u8>)>) -> Raw {
+        read_raw(self.send("POST", &format!("/api/v0/{cmd}"), &[], body))
+    }
+
+    /// Writes a request; the answer is to be read from the stream.
+    fn send(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> TcpStream {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let mut head =
-            format!("{method} {target} HTTP/1.1\r\nConnection: close\r\nTE: trailers\r\n");
+        let mut head = format!("{method} {target} HTTP/1.1\r\nConnection: close\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             head += &format!("Host: 127.0.0.1:{}\r\n", self.port);
         }
@@ -116,7 +138,7 @@ impl TestApi {
         head += "\r\n";
         s.write_all(head.as_bytes()).unwrap();
         s.write_all(&body).unwrap();
-        read_response(BufReader::new(s))
+        s
     }
 }
 

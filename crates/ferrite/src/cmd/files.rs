@@ -2,8 +2,10 @@
 
 use super::{download, download_to, Target};
 use ferrite_http::rpc::files;
-use std::io::{IsTerminal, Write};
+use std::cell::Cell;
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 fn bar_wanted(flag: Option<bool>) -> bool {
     flag.unwrap_or_else(|| std::io::stderr().is_terminal())
@@ -69,8 +71,38 @@ pub(crate) fn get(t: &Target, mut g: files::Get) -> anyhow::Result<()> {
 /// Unpacks a `get` tar stream at `out`, as Kubo's CLI does: the archive's
 /// top entry becomes `out`, everything else lands below it. Entries that
 /// would escape `out` (absolute, `..`) are refused.
-fn extract_tar(r: impl std::io::Read, out: &Path) -> anyhow::Result<()> {
-    let mut archive = tar::Archive::new(r);
+fn extract_tar(r: impl Read, out: &Path) -> anyhow::Result<()> {
+    // tar reports a failed read of the answer (a missing block, an aborted
+    // transfer) as "failed to unpack …" and hides why; the cause is the news.
+    let failed = Rc::new(Cell::new(None));
+    let mut archive = tar::Archive::new(Watch {
+        inner: r,
+        failed: failed.clone(),
+    });
+    let unpacked = unpack(&mut archive, out);
+    match failed.take() {
+        Some(e) if unpacked.is_err() => Err(e.into()),
+        _ => unpacked,
+    }
+}
+
+/// A reader that keeps its first error.
+struct Watch<R> {
+    inner: R,
+    failed: Rc<Cell<Option<std::io::Error>>>,
+}
+
+impl<R: Read> Read for Watch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            let copy = std::io::Error::new(e.kind(), e.to_string());
+            let first = self.failed.take().unwrap_or(copy);
+            self.failed.set(Some(first));
+        })
+    }
+}
+
+fn unpack(archive: &mut tar::Archive<impl Read>, out: &Path) -> anyhow::Result<()> {
     for entry in archive.entries()? {
         let mut entry = entry?;
         let name = entry.path()?.into_owned();

@@ -167,20 +167,47 @@ pub(crate) fn download<C: Download, T>(
     match t {
         Target::Local(repo) => {
             let answer = cmd.open(&Ctx::new(open(repo)?))?;
-            let (mut reader, mut writer) = std::io::pipe()?;
+            let (reader, mut writer) = std::io::pipe()?;
             let job = std::thread::spawn(move || (answer.write)(&mut writer));
+            let mut reader = EofSeen {
+                inner: reader,
+                eof: false,
+            };
             let got = read(answer.len, &mut reader);
             // The reader may stop early (an error): unblock the writer.
+            let eof = reader.eof;
             drop(reader);
             let written = job.join().map_err(|_| anyhow!("the command panicked"))?;
-            let got = got?;
-            written?;
-            Ok(got)
+            match (got, written) {
+                // The writer failed and ended the stream, which then failed
+                // the reader: the writer's error (a missing block) is the
+                // cause, as the daemon's answer would say.
+                (Err(_), Err(e)) if eof => Err(e.into()),
+                (got, written) => {
+                    let got = got?;
+                    written?;
+                    Ok(got)
+                }
+            }
         }
         Target::Remote(client) => {
             let (len, mut body) = fetch(client, &cmd)?;
             read(len, &mut body)
         }
+    }
+}
+
+/// A reader that notes whether it reached the end.
+struct EofSeen<R> {
+    inner: R,
+    eof: bool,
+}
+
+impl<R: Read> Read for EofSeen<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.eof |= n == 0 && !buf.is_empty();
+        Ok(n)
     }
 }
 

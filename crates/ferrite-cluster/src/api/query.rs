@@ -133,7 +133,7 @@ pub fn parse_pin_options(q: &[(String, String)], now: u64) -> Result<PinOptions,
         let d = ferrite_config::parse_duration(d)
             .map_err(|_| RestError::bad_request(format!("expire-in: invalid duration {d:?}")))?;
         if !d.is_zero() {
-            o.expire_at = Some(now + d.as_secs() + u64::from(d.subsec_nanos() > 0));
+            o.expire_at = Some(expire_at(now, d));
         }
     }
     for (k, v) in q {
@@ -144,6 +144,12 @@ pub fn parse_pin_options(q: &[(String, String)], now: u64) -> Result<PinOptions,
         }
     }
     Ok(o)
+}
+
+/// When a pin made at `now` (Unix seconds) for `d` expires, rounded up to
+/// the second.
+pub fn expire_at(now: u64, d: std::time::Duration) -> u64 {
+    now + d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// `o` as the query [`parse_pin_options`] reads (IPFS Cluster's

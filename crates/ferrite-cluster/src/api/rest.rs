@@ -17,7 +17,9 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::json;
 
-pub use super::query::{bool_param, param, parse_pin_options, pin_options_query, RestError};
+pub use super::query::{
+    bool_param, expire_at, param, parse_pin_options, pin_options_query, RestError,
+};
 use super::{comma_list, now_secs, wire, BasicAuth};
 use crate::cluster::Cluster;
 use crate::pinset::ClusterPin;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use ferrite_cluster::api::rest::pin_options_query;
+use ferrite_cluster::api::rest::{expire_at, pin_options_query};
 use ferrite_cluster::api::wire;
 use ferrite_cluster::config::{self, ClusterSection};
 use ferrite_cluster::types::{parse_peer_id, PinOptions, TrackerStatus};
@@ -402,7 +402,7 @@ impl PinOpts {
             Some(d) => {
                 let d = config::parse_duration(d).map_err(|e| anyhow!("--expire-in: {e}"))?;
                 let now = ferrite_cluster::types::now_ms() / 1000;
-                Some(now + d.as_secs() + u64::from(d.subsec_nanos() > 0))
+                Some(expire_at(now, d))
             }
             None => None,
         };

@@ -54,12 +54,13 @@ pub struct DagImport {
 }
 
 impl Node {
+    /// Blocks for path walks: local ones, and online the rest from the
+    /// network (fetched blocks are stored like any other).
     fn loader(&self) -> impl FnMut(&Cid) -> ferrite_ipld::Result<Option<Bytes>> + '_ {
+        let source = self.source();
         move |c: &Cid| {
-            self.repo
-                .blocks()
-                .get(c)
-                .map_err(|e| ferrite_ipld::Error::Io(e.into()))
+            use ferrite_unixfs::BlockSource;
+            source.get(c).map_err(ferrite_ipld::Error::Io)
         }
     }
 

@@ -389,3 +389,46 @@ fn a_pin_waiting_for_the_network_does_not_block_gc_or_add() {
     let ls = b.env.ok(&["pin", "ls", "--type", "recursive", &cid]);
     assert!(ls.contains(&cid), "{ls}");
 }
+
+/// Online, `dag get/resolve/stat` and `block get/stat` fetch what is
+/// missing, and what they fetched stays: offline afterwards, with the
+/// provider gone, every one of them still answers.
+#[test]
+fn dag_and_block_reads_fetch_and_keep_what_they_fetch() {
+    let a = Node::new();
+    let b = Node::new();
+    let leaf = a.env.write("leaf.json", br#"{"hello":"world"}"#);
+    let leaf_cid = cid_of(&a.env.ok(&["dag", "put", "--pin=false", s(&leaf)]));
+    let root = a.env.write(
+        "root.json",
+        format!(r#"{{"child":{{"/":"{leaf_cid}"}},"n":7}}"#).as_bytes(),
+    );
+    let root_cid = cid_of(&a.env.ok(&["dag", "put", "--pin=false", s(&root)]));
+    let raw = a.env.write("raw.bin", &random_bytes(8, 5000));
+    let raw_cid = cid_of(&a.env.ok(&["block", "put", "--cid-codec", "raw", s(&raw)]));
+    let raw2 = a.env.write("raw2.bin", &random_bytes(9, 6000));
+    let raw2_cid = cid_of(&a.env.ok(&["block", "put", "--cid-codec", "raw", s(&raw2)]));
+
+    b.connect(&a);
+    let resolved = b.env.ok(&["dag", "resolve", &format!("{root_cid}/child/hello")]);
+    assert_eq!(resolved.trim(), format!("{leaf_cid}/hello"));
+    let got = b.env.ok(&["dag", "get", &format!("{root_cid}/child")]);
+    assert_eq!(got.trim(), r#"{"hello":"world"}"#);
+    let stat = b.env.ok(&["dag", "stat", "--progress=false", &root_cid]);
+    assert!(stat.contains("NumBlocks: 2") || stat.contains("\t2"), "{stat}");
+    assert_eq!(
+        b.env.ok(&["block", "stat", &raw2_cid]),
+        format!("Key: {raw2_cid}\nSize: 6000\n")
+    );
+    let out = b.env.cmd(&["block", "get", &raw_cid]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, random_bytes(8, 5000));
+
+    // The provider goes; everything read above is local now.
+    drop(a);
+    b.env.ok(&["dag", "get", "--offline", &format!("{root_cid}/child")]);
+    b.env.ok(&["dag", "stat", "--offline", "--progress=false", &root_cid]);
+    let out = b.env.cmd(&["block", "get", "--offline", &raw_cid]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    b.env.ok(&["block", "stat", "--offline", &raw2_cid]);
+}

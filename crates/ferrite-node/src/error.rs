@@ -26,10 +26,31 @@ pub enum Error {
     Store(ferrite_store::Error),
     /// Codec problems.
     #[error(transparent)]
-    Ipld(#[from] ferrite_ipld::Error),
+    Ipld(ferrite_ipld::Error),
     /// Local file problems, with the path in the message.
     #[error(transparent)]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+// Block reads through the exporter, codecs and the store carry a fetch that
+// timed out as `io::ErrorKind::TimedOut` (see `fetch::RepoSource`); it is
+// still content nobody delivered, not a local I/O fault.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::TimedOut => Error::Unavailable(e.to_string()),
+            _ => Error::Io(e),
+        }
+    }
+}
+
+impl From<ferrite_ipld::Error> for Error {
+    fn from(e: ferrite_ipld::Error) -> Self {
+        match e {
+            ferrite_ipld::Error::Io(io) => io.into(),
+            other => Error::Ipld(other),
+        }
+    }
 }
 
 impl From<ferrite_store::Error> for Error {
@@ -37,7 +58,8 @@ impl From<ferrite_store::Error> for Error {
         match e {
             ferrite_store::Error::NotFound(c) => Error::NotFound(c),
             ferrite_store::Error::Pin(m) => Error::Pin(m),
-            ferrite_store::Error::Ipld(e) => Error::Ipld(e),
+            ferrite_store::Error::Ipld(e) => e.into(),
+            ferrite_store::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => e.into(),
             other => Error::Store(other),
         }
     }

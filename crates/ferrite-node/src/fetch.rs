@@ -23,7 +23,7 @@ use ferrite_ipld::Cid;
 use ferrite_store::Blockstore;
 use ferrite_unixfs::BlockSource;
 
-use crate::net::{Network, FETCH_STALL_TIMEOUT};
+use crate::net::Network;
 use crate::{Error, Node, Result};
 
 /// Blocks asked for at once by one DAG fetch: enough to keep a fast peer
@@ -395,12 +395,12 @@ fn fetch_dag(
                 if !net.is_running() {
                     break Err(Error::Invalid("the network has stopped".into()));
                 }
-                if last_progress.elapsed() > FETCH_STALL_TIMEOUT {
+                if last_progress.elapsed() > net.stall_timeout() {
                     let missing = inflight.keys().next().copied().unwrap_or(*root);
                     break Err(Error::Unavailable(format!(
                         "block {missing} was not found: no peer sent any of the {} missing blocks within {}s",
                         inflight.len(),
-                        FETCH_STALL_TIMEOUT.as_secs()
+                        net.stall_timeout().as_secs()
                     )));
                 }
             }

@@ -20,7 +20,7 @@ impl From<ExportError> for Error {
                 .and_then(|i| i.downcast_ref::<ferrite_store::Error>())
             {
                 Some(ferrite_store::Error::NotFound(c)) => Error::NotFound(*c),
-                _ => Error::Io(io),
+                _ => io.into(),
             },
             other => Error::Invalid(other.to_string()),
         }

@@ -331,10 +331,7 @@ struct Walk<'a, 'w> {
 }
 
 fn car_io(e: ferrite_ipld::Error) -> Error {
-    match e {
-        ferrite_ipld::Error::Io(io) => Error::Io(io),
-        other => Error::Ipld(other),
-    }
+    e.into()
 }
 
 impl Walk<'_, '_> {

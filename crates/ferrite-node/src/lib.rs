@@ -88,6 +88,15 @@ impl Node {
         }
     }
 
+    /// The same node whose network fetches fail after `stall` without a
+    /// block (the gateway's `Gateway.RetrievalTimeout`).
+    pub fn with_stall_timeout(&self, stall: std::time::Duration) -> Node {
+        Node {
+            repo: self.repo.clone(),
+            net: self.net.as_ref().map(|n| n.with_stall_timeout(stall)),
+        }
+    }
+
     /// The running network, if the node is online.
     pub fn network(&self) -> Option<&net::Network> {
         self.net.as_ref()

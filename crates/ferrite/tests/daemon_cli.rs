@@ -417,6 +417,19 @@ fn get_and_export_fail_at_a_missing_block() {
     let last = err.lines().last().unwrap();
     assert!(!o.status.success());
     assert!(last.starts_with("Error: ") && last.contains(gap), "{err}");
+    // and leaves nothing behind: no partial folder, file or archive
+    let o = p.same_in(&["get", file.trim(), "-o", "one.bin"], None);
+    assert!(!o.status.success());
+    let o = p.same_in(&["get", "-a", root.trim(), "-o", "out.tar"], None);
+    assert!(!o.status.success());
+    for env in [&p.daemon.env, &p.local] {
+        let left: Vec<String> = std::fs::read_dir(env.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("out") || n.starts_with("one") || n.contains("partial"))
+            .collect();
+        assert!(left.is_empty(), "a failed get left {left:?}");
+    }
     let err = p.fails(&["dag", "export", root.trim()]);
     assert!(err.contains(gap), "{err}");
 }

@@ -410,12 +410,17 @@ fn dag_and_block_reads_fetch_and_keep_what_they_fetch() {
     let raw2_cid = cid_of(&a.env.ok(&["block", "put", "--cid-codec", "raw", s(&raw2)]));
 
     b.connect(&a);
-    let resolved = b.env.ok(&["dag", "resolve", &format!("{root_cid}/child/hello")]);
+    let resolved = b
+        .env
+        .ok(&["dag", "resolve", &format!("{root_cid}/child/hello")]);
     assert_eq!(resolved.trim(), format!("{leaf_cid}/hello"));
     let got = b.env.ok(&["dag", "get", &format!("{root_cid}/child")]);
     assert_eq!(got.trim(), r#"{"hello":"world"}"#);
     let stat = b.env.ok(&["dag", "stat", "--progress=false", &root_cid]);
-    assert!(stat.contains("NumBlocks: 2") || stat.contains("\t2"), "{stat}");
+    assert!(
+        stat.contains("NumBlocks: 2") || stat.contains("\t2"),
+        "{stat}"
+    );
     assert_eq!(
         b.env.ok(&["block", "stat", &raw2_cid]),
         format!("Key: {raw2_cid}\nSize: 6000\n")
@@ -426,9 +431,52 @@ fn dag_and_block_reads_fetch_and_keep_what_they_fetch() {
 
     // The provider goes; everything read above is local now.
     drop(a);
-    b.env.ok(&["dag", "get", "--offline", &format!("{root_cid}/child")]);
-    b.env.ok(&["dag", "stat", "--offline", "--progress=false", &root_cid]);
-    let out = b.env.cmd(&["block", "get", "--offline", &raw_cid]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    b.env
+        .ok(&["dag", "get", "--offline", &format!("{root_cid}/child")]);
+    b.env
+        .ok(&["dag", "stat", "--offline", "--progress=false", &root_cid]);
+    let out = b
+        .env
+        .cmd(&["block", "get", "--offline", &raw_cid])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     b.env.ok(&["block", "stat", "--offline", &raw2_cid]);
+}
+
+/// Content no peer sends: the gateway gives up after
+/// `Gateway.RetrievalTimeout` with 504 (Kubo's answer), not after the
+/// node's 120 s fetch stall timeout and not with a 500.
+#[test]
+fn gateway_answers_504_after_the_retrieval_timeout() {
+    let env = Env::new();
+    env.ok(&["config", "Gateway.RetrievalTimeout", "2s"]);
+    let b = Node::with_env(env);
+    // a valid CID of bytes nobody has
+    let absent = cid_of(
+        &b.env
+            .ok_stdin(&["add", "-Q", "--only-hash"], b"nobody has this\n"),
+    );
+    let start = Instant::now();
+    let mut s = TcpStream::connect(&b.gateway).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(s, "GET /ipfs/{absent} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let took = start.elapsed();
+    assert!(
+        resp.starts_with("HTTP/1.0 504") || resp.starts_with("HTTP/1.1 504"),
+        "{resp}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    // The unset value is Kubo's default, and a bad one is refused.
+    let err = b.env.fails(&["config", "Gateway.RetrievalTimeout", "soon"]);
+    assert!(err.contains("Gateway.RetrievalTimeout"), "{err}");
 }

@@ -328,6 +328,8 @@ pub struct Network {
     listening: tokio::sync::watch::Receiver<Option<Arc<Listening>>>,
     bw: ferrite_p2p::BandwidthCounters,
     bw_sample: Arc<std::sync::Mutex<(std::time::Instant, u64, u64)>>,
+    /// How long a fetch may go without a block before it fails.
+    stall: Duration,
 }
 
 impl Network {
@@ -378,7 +380,22 @@ impl Network {
             listening,
             bw,
             bw_sample: Arc::new(std::sync::Mutex::new((std::time::Instant::now(), 0, 0))),
+            stall: FETCH_STALL_TIMEOUT,
         })
+    }
+
+    /// The same network whose fetches fail after `stall` without a block
+    /// (`Gateway.RetrievalTimeout` for the gateway's reads).
+    pub fn with_stall_timeout(&self, stall: Duration) -> Network {
+        Network {
+            stall,
+            ..self.clone()
+        }
+    }
+
+    /// How long a fetch may go without receiving a block.
+    pub(crate) fn stall_timeout(&self) -> Duration {
+        self.stall
     }
 
     /// This node's peer ID.
@@ -470,7 +487,7 @@ impl Network {
         self.request(id, &tx, vec![*cid]);
         // Only the swarm task holds a sender now: if it stops, we wake.
         drop(tx);
-        match rx.recv_timeout(FETCH_STALL_TIMEOUT) {
+        match rx.recv_timeout(self.stall) {
             Ok((_, b)) => Ok(b),
             Err(std_mpsc::RecvTimeoutError::Disconnected) => {
                 Err(Error::Invalid("the network has stopped".into()))
@@ -479,7 +496,7 @@ impl Network {
                 self.cancel(id, vec![*cid]);
                 Err(Error::Unavailable(format!(
                     "block {cid} was not found: no peer sent it within {}s",
-                    FETCH_STALL_TIMEOUT.as_secs()
+                    self.stall.as_secs()
                 )))
             }
         }

@@ -60,7 +60,7 @@ pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     let swarm_configured = !cfg.swarm_addresses()?.is_empty();
     let api_addrs = cfg.api_addresses()?;
     let gw_addrs = cfg.gateway_addresses()?;
-    let no_fetch = cfg.gateway()?.no_fetch;
+    let gw_settings = cfg.gateway()?;
     // Read before the runtime starts so config errors stop the daemon early.
     let net_config = if offline {
         None
@@ -111,10 +111,10 @@ pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
                 node.with_network(net)
             }
         };
-        let gateway_node = if no_fetch {
-            node.offline()
-        } else {
-            node.clone()
+        let gateway_node = match (gw_settings.no_fetch, gw_settings.retrieval_timeout()) {
+            (true, _) => node.offline(),
+            (false, Some(stall)) => node.with_stall_timeout(stall),
+            (false, None) => node.clone(),
         };
         let cluster = match cluster_opts {
             None => None,

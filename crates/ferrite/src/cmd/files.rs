@@ -49,23 +49,51 @@ pub(crate) fn get(t: &Target, mut g: files::Get) -> anyhow::Result<()> {
         .output
         .take()
         .unwrap_or_else(|| PathBuf::from(if archive { format!("{name}.tar") } else { name }));
-    download(t, g, |len, tar| {
+    // Written under a hidden name and renamed once complete, so a failed
+    // download leaves nothing under the name asked for. An existing folder
+    // is unpacked into in place, as before.
+    let in_place = !archive && out.is_dir();
+    let dest = if in_place {
+        out.clone()
+    } else {
+        partial_path(&out)
+    };
+    let done = download(t, g, |len, tar| {
         let bar = bar(wanted, len);
         let tar = bar.wrap_read(tar);
         if archive {
             eprintln!("Saving archive to {}", out.display());
-            let f = std::fs::File::create(&out)
+            let f = std::fs::File::create(&dest)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
             let mut f = std::io::BufWriter::new(f);
             std::io::copy(&mut { tar }, &mut f)?;
             f.flush()?;
         } else {
             eprintln!("Saving file(s) to {}", out.display());
-            extract_tar(tar, &out)?;
+            extract_tar(tar, &dest)?;
         }
         bar.finish_and_clear();
         Ok(())
-    })
+    });
+    if in_place {
+        return done;
+    }
+    match done {
+        Ok(()) => std::fs::rename(&dest, &out)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display())),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dest).or_else(|_| std::fs::remove_file(&dest));
+            Err(e)
+        }
+    }
+}
+
+/// A hidden sibling of `out` for a download in progress.
+fn partial_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "get".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
 /// Unpacks a `get` tar stream at `out`, as Kubo's CLI does: the archive's

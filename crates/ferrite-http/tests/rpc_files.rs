@@ -846,11 +846,18 @@ fn repo_commands_shapes() {
             "StorageMax",
             "NumObjects",
             "RepoPath",
-            "Version"
+            "Version",
+            "LiveBytes",
+            "DeadBytes"
         ]
     );
     assert_eq!(stat["NumObjects"], 4);
     assert!(stat["RepoSize"].as_u64().unwrap() > 300_000);
+    let (live, dead) = (
+        stat["LiveBytes"].as_u64().unwrap(),
+        stat["DeadBytes"].as_u64().unwrap(),
+    );
+    assert!(live > 300_000 && live + dead < stat["RepoSize"].as_u64().unwrap());
     assert_eq!(stat["StorageMax"], 10_000_000_000u64);
     assert!(stat["RepoPath"].as_str().unwrap().ends_with("repo"));
     assert!(stat["Version"]

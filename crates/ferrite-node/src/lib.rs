@@ -51,8 +51,12 @@ pub struct Node {
 pub struct RepoStat {
     /// Number of stored blocks.
     pub num_objects: u64,
-    /// Bytes used on disk.
+    /// Bytes the repo's files take (packs, dead bytes included, plus indexes).
     pub repo_size: u64,
+    /// Pack bytes of stored blocks.
+    pub live_bytes: u64,
+    /// Pack bytes of deleted blocks that GC has not reclaimed yet.
+    pub dead_bytes: u64,
     /// Configured `Datastore.StorageMax` in bytes.
     pub storage_max: u64,
     /// The repo folder.
@@ -149,6 +153,8 @@ impl Node {
         Ok(RepoStat {
             num_objects: s.blocks,
             repo_size: s.disk_bytes + dir_size(&self.repo.path().join("pins.redb")),
+            live_bytes: s.block_bytes,
+            dead_bytes: s.dead_bytes,
             storage_max: self.repo.config().storage_max().unwrap_or(10_000_000_000),
             repo_path: self.repo.path().display().to_string(),
             version: format!("ferrite-repo@{}", ferrite_store::repo::REPO_VERSION),

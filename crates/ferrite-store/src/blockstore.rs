@@ -56,9 +56,11 @@ pub fn put_verified(w: &mut dyn BlockWriter, cid: &Cid, data: &[u8]) -> Result<(
 pub struct StoreStat {
     /// Number of stored blocks.
     pub blocks: u64,
-    /// Bytes of block data.
+    /// Bytes of stored blocks (live), in the data files.
     pub block_bytes: u64,
-    /// Bytes the store occupies on disk (data files plus index).
+    /// Bytes of deleted blocks that compaction has not reclaimed yet.
+    pub dead_bytes: u64,
+    /// Bytes the store's files occupy (data files plus index).
     pub disk_bytes: u64,
 }
 

@@ -165,3 +165,52 @@ fn configs_that_cannot_run_are_refused() {
     node.start();
     assert_eq!(node.id(), id);
 }
+
+/// Add/unpin/gc cycles that leave a third of the data dead: the packs and
+/// index stay within 1.25 × the live bytes, and `repo stat` adds up.
+#[test]
+fn gc_keeps_disk_use_close_to_live_data() {
+    let env = Env::new();
+    let blocks = env.repo().join("blocks");
+    let files = |ext: &str| -> u64 {
+        std::fs::read_dir(&blocks)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == ext))
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum()
+    };
+    let mut cids = Vec::new();
+    for i in 0..12u64 {
+        env.write("f.bin", &random_bytes(100 + i, 8 << 20));
+        cids.push(env.ok(&["add", "-Q", "f.bin"]).trim().to_string());
+        if i % 3 == 1 {
+            env.ok(&["pin", "rm", &cids[i as usize - 1]]);
+        }
+        env.ok(&["repo", "gc", "-q"]);
+        let stat = env.ok(&["repo", "stat"]);
+        let field = |k: &str| -> u64 {
+            stat.lines()
+                .find_map(|l| l.strip_prefix(k)?.strip_prefix(':'))
+                .unwrap_or_else(|| panic!("{k} in {stat}"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let (live, dead) = (field("LiveBytes"), field("DeadBytes"));
+        let (packs, index) = (files("pack"), files("redb"));
+        assert_eq!(live + dead, packs, "cycle {i}: {stat}");
+        let pins = std::fs::metadata(env.repo().join("pins.redb"))
+            .unwrap()
+            .len();
+        assert_eq!(field("RepoSize"), packs + index + pins, "cycle {i}");
+        assert!(
+            (packs + index) as f64 <= 1.25 * live as f64 + (2 << 20) as f64,
+            "cycle {i}: {packs} + {index} on disk for {live} live: {stat}"
+        );
+    }
+    assert_eq!(
+        env.ok(&["repo", "verify"]).trim(),
+        "verified repo integrity"
+    );
+}

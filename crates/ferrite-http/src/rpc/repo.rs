@@ -123,6 +123,13 @@ pub struct RepoStat {
     /// `fs-repo@<n>`.
     #[serde(rename = "Version")]
     pub version: String,
+    /// Ferrite's: pack bytes of stored blocks.
+    #[serde(rename = "LiveBytes", default)]
+    pub live_bytes: u64,
+    /// Ferrite's: pack bytes of deleted blocks not reclaimed yet (they
+    /// count in `RepoSize`).
+    #[serde(rename = "DeadBytes", default)]
+    pub dead_bytes: u64,
 }
 
 impl Command for Stat {
@@ -138,6 +145,8 @@ impl Command for Stat {
             num_objects: if full { s.num_objects } else { 0 },
             repo_path: if full { s.repo_path } else { String::new() },
             version: if full { s.version } else { String::new() },
+            live_bytes: if full { s.live_bytes } else { 0 },
+            dead_bytes: if full { s.dead_bytes } else { 0 },
         })?;
         Ok(())
     }
@@ -158,6 +167,8 @@ impl Command for Stat {
         if !self.size_only {
             writeln!(out, "RepoPath:   {}", s.repo_path)?;
             writeln!(out, "Version:    {}", s.version)?;
+            writeln!(out, "LiveBytes:  {}", size(s.live_bytes))?;
+            writeln!(out, "DeadBytes:  {}", size(s.dead_bytes))?;
         }
         Ok(())
     }

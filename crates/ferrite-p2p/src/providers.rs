@@ -706,6 +706,36 @@ impl RecordStore for ProviderStore {
     }
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API): the
+/// provider store's own encodings of what it keeps on disk, which a damaged
+/// or foreign database hands back as arbitrary bytes.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{db_key, split_db_key, Entry};
+    use libp2p::kad::RecordKey;
+    use libp2p::{Multiaddr, PeerId};
+
+    /// Decodes a stored provider entry: its expiry (unix ms) and addresses.
+    pub fn decode_entry(b: &[u8]) -> Option<(u64, Vec<Multiaddr>)> {
+        Entry::decode(b).map(|e| (e.expires, e.addrs))
+    }
+
+    /// Encodes a provider entry as the store writes it.
+    pub fn encode_entry(expires: u64, addrs: Vec<Multiaddr>) -> Vec<u8> {
+        Entry { expires, addrs }.encode()
+    }
+
+    /// Splits a database key into record key bytes and provider.
+    pub fn split_key(k: &[u8]) -> Option<(Vec<u8>, PeerId)> {
+        split_db_key(k).map(|(key, peer)| (key.to_vec(), peer))
+    }
+
+    /// The database key of a record key and provider.
+    pub fn join_key(key: &[u8], peer: &PeerId) -> Option<Vec<u8>> {
+        db_key(&RecordKey::new(&key), peer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

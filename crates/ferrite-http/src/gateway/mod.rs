@@ -275,6 +275,74 @@ fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
     })
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API): the
+/// gateway's parsing of what a client sends (path, query, `Accept`,
+/// `Range`), without a node behind it.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::request::GwRequest;
+    use axum::extract::Request;
+    use ferrite_node::{CarOptions, IpfsPath};
+
+    /// What a `Range` header asks of a representation of `size` bytes:
+    /// `None` for the whole (no usable range), `Some(None)` when nothing of
+    /// it is inside (416), `Some(Some((first, last)))` for one inclusive range.
+    pub fn parse_range(h: Option<&str>, size: u64) -> Option<Option<(u64, u64)>> {
+        match super::files::parse_range(h, size) {
+            super::files::RangeReq::Full => None,
+            super::files::RangeReq::Unsatisfiable => Some(None),
+            super::files::RangeReq::One(a, b) => Some(Some((a, b))),
+        }
+    }
+
+    /// A parsed gateway request.
+    #[derive(Debug, Clone)]
+    pub struct ParsedRequest {
+        /// HEAD.
+        pub head: bool,
+        /// The content path.
+        pub path: IpfsPath,
+        /// The URL path ends in `/`.
+        pub trailing_slash: bool,
+        /// The negotiated format as its `?format=` name (`""` for the default).
+        pub format: &'static str,
+        /// The CAR options, for a CAR response.
+        pub car: Option<CarOptions>,
+        /// The format came from `Accept` only.
+        pub format_from_accept: bool,
+        /// `?filename=`.
+        pub filename: Option<String>,
+        /// `?download=true`.
+        pub download: bool,
+        /// The CAR `order` to announce.
+        pub car_order: &'static str,
+        /// `Cache-Control: only-if-cached`.
+        pub only_if_cached: bool,
+    }
+
+    /// Parses a request as the gateway does; an error is its status code
+    /// and message.
+    pub fn parse_request(req: &Request) -> Result<ParsedRequest, (u16, String)> {
+        let r = GwRequest::parse(req).map_err(|e| (e.status.as_u16(), e.message))?;
+        let car = match r.format {
+            super::Format::Car(o) => Some(o),
+            _ => None,
+        };
+        Ok(ParsedRequest {
+            head: r.head,
+            path: r.path,
+            trailing_slash: r.trailing_slash,
+            format: r.format.param(),
+            car,
+            format_from_accept: r.format_from_accept,
+            filename: r.filename,
+            download: r.download,
+            car_order: r.car_order,
+            only_if_cached: r.only_if_cached,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,12 @@
+//! Fuzz target `dag_pb`: the body is [`ferrite_fuzz::dag_pb`].
+#![cfg_attr(fuzzing, no_main)]
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ferrite_fuzz::dag_pb(data));
+
+/// Without libFuzzer: replays the files (or folders of files) named on the
+/// command line.
+#[cfg(not(fuzzing))]
+fn main() {
+    ferrite_fuzz::replay_main(ferrite_fuzz::dag_pb);
+}

@@ -1,0 +1,12 @@
+//! Fuzz target `dht_provider_record`: the body is [`ferrite_fuzz::dht_provider_record`].
+#![cfg_attr(fuzzing, no_main)]
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ferrite_fuzz::dht_provider_record(data));
+
+/// Without libFuzzer: replays the files (or folders of files) named on the
+/// command line.
+#[cfg(not(fuzzing))]
+fn main() {
+    ferrite_fuzz::replay_main(ferrite_fuzz::dht_provider_record);
+}

@@ -1,0 +1,12 @@
+//! Fuzz target `unixfs_data`: the body is [`ferrite_fuzz::unixfs_data`].
+#![cfg_attr(fuzzing, no_main)]
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ferrite_fuzz::unixfs_data(data));
+
+/// Without libFuzzer: replays the files (or folders of files) named on the
+/// command line.
+#[cfg(not(fuzzing))]
+fn main() {
+    ferrite_fuzz::replay_main(ferrite_fuzz::unixfs_data);
+}

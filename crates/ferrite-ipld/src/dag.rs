@@ -134,12 +134,19 @@ fn decode_cbor(codec: &'static str, data: &[u8]) -> Result<Ipld> {
         buf: data,
         steps: 2 * MAX_NESTING + 1,
     });
-    Ipld::deserialize(&mut de)
+    let v = Ipld::deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
         .map_err(|e| match e {
             DecodeError::DepthLimit => decode_err(codec, too_deep()),
             e => decode_err(codec, e),
-        })
+        })?;
+    // CBOR floats include NaN and the infinities, which the data model (and
+    // so our encoder) has no place for: reading them would store a block
+    // that no codec can write back. (Found by fuzz/ dag_cbor.)
+    if crate::codec::values(&v).any(|x| matches!(x, Ipld::Float(f) if !f.is_finite())) {
+        return Err(decode_err(codec, "NaN and infinite floats are not allowed"));
+    }
+    Ok(v)
 }
 
 /// Decodes a block into the data model using its CID's codec.

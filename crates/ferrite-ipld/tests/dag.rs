@@ -1038,3 +1038,21 @@ fn decoding_garbage_never_panics() {
     let deep_json = "[".repeat(100_000) + &"]".repeat(100_000);
     assert!(dag::decode_codec(codecs::DAG_JSON, deep_json.as_bytes()).is_err());
 }
+
+/// What dag-cbor reads it can write back (a fuzz/ finding, the inputs kept
+/// in fuzz/regressions/dag_cbor): NaN and infinite floats, which the data
+/// model and our encoder have no place for, are refused when read.
+#[test]
+fn dag_cbor_refuses_floats_it_could_not_write() {
+    // a 32-bit NaN, a 64-bit +infinity, a NaN inside a list
+    for bad in [
+        &[0xfa, 0x7f, 0xc0, 0x00, 0x00][..],
+        &[0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0],
+        &[0x81, 0xfa, 0x7f, 0xc0, 0x00, 0x00],
+    ] {
+        let e = dag::decode_codec(codecs::DAG_CBOR, bad).unwrap_err();
+        assert!(e.to_string().contains("NaN and infinite"), "{e}");
+    }
+    let one = dag::decode_codec(codecs::DAG_CBOR, &[0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]).unwrap();
+    assert_eq!(one, Ipld::Float(1.0));
+}

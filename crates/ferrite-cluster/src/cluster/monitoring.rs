@@ -2,7 +2,7 @@
 //! `ping`, the liveness signal), the latest ones heard from the others, and
 //! from them the healthy peers allocation may use.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -82,16 +82,46 @@ impl Cluster {
         }
     }
 
-    /// Healthy peers (fresh metrics) that allocation can use.
+    fn lock_unreachable(&self) -> std::sync::MutexGuard<'_, HashSet<PeerId>> {
+        self.inner
+            .unreachable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A request from `peer` arrived or one to it was answered.
+    pub(super) fn heard_from(&self, peer: &PeerId) {
+        let mut u = self.lock_unreachable();
+        if !u.is_empty() {
+            u.remove(peer);
+        }
+    }
+
+    /// A request to `peer` failed (dial refused, no answer in time): it is no
+    /// allocation candidate until it is heard from again.
+    pub(super) fn lost(&self, peer: PeerId) {
+        if peer != self.inner.peer {
+            self.lock_unreachable().insert(peer);
+        }
+    }
+
+    /// Healthy peers that allocation can use: members whose metrics are
+    /// valid and were received within three ping intervals (by this peer's
+    /// clock), and whose last request from here did not fail.
     pub(super) fn candidates(&self) -> Vec<Candidate> {
         let now = now_ns();
+        let fresh_after = now.saturating_sub(3 * self.inner.ping_interval.as_nanos() as u64);
         let members: BTreeSet<PeerId> = self.members().into_iter().map(|(p, _)| p).collect();
+        let unreachable = self.lock_unreachable().clone();
         let all = self.lock_metrics();
         members
             .into_iter()
+            .filter(|p| !unreachable.contains(p))
             .filter_map(|p| {
                 let ms = all.get(&p)?;
-                let free = ms.get("freespace").filter(|m| m.valid_at(now))?;
+                let free = ms
+                    .get("freespace")
+                    .filter(|m| m.valid_at(now) && m.received_ns >= fresh_after)?;
                 let tags = ms
                     .values()
                     .filter_map(|m| {

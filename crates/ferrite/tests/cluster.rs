@@ -834,3 +834,31 @@ fn restarts_are_quiet_and_a_down_peer_is_logged_once() {
         assert!(errors.is_empty(), "peer {i} logged errors:\n{log}");
     }
 }
+
+/// A pin sent as soon as every peer lists every member is accepted, even
+/// with the default 5 s ping interval: before, it failed with "not enough
+/// peers to allocate" until the newest peer's metrics had reached the peer
+/// allocating (up to a ping interval); now the pin waits (up to two ping
+/// intervals) for the metrics of members it has not heard from yet.
+#[test]
+fn pin_right_after_the_cluster_forms_waits_for_metrics() {
+    let (peers, _) = cluster(3, &[("Cluster.MonitorPingInterval", "\"5s\"")]);
+    let cid = add_unpinned(&peers[2], "one.bin", &random_bytes(33, 10_000));
+    let t = Instant::now();
+    let (status, body) = peers[2].rest(
+        "POST",
+        &format!("/pins/{cid}?replication-min=3&replication-max=3"),
+    );
+    assert_eq!(status, 200, "{body}");
+    eprintln!(
+        "pin_right_after_the_cluster_forms: accepted in {}",
+        secs(t.elapsed())
+    );
+    wait_statuses(
+        &peers[2],
+        &cid,
+        Duration::from_secs(30),
+        "pinned on all 3",
+        |st| count(st, "pinned") == 3,
+    );
+}

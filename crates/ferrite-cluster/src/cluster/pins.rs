@@ -98,8 +98,7 @@ impl Cluster {
     ) -> Result<Vec<libp2p::PeerId>, ClusterError> {
         let probe_timeout = self.inner.ping_interval.min(Duration::from_secs(2));
         for _ in 0..3 {
-            let allocations =
-                allocator::allocate(req, &self.candidates(), &self.inner.allocate_by)?;
+            let allocations = self.allocate_waiting(req).await?;
             if allocations.is_empty() {
                 return Ok(allocations);
             }
@@ -124,6 +123,32 @@ impl Cluster {
             }
         }
         allocator::allocate(req, &self.candidates(), &self.inner.allocate_by)
+    }
+
+    /// Allocates among the candidates; when there are too few only because
+    /// members' metrics have not arrived yet (a peer that just joined, or
+    /// this one just started), waits for them up to two ping intervals
+    /// instead of failing at once.
+    async fn allocate_waiting(
+        &self,
+        req: &allocator::Request<'_>,
+    ) -> Result<Vec<libp2p::PeerId>, ClusterError> {
+        let deadline = tokio::time::Instant::now() + 2 * self.inner.ping_interval;
+        loop {
+            let candidates = self.candidates();
+            let result = allocator::allocate(req, &candidates, &self.inner.allocate_by);
+            let need = req.rmin.max(1) as usize;
+            match result {
+                Err(e)
+                    if tokio::time::Instant::now() < deadline
+                        && self.might_become_candidates(candidates.len(), need) =>
+                {
+                    tracing::debug!("waiting for members' metrics: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Removes `cid` from the pinset; `NotFound` when it is not there.

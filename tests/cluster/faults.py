@@ -279,7 +279,8 @@ def run(base, duration, seed, history_path):
     peers = P.setup_peers(base)
     run.peers = peers
     t = time.monotonic()
-    pool = make_pool(peers, base, CLIENTS * POOL_PER_CLIENT)
+    per_client = max(POOL_PER_CLIENT, int(duration * 2.5))  # ~2 pins/s per client
+    pool = make_pool(peers, base, CLIENTS * per_client)
     log(f"{len(pool)} CIDs in every repo ({time.monotonic() - t:.1f}s)")
     try:
         peers[0].launch()
@@ -302,16 +303,19 @@ def run(base, duration, seed, history_path):
         stop = threading.Event()
         faults, bad_samples = [], []
         threads = [threading.Thread(target=client, args=(
-            k, peers, pool[k * POOL_PER_CLIENT:(k + 1) * POOL_PER_CLIENT], hist, stop,
+            k, peers, pool[k * per_client:(k + 1) * per_client], hist, stop,
             random.Random(rng.random()))) for k in range(CLIENTS)]
         threads.append(threading.Thread(target=sampler, args=(
             peers, hist, stop, random.Random(rng.random()), bad_samples)))
         nem = threading.Thread(target=nemesis, args=(
             peers, hist, stop, random.Random(rng.random()), faults))
         for x in threads + [nem]:
+            x.daemon = True  # a failure (or SIGTERM) in the main thread ends the run
             x.start()
-        time.sleep(duration)
-        stop.set()
+        try:
+            time.sleep(duration)
+        finally:
+            stop.set()
         nem.join()
         for x in threads:
             x.join()

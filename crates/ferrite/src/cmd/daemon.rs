@@ -323,12 +323,16 @@ fn init_logging() {
 /// peer becoming unreachable (WARN) and reachable again (INFO) instead.
 /// These events are recognized by their target and fields: replication's
 /// `RPCError` carries `err`, the core's network failures carry `target`.
+/// Also dropped: a membership change's "first/second step error" (e.g.
+/// "already undergoing a configuration change" when peers join at once),
+/// which openraft returns to the caller as well: the joining peer retries.
 fn openraft_network_noise(m: &tracing::Metadata<'_>) -> bool {
     let has = |name: &str| m.fields().field(name).is_some();
     m.is_event()
         && match m.target() {
             "openraft::replication" => has("err"),
             "openraft::core::raft_core" => has("target"),
+            "openraft::raft::impl_raft_blocking_write" => *m.level() == tracing::Level::ERROR,
             _ => false,
         }
 }

@@ -209,6 +209,17 @@ impl ClusterNode {
         &self.inner.raft
     }
 
+    /// Whether this node has Raft state (a vote or log entries): a
+    /// restarted member. Unlike the metrics, which are published
+    /// asynchronously, this asks the Raft core for the state it loaded.
+    pub async fn is_initialized(&self) -> Result<bool, ClusterError> {
+        self.inner
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| ClusterError::Raft(e.to_string()))
+    }
+
     /// Bootstraps a brand-new cluster with `members` as voters. Call it on one
     /// node only; it is a no-op on a node that already has state.
     pub async fn initialize(

@@ -49,7 +49,13 @@ impl Cluster {
 
     pub(super) async fn bootstrap(&self) -> Result<(), ClusterError> {
         let m = self.inner.raft.metrics();
-        if !m.nodes.is_empty() || m.last_log_index.is_some() {
+        // The metrics may not show the state loaded from disk yet: calling
+        // `initialize` on a restarted member would make openraft log an
+        // ERROR ("Can not initialize"), so ask the Raft core as well.
+        if !m.nodes.is_empty()
+            || m.last_log_index.is_some()
+            || self.inner.raft.is_initialized().await?
+        {
             return Ok(()); // restarted member: Raft resumes from disk
         }
         let addr = self.own_addr().await;

@@ -2,10 +2,10 @@
 //! `ping`, the liveness signal), the latest ones heard from the others, and
 //! from them the healthy peers allocation may use.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::join_all;
 use libp2p::PeerId;
 
 use super::rpc::PeerRequest;
@@ -61,37 +61,101 @@ impl Cluster {
     pub(super) async fn publish_metrics(self) {
         let mut tick = tokio::time::interval(self.inner.ping_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Peers a send to is still in flight: one slow or unreachable peer
+        // (a send waits up to a ping interval) must not delay the metrics
+        // to the others, which would let them expire there (their TTL is
+        // two intervals), so each send runs on its own and a peer gets the
+        // next one only once the previous one is done.
+        let in_flight: Arc<Mutex<HashSet<PeerId>>> = Arc::default();
         loop {
             tick.tick().await;
             let ms = self.own_metrics();
             self.store_metrics(ms.clone());
-            let me = &self;
-            let sends = self
-                .members()
-                .into_iter()
-                .filter(|(p, _)| *p != me.inner.peer)
-                .map(|(p, addrs)| {
-                    let req = PeerRequest::Metrics(ms.clone());
-                    async move {
-                        if let Err(e) = me.ask(p, addrs, &req, me.inner.ping_interval).await {
-                            tracing::debug!("metrics to {p}: {e}");
-                        }
+            for (p, addrs) in self.members() {
+                if p == self.inner.peer
+                    || !in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(p)
+                {
+                    continue;
+                }
+                let me = self.clone();
+                let in_flight = in_flight.clone();
+                let req = PeerRequest::Metrics(ms.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = me.ask(p, addrs, &req, me.inner.ping_interval).await {
+                        tracing::debug!("metrics to {p}: {e}");
                     }
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&p);
                 });
-            join_all(sends).await;
+            }
         }
     }
 
-    /// Healthy peers (fresh metrics) that allocation can use.
+    /// Whether waiting could make `need` candidates available: members this
+    /// peer has no valid metrics from yet (just joined, or not heard from
+    /// since this peer started) and has not failed to reach.
+    pub(super) fn might_become_candidates(&self, have: usize, need: usize) -> bool {
+        let now = now_ns();
+        let unreachable = self.lock_unreachable().clone();
+        let all = self.lock_metrics();
+        let waiting = self
+            .members()
+            .into_iter()
+            .filter(|(p, _)| !unreachable.contains(p))
+            .filter(|(p, _)| {
+                !all.get(p)
+                    .and_then(|m| m.get("freespace"))
+                    .is_some_and(|m| m.valid_at(now))
+            })
+            .count();
+        have + waiting >= need
+    }
+
+    fn lock_unreachable(&self) -> std::sync::MutexGuard<'_, HashSet<PeerId>> {
+        self.inner
+            .unreachable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A request from `peer` arrived or one to it was answered.
+    pub(super) fn heard_from(&self, peer: &PeerId) {
+        let mut u = self.lock_unreachable();
+        if !u.is_empty() {
+            u.remove(peer);
+        }
+    }
+
+    /// A request to `peer` failed (dial refused, no answer in time): it is no
+    /// allocation candidate until it is heard from again.
+    pub(super) fn lost(&self, peer: PeerId) {
+        if peer != self.inner.peer {
+            self.lock_unreachable().insert(peer);
+        }
+    }
+
+    /// Healthy peers that allocation can use: members whose metrics are
+    /// valid and were received within three ping intervals (by this peer's
+    /// clock), and whose last request from here did not fail.
     pub(super) fn candidates(&self) -> Vec<Candidate> {
         let now = now_ns();
+        let fresh_after = now.saturating_sub(3 * self.inner.ping_interval.as_nanos() as u64);
         let members: BTreeSet<PeerId> = self.members().into_iter().map(|(p, _)| p).collect();
+        let unreachable = self.lock_unreachable().clone();
         let all = self.lock_metrics();
         members
             .into_iter()
+            .filter(|p| !unreachable.contains(p))
             .filter_map(|p| {
                 let ms = all.get(&p)?;
-                let free = ms.get("freespace").filter(|m| m.valid_at(now))?;
+                let free = ms
+                    .get("freespace")
+                    .filter(|m| m.valid_at(now) && m.received_ns >= fresh_after)?;
                 let tags = ms
                     .values()
                     .filter_map(|m| {

@@ -3,6 +3,7 @@
 //! tracker.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use ferrite_ipld::Cid;
 use futures::future::join_all;
@@ -63,16 +64,14 @@ impl Cluster {
             .filter(|p| p.replication_min == rmin && p.replication_max == rmax)
             .map(|p| p.allocations.clone())
             .unwrap_or_default();
-        let allocations = allocator::allocate(
-            &allocator::Request {
+        let allocations = self
+            .allocate_live(&allocator::Request {
                 rmin,
                 rmax,
                 current: &current,
                 user_allocations: &opts.user_allocations,
-            },
-            &self.candidates(),
-            &self.inner.allocate_by,
-        )?;
+            })
+            .await?;
         let pin = ClusterPin {
             cid,
             name: opts.name,
@@ -86,6 +85,70 @@ impl Cluster {
         };
         self.inner.raft.submit(Command::Pin(pin.clone())).await?;
         Ok(pin)
+    }
+
+    /// Allocates among the candidates, making sure the peers chosen are
+    /// alive: a chosen peer this host is not connected to (a peer killed a
+    /// moment ago still has valid metrics, but its connections are gone) is
+    /// dialed first; if that fails it stops being a candidate and the
+    /// allocation is made again without it.
+    async fn allocate_live(
+        &self,
+        req: &allocator::Request<'_>,
+    ) -> Result<Vec<libp2p::PeerId>, ClusterError> {
+        let probe_timeout = self.inner.ping_interval.min(Duration::from_secs(2));
+        for _ in 0..3 {
+            let allocations = self.allocate_waiting(req).await?;
+            if allocations.is_empty() {
+                return Ok(allocations);
+            }
+            let connected = self.inner.host.connected_peers().await;
+            let addrs: HashMap<_, _> = self.members().into_iter().collect();
+            let probe = PeerRequest::Metrics(Vec::new());
+            let unknown: Vec<_> = allocations
+                .iter()
+                .filter(|p| **p != self.inner.peer && !connected.contains(p))
+                .map(|p| (*p, addrs.get(p).cloned().unwrap_or_default()))
+                .collect();
+            if unknown.is_empty() {
+                return Ok(allocations);
+            }
+            let probes = unknown
+                .into_iter()
+                .map(|(p, a)| self.ask(p, a, &probe, probe_timeout));
+            // A failed probe marks the peer unreachable (in `ask`).
+            let failed = join_all(probes).await.iter().any(|r| r.is_err());
+            if !failed {
+                return Ok(allocations);
+            }
+        }
+        allocator::allocate(req, &self.candidates(), &self.inner.allocate_by)
+    }
+
+    /// Allocates among the candidates; when there are too few only because
+    /// members' metrics have not arrived yet (a peer that just joined, or
+    /// this one just started), waits for them up to two ping intervals
+    /// instead of failing at once.
+    async fn allocate_waiting(
+        &self,
+        req: &allocator::Request<'_>,
+    ) -> Result<Vec<libp2p::PeerId>, ClusterError> {
+        let deadline = tokio::time::Instant::now() + 2 * self.inner.ping_interval;
+        loop {
+            let candidates = self.candidates();
+            let result = allocator::allocate(req, &candidates, &self.inner.allocate_by);
+            let need = req.rmin.max(1) as usize;
+            match result {
+                Err(e)
+                    if tokio::time::Instant::now() < deadline
+                        && self.might_become_candidates(candidates.len(), need) =>
+                {
+                    tracing::debug!("waiting for members' metrics: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Removes `cid` from the pinset; `NotFound` when it is not there.

@@ -32,14 +32,7 @@ pub(crate) struct Args {
 /// API and gateway serve local blocks only.
 pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     crate::memory::tune_malloc();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRITE_LOG")
-                .unwrap_or_else(|_| "warn,libp2p_kad=error,openraft=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    init_logging();
     // Start-up lines in a fixed order, as Kubo prints them: who we are,
     // then the network, then the HTTP servers, then "Daemon is ready".
     println!("Initializing daemon...");
@@ -303,4 +296,43 @@ fn spawn_server(
     tokio::spawn(ferrite_http::serve(listener, router, async move {
         let _ = rx.wait_for(|d| *d).await;
     }))
+}
+
+/// The daemon's log: `FERRITE_LOG` (an `EnvFilter`) when set; otherwise
+/// warnings, and openraft's errors except its per-RPC network errors.
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let custom = tracing_subscriber::EnvFilter::try_from_env("FERRITE_LOG").ok();
+    let quiet_raft = custom.is_none();
+    let filter = custom.unwrap_or_else(|| "warn,libp2p_kad=error,openraft=error".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(move |m| {
+            !(quiet_raft && openraft_network_noise(m))
+        }))
+        .try_init();
+}
+
+/// openraft logs every failed RPC at ERROR: one per heartbeat (every
+/// 0.5 s) while a peer is down, one per vote request to it, and one per
+/// in-flight RPC when this peer shuts down. The cluster transport logs a
+/// peer becoming unreachable (WARN) and reachable again (INFO) instead.
+/// These events are recognized by their target and fields: replication's
+/// `RPCError` carries `err`, the core's network failures carry `target`.
+/// Also dropped: a membership change's "first/second step error" (e.g.
+/// "already undergoing a configuration change" when peers join at once),
+/// which openraft returns to the caller as well: the joining peer retries.
+fn openraft_network_noise(m: &tracing::Metadata<'_>) -> bool {
+    let has = |name: &str| m.fields().field(name).is_some();
+    m.is_event()
+        && match m.target() {
+            "openraft::replication" => has("err"),
+            "openraft::core::raft_core" => has("target"),
+            "openraft::raft::impl_raft_blocking_write" => *m.level() == tracing::Level::ERROR,
+            _ => false,
+        }
 }

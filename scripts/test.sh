@@ -7,7 +7,9 @@
 #      from and serving Kubo (with and without a shared swarm.key, four identity key types),
 #   4. Kubo's own clients against `ferrite daemon`: kubo-rpc-client and @helia/verified-fetch (npm),
 #      aioipfs (PyPI), in a fresh network namespace (tests/clients/run.sh),
-#   5. the cluster partition test (tests/cluster/partition.py: 5 peers in network namespaces, 2|3),
+#   5. the cluster partition test (tests/cluster/partition.py: 5 peers in network namespaces, 2|3)
+#      and a minute of the Jepsen-style fault test (tests/cluster/faults.py: random partitions,
+#      kill -9 and SIGSTOP under a pin/unpin/status workload, the history checked afterwards),
 #   6. smoke runs of the benchmarks (bench/add.py --quick, bench/net.py --quick, bench/cluster.py
 #      --quick, the gateway load example).
 # Needs root or unprivileged user namespaces (unshare -n) and Python 3.10+ with venv; the Kubo venv
@@ -20,6 +22,8 @@ cargo build --release --locked -p ferrite
 # probes the interop suite drives against Kubo (private-network connect, Bitswap both ways)
 cargo build --release --locked -p ferrite-p2p --example p2p_probe -p ferrite-bitswap --example bitswap_probe
 cargo test --release --locked --workspace
+# every fuzz target over its seeds and saved crashes, on stable (fuzz/README.md); shares target/
+CARGO_TARGET_DIR="$ROOT/target" cargo test --release --locked --manifest-path fuzz/Cargo.toml
 
 export FERRITE_BIN=$ROOT/target/release/ferrite
 # the README's commands as written: fresh machine (default profile and ports), Quickstart, private
@@ -29,6 +33,7 @@ INTEROP_REQUIRE_FERRITE=1 tests/interop/run.sh
 tests/clients/run.sh
 # a 5-peer cluster split 2|3 with network namespaces and bridges the script makes itself
 python3 tests/cluster/partition.py
+python3 tests/cluster/faults.py --duration 60
 
 "$ROOT/.venv-kubo/bin/python" bench/add.py --quick
 "$ROOT/.venv-kubo/bin/python" bench/net.py --quick

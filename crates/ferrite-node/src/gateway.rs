@@ -404,7 +404,7 @@ impl Walk<'_, '_> {
     /// depth first.
     fn file_range(&mut self, root: &Cid, from: u64, to: u64) -> Result<()> {
         // (block, the file offset it starts at, its depth)
-        let mut stack = vec![(*root, 0, 0)];
+        let mut stack = vec![(*root, 0u64, 0usize)];
         while let Some((cid, base, depth)) = stack.pop() {
             if depth > export::MAX_DEPTH {
                 return Err(Error::Invalid(format!("{cid}: file nested too deeply")));
@@ -422,9 +422,10 @@ impl Walk<'_, '_> {
                 continue;
             }
             let mut children = Vec::new();
-            let mut off = base + ufs.data.as_ref().map_or(0, |d| d.len() as u64);
+            // Sizes come from the block: saturate, a hostile one must not wrap.
+            let mut off = base.saturating_add(ufs.data.as_ref().map_or(0, |d| d.len() as u64));
             for (l, &size) in pb.links.iter().zip(&ufs.blocksizes) {
-                let end = off + size; // exclusive
+                let end = off.saturating_add(size); // exclusive
                 if size > 0 && off <= to && end > from {
                     children.push((l.cid, off, depth + 1));
                 }

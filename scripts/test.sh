@@ -22,8 +22,8 @@ cargo build --release --locked -p ferrite
 # probes the interop suite drives against Kubo (private-network connect, Bitswap both ways)
 cargo build --release --locked -p ferrite-p2p --example p2p_probe -p ferrite-bitswap --example bitswap_probe
 cargo test --release --locked --workspace
-# every fuzz target over its seeds and saved crashes, on stable (fuzz/README.md); shares target/
-CARGO_TARGET_DIR="$ROOT/target" cargo test --release --locked --manifest-path fuzz/Cargo.toml
+# a few seconds of every fuzz target, starting from its seeds and saved crashes (fuzz/README.md)
+FUZZ_SECONDS=5 scripts/fuzz-smoke.sh
 
 export FERRITE_BIN=$ROOT/target/release/ferrite
 # the README's commands as written: fresh machine (default profile and ports), Quickstart, private

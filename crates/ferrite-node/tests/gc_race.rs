@@ -113,20 +113,24 @@ fn gc_never_sweeps_what_a_write_path_pins() {
         Box::new(|n, i| {
             // As the tracker: content arrives unpinned (fetched), then a
             // batch checks it and pins it while GC waits. Content GC took
-            // before the batch is simply not pinned (the tracker fetches
-            // again); what the batch finds complete must stay.
-            let root = add(n, bytes(9000 + i as u64, 500_000), false);
-            n.pin_batch(|b| {
-                if b.missing(&root, true).unwrap().is_some() {
-                    return None;
-                }
-                b.insert(&[Pin {
-                    cid: root,
-                    mode: PinMode::Recursive,
-                    name: format!("cluster-{i}"),
-                }])
-                .unwrap();
-                Some(root)
+            // before the batch is simply not pinned, and the tracker fetches
+            // again (GC runs back to back here, so most tries lose: retrying
+            // makes sure the path is exercised); what the batch finds
+            // complete must stay.
+            (0..10).find_map(|_| {
+                let root = add(n, bytes(9000 + i as u64, 500_000), false);
+                n.pin_batch(|b| {
+                    if b.missing(&root, true).unwrap().is_some() {
+                        return None;
+                    }
+                    b.insert(&[Pin {
+                        cid: root,
+                        mode: PinMode::Recursive,
+                        name: format!("cluster-{i}"),
+                    }])
+                    .unwrap();
+                    Some(root)
+                })
             })
         }),
     ));

@@ -89,6 +89,20 @@ fn has_float(v: &Ipld) -> bool {
     false
 }
 
+/// Whether a value holds the float -0.
+fn has_negative_zero(v: &Ipld) -> bool {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Ipld::Float(f) if *f == 0.0 && f.is_sign_negative() => return true,
+            Ipld::List(l) => stack.extend(l),
+            Ipld::Map(m) => stack.extend(m.values()),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// decode → encode → decode → encode: the second encoding equals the first
 /// (and, without floats, the values are equal); the links the codec layer
 /// reports are the value's links. Returns the value.
@@ -99,7 +113,12 @@ fn model_round_trip(codec: u64, data: &[u8]) -> Option<Ipld> {
     let v2 = dag::decode_codec(codec, &enc)
         .unwrap_or_else(|e| panic!("re-encoded 0x{codec:x} does not decode: {e}"));
     let enc2 = dag::encode(&v2, codec).expect("second encoding");
-    assert_eq!(enc, enc2, "0x{codec:x}: encoding is not a fixed point");
+    // Go writes a float -0 as `-0`, which reads back as the integer 0 and
+    // is then written `0`: Kubo's dag-json does the same, and we keep its
+    // bytes (found by this target: regressions/dag_json/float-negative-zero).
+    if !(codec == codecs::DAG_JSON && has_negative_zero(&v)) {
+        assert_eq!(enc, enc2, "0x{codec:x}: encoding is not a fixed point");
+    }
     if !has_float(&v) && codec != codecs::DAG_PB {
         assert_eq!(v, v2, "0x{codec:x}: value changed through encode/decode");
     }

@@ -15,7 +15,7 @@ use libp2p::swarm::{
 use libp2p::{Multiaddr, PeerId};
 
 use crate::handler::{Handler, HandlerIn, HandlerOut};
-use crate::message::{Block, Message, Presence, PresenceType, WantEntry, WantType};
+use crate::message::{Block, FrameBudget, Message, Presence, PresenceType, WantEntry, WantType};
 use crate::{Cid, Version};
 
 /// Where the server side reads blocks from.
@@ -39,6 +39,7 @@ pub struct Config {
     max_queued_bytes_per_peer: usize,
     max_peer_wantlist: usize,
     disconnect_bad_peers: bool,
+    max_inbound_frame_bytes: usize,
 }
 
 impl Default for Config {
@@ -49,6 +50,7 @@ impl Default for Config {
             max_queued_bytes_per_peer: 4 << 20,
             max_peer_wantlist: 8192,
             disconnect_bad_peers: true,
+            max_inbound_frame_bytes: 32 << 20,
         }
     }
 }
@@ -87,6 +89,16 @@ impl Config {
     /// (default true).
     pub fn with_disconnect_bad_peers(mut self, yes: bool) -> Self {
         self.disconnect_bad_peers = yes;
+        self
+    }
+
+    /// Memory for large inbound frames being read, across all connections
+    /// (default 32 MiB). A frame over
+    /// [`SMALL_FRAME`](crate::message::SMALL_FRAME) that does not fit is
+    /// refused and its stream dropped, so peers announcing 4 MiB frames they
+    /// never finish cannot make us hold 4 MiB per stream.
+    pub fn with_max_inbound_frame_bytes(mut self, n: usize) -> Self {
+        self.max_inbound_frame_bytes = n;
         self
     }
 }
@@ -191,6 +203,7 @@ const RECENT_CAP: usize = 65536;
 /// Bitswap as a [`NetworkBehaviour`]; see the crate documentation.
 pub struct Behaviour {
     config: Config,
+    frame_budget: FrameBudget,
     store: Arc<dyn BlockStore>,
     peers: HashMap<PeerId, PeerState>,
     /// Peers with tasks, served one message per turn.
@@ -208,6 +221,7 @@ impl Behaviour {
     /// A Bitswap node serving blocks from `store`.
     pub fn new(store: Arc<dyn BlockStore>, config: Config) -> Self {
         Behaviour {
+            frame_budget: FrameBudget::new(config.max_inbound_frame_bytes),
             config,
             store,
             peers: HashMap::new(),
@@ -645,7 +659,10 @@ impl NetworkBehaviour for Behaviour {
         _: &Multiaddr,
         _: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(Handler::new(self.config.versions.clone()))
+        Ok(Handler::new(
+            self.config.versions.clone(),
+            self.frame_budget.clone(),
+        ))
     }
 
     fn handle_established_outbound_connection(
@@ -656,7 +673,10 @@ impl NetworkBehaviour for Behaviour {
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(Handler::new(self.config.versions.clone()))
+        Ok(Handler::new(
+            self.config.versions.clone(),
+            self.frame_budget.clone(),
+        ))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {

@@ -168,7 +168,7 @@ fn hostile_peers_neither_starve_honest_ones_nor_exhaust_memory() {
                 "oversized" => h::oversized(t, 64, ATTACK).await,
                 "wantlist" => h::wantlist(t, ATTACK).await,
                 "badblocks" => h::badblocks(t, wanted, genuine.clone(), ATTACK).await,
-                "slowreader" => h::slowreader(t, cids.clone(), 96, ATTACK).await,
+                "slowreader" => h::slowreader(t, cids.clone(), 128, ATTACK).await,
                 "streamflood" => h::streamflood(t, 4, 300, ATTACK).await,
                 "churn" => h::churn(t, 500, 16, Duration::from_secs(20)).await,
                 "dhtspam" => h::dhtspam(t, 32, ATTACK).await,

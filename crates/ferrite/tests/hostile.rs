@@ -195,7 +195,14 @@ fn hostile_peers_neither_starve_honest_ones_nor_exhaust_memory() {
         );
         eprintln!("{row}");
         table.push(row);
-        if let Some(c) = cat {
+        if let Some(mut c) = cat {
+            // The genuine block went out at the end of the attack; give the
+            // cat 20 s to finish before calling it stuck.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while c.try_wait().unwrap().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
             let out = c.wait_with_output().unwrap();
             if !out.status.success() || out.stdout != genuine[..] {
                 failures.push(format!(
@@ -235,5 +242,8 @@ fn hostile_peers_neither_starve_honest_ones_nor_exhaust_memory() {
         assert!(id.contains(&target.peer.to_string()), "{attack}: id: {id}");
     }
     eprintln!("\n{}", table.join("\n"));
+    for f in &failures {
+        eprintln!("FAILURE {f}");
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -15,7 +15,7 @@ use libp2p::swarm::{
 use libp2p::{Multiaddr, PeerId};
 
 use crate::handler::{Handler, HandlerIn, HandlerOut};
-use crate::message::{Block, Message, Presence, PresenceType, WantEntry, WantType};
+use crate::message::{Block, FrameBudget, Message, Presence, PresenceType, WantEntry, WantType};
 use crate::{Cid, Version};
 
 /// Where the server side reads blocks from.
@@ -39,6 +39,8 @@ pub struct Config {
     max_queued_bytes_per_peer: usize,
     max_peer_wantlist: usize,
     disconnect_bad_peers: bool,
+    max_inbound_frame_bytes: usize,
+    max_queued_bytes_total: usize,
 }
 
 impl Default for Config {
@@ -49,6 +51,8 @@ impl Default for Config {
             max_queued_bytes_per_peer: 4 << 20,
             max_peer_wantlist: 8192,
             disconnect_bad_peers: true,
+            max_inbound_frame_bytes: 32 << 20,
+            max_queued_bytes_total: 64 << 20,
         }
     }
 }
@@ -75,6 +79,17 @@ impl Config {
         self
     }
 
+    /// Block bytes handed to connections but not yet written, summed over
+    /// all peers, above which a peer gets a new message only once everything
+    /// queued for it is written (default 64 MiB). Without it, peers that
+    /// want much and never read could each hold
+    /// [`with_max_queued_bytes_per_peer`](Self::with_max_queued_bytes_per_peer);
+    /// with it, one message each beyond the total.
+    pub fn with_max_queued_bytes_total(mut self, n: usize) -> Self {
+        self.max_queued_bytes_total = n;
+        self
+    }
+
     /// Entries of a peer's wantlist we keep; further wants are ignored
     /// (default 8192).
     pub fn with_max_peer_wantlist(mut self, n: usize) -> Self {
@@ -87,6 +102,16 @@ impl Config {
     /// (default true).
     pub fn with_disconnect_bad_peers(mut self, yes: bool) -> Self {
         self.disconnect_bad_peers = yes;
+        self
+    }
+
+    /// Memory for large inbound frames being read, across all connections
+    /// (default 32 MiB). A frame over
+    /// [`SMALL_FRAME`](crate::message::SMALL_FRAME) that does not fit is
+    /// refused and its stream dropped, so peers announcing 4 MiB frames they
+    /// never finish cannot make us hold 4 MiB per stream.
+    pub fn with_max_inbound_frame_bytes(mut self, n: usize) -> Self {
+        self.max_inbound_frame_bytes = n;
         self
     }
 }
@@ -191,6 +216,7 @@ const RECENT_CAP: usize = 65536;
 /// Bitswap as a [`NetworkBehaviour`]; see the crate documentation.
 pub struct Behaviour {
     config: Config,
+    frame_budget: FrameBudget,
     store: Arc<dyn BlockStore>,
     peers: HashMap<PeerId, PeerState>,
     /// Peers with tasks, served one message per turn.
@@ -208,6 +234,7 @@ impl Behaviour {
     /// A Bitswap node serving blocks from `store`.
     pub fn new(store: Arc<dyn BlockStore>, config: Config) -> Self {
         Behaviour {
+            frame_budget: FrameBudget::new(config.max_inbound_frame_bytes),
             config,
             store,
             peers: HashMap::new(),
@@ -510,6 +537,7 @@ impl Behaviour {
     /// Builds at most one message for the next peer in the ring that has
     /// room; returns false when no peer could be served.
     fn serve_one(&mut self) -> bool {
+        let total: usize = self.peers.values().map(PeerState::queued_bytes).sum();
         let mut turns = self.ring.len();
         while turns > 0 {
             turns -= 1;
@@ -523,8 +551,10 @@ impl Behaviour {
                 state.in_ring = false;
                 continue;
             };
+            let queued = state.queued_bytes();
             if state.tasks.is_empty()
-                || state.queued_bytes() >= self.config.max_queued_bytes_per_peer
+                || queued >= self.config.max_queued_bytes_per_peer
+                || (queued > 0 && total >= self.config.max_queued_bytes_total)
             {
                 // Re-entered by a new want or when queued bytes are written.
                 state.in_ring = false;
@@ -645,7 +675,10 @@ impl NetworkBehaviour for Behaviour {
         _: &Multiaddr,
         _: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(Handler::new(self.config.versions.clone()))
+        Ok(Handler::new(
+            self.config.versions.clone(),
+            self.frame_budget.clone(),
+        ))
     }
 
     fn handle_established_outbound_connection(
@@ -656,7 +689,10 @@ impl NetworkBehaviour for Behaviour {
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(Handler::new(self.config.versions.clone()))
+        Ok(Handler::new(
+            self.config.versions.clone(),
+            self.frame_budget.clone(),
+        ))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
@@ -813,6 +849,29 @@ mod tests {
         b.on_written(p1, ConnectionId::new_unchecked(1), 1000, 1);
         assert_eq!(drain(&mut b).len(), 1);
         assert_eq!(b.ledger(&p1).unwrap().blocks_sent, 1);
+    }
+
+    #[test]
+    fn queued_bytes_over_all_peers_are_capped() {
+        // Two peers that never finish a write: beyond the total, each keeps
+        // one message, and a peer with nothing queued is still served.
+        let (mut b, cids, p1, p2) = setup(
+            Config::default()
+                .with_message_target_bytes(1)
+                .with_max_queued_bytes_total(2500),
+        );
+        b.on_wantlist(p1, cids.iter().map(|c| want(*c)).collect(), false);
+        let sent = drain(&mut b);
+        assert_eq!(sent, vec![(p1, 1); 3], "p1 fills the total");
+        b.on_wantlist(p2, cids.iter().map(|c| want(*c)).collect(), false);
+        assert_eq!(drain(&mut b), vec![(p2, 1)], "p2 gets one message, p1 none");
+        assert_eq!(drain(&mut b), vec![]);
+        // Writes completing make room again.
+        for _ in 0..3 {
+            b.on_written(p1, ConnectionId::new_unchecked(1), 1000, 1);
+        }
+        b.on_written(p2, ConnectionId::new_unchecked(2), 1000, 1);
+        assert_eq!(drain(&mut b).len(), 3);
     }
 
     #[test]

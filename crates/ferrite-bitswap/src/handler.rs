@@ -19,7 +19,7 @@ use libp2p::swarm::{
     ConnectionHandler, ConnectionHandlerEvent, Stream, StreamProtocol, SubstreamProtocol,
 };
 
-use crate::message::{read_frame, write_frame, Message};
+use crate::message::{read_frame_within, write_frame, FrameBudget, Message};
 use crate::Version;
 
 /// Inbound streams a connection may hold at once; Kubo uses one.
@@ -120,6 +120,7 @@ enum Outbound {
 /// The [`ConnectionHandler`] of [`crate::Behaviour`].
 pub struct Handler {
     versions: Vec<Version>,
+    budget: FrameBudget,
     inbound: SelectAll<BoxStream<'static, Result<Message, String>>>,
     outbound: Outbound,
     queue: VecDeque<Message>,
@@ -127,9 +128,10 @@ pub struct Handler {
 }
 
 impl Handler {
-    pub(crate) fn new(versions: Vec<Version>) -> Self {
+    pub(crate) fn new(versions: Vec<Version>, budget: FrameBudget) -> Self {
         Handler {
             versions,
+            budget,
             inbound: SelectAll::new(),
             outbound: Outbound::None,
             queue: VecDeque::new(),
@@ -147,17 +149,23 @@ impl Handler {
 }
 
 /// Turns an inbound stream into a stream of decoded messages that ends at
-/// the first error.
-fn read_messages(stream: Stream) -> BoxStream<'static, Result<Message, String>> {
-    futures::stream::unfold(Some(stream), |state| async move {
-        let mut s = state?;
-        match read_frame(&mut s).await {
-            Ok(Some(buf)) => match Message::decode(&buf) {
-                Ok(m) => Some((Ok(m), Some(s))),
-                Err(e) => Some((Err(e.to_string()), None)),
-            },
-            Ok(None) => None,
-            Err(e) => Some((Err(format!("reading bitswap stream: {e}")), None)),
+/// the first error. Large frames hold their share of `budget` until decoded.
+fn read_messages(
+    stream: Stream,
+    budget: FrameBudget,
+) -> BoxStream<'static, Result<Message, String>> {
+    futures::stream::unfold(Some(stream), move |state| {
+        let budget = budget.clone();
+        async move {
+            let mut s = state?;
+            match read_frame_within(&mut s, &budget).await {
+                Ok(Some((buf, _reserved))) => match Message::decode(&buf) {
+                    Ok(m) => Some((Ok(m), Some(s))),
+                    Err(e) => Some((Err(e.to_string()), None)),
+                },
+                Ok(None) => None,
+                Err(e) => Some((Err(format!("reading bitswap stream: {e}")), None)),
+            }
         }
     })
     .boxed()
@@ -208,7 +216,8 @@ impl ConnectionHandler for Handler {
                     tracing::debug!("too many inbound bitswap streams; dropping one");
                     return;
                 }
-                self.inbound.push(read_messages(stream));
+                self.inbound
+                    .push(read_messages(stream, self.budget.clone()));
             }
             ConnectionEvent::FullyNegotiatedOutbound(FullyNegotiatedOutbound {
                 protocol: (stream, proto),

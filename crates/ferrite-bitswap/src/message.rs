@@ -11,6 +11,8 @@ use bytes::Bytes;
 use ferrite_ipld::proto::{self, Field, Reader};
 use ferrite_ipld::{Cid, HashAlg, Multihash};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crate::Version;
 
@@ -351,9 +353,63 @@ pub fn cid_from_prefix(prefix: &[u8], data: &[u8]) -> Result<Cid, DecodeError> {
     }
 }
 
-/// Reads one varint length-prefixed frame; `Ok(None)` at a clean end of
-/// stream. Frames over [`MAX_MESSAGE_SIZE`] are refused before allocating.
-pub async fn read_frame<S: AsyncRead + Unpin>(io: &mut S) -> std::io::Result<Option<Vec<u8>>> {
+/// Frames up to this size are read without taking from a [`FrameBudget`]
+/// (wantlists of a few hundred entries, presences, small blocks).
+pub const SMALL_FRAME: usize = 64 << 10;
+
+/// Memory for frames being read, shared by every connection of a
+/// [`crate::Behaviour`]. A frame over [`SMALL_FRAME`] takes its length from
+/// the budget before its body is read and gives it back once decoded, so
+/// peers that announce large frames and never finish them (or finish them
+/// slowly) cannot hold more than the budget between them.
+#[derive(Clone, Debug)]
+pub struct FrameBudget {
+    left: Arc<AtomicUsize>,
+}
+
+impl FrameBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        FrameBudget {
+            left: Arc::new(AtomicUsize::new(bytes)),
+        }
+    }
+
+    /// Bytes not taken.
+    pub fn available(&self) -> usize {
+        self.left.load(Ordering::SeqCst)
+    }
+
+    /// Takes `n` bytes, or nothing when fewer are left.
+    pub fn take(&self, n: usize) -> Option<Reserved> {
+        self.left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(n)
+            })
+            .ok()
+            .map(|_| Reserved {
+                budget: self.clone(),
+                n,
+            })
+    }
+}
+
+/// Bytes taken from a [`FrameBudget`], given back when dropped.
+#[derive(Debug)]
+pub struct Reserved {
+    budget: FrameBudget,
+    n: usize,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.budget.left.fetch_add(self.n, Ordering::SeqCst);
+    }
+}
+
+/// Reads a frame's varint length; `Ok(None)` at a clean end of stream.
+/// Lengths over [`MAX_MESSAGE_SIZE`] are an error.
+async fn read_frame_len<S: AsyncRead + Unpin>(io: &mut S) -> std::io::Result<Option<usize>> {
     let mut len: u64 = 0;
     for i in 0..10 {
         let mut b = [0u8; 1];
@@ -372,15 +428,48 @@ pub async fn read_frame<S: AsyncRead + Unpin>(io: &mut S) -> std::io::Result<Opt
                     format!("bitswap message of {len} bytes exceeds 4 MiB"),
                 ));
             }
-            let mut buf = vec![0u8; len as usize];
-            io.read_exact(&mut buf).await?;
-            return Ok(Some(buf));
+            return Ok(Some(len as usize));
         }
     }
     Err(std::io::Error::new(
         std::io::ErrorKind::InvalidData,
         "frame length varint overflow",
     ))
+}
+
+/// Reads one varint length-prefixed frame; `Ok(None)` at a clean end of
+/// stream. Frames over [`MAX_MESSAGE_SIZE`] are refused before allocating.
+pub async fn read_frame<S: AsyncRead + Unpin>(io: &mut S) -> std::io::Result<Option<Vec<u8>>> {
+    let Some(len) = read_frame_len(io).await? else {
+        return Ok(None);
+    };
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(Some(buf))
+}
+
+/// As [`read_frame`], but a frame over [`SMALL_FRAME`] must first take its
+/// length from `budget` (an error when it cannot, before allocating); the
+/// reservation comes back with the frame, to drop once it is decoded.
+pub async fn read_frame_within<S: AsyncRead + Unpin>(
+    io: &mut S,
+    budget: &FrameBudget,
+) -> std::io::Result<Option<(Vec<u8>, Option<Reserved>)>> {
+    let Some(len) = read_frame_len(io).await? else {
+        return Ok(None);
+    };
+    let reserved = if len > SMALL_FRAME {
+        Some(budget.take(len).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "bitswap frame of {len} bytes: inbound frame memory exhausted"
+            ))
+        })?)
+    } else {
+        None
+    };
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(Some((buf, reserved)))
 }
 
 /// Writes one varint length-prefixed frame and flushes it.
@@ -599,6 +688,38 @@ mod tests {
             // Truncated body.
             let mut r = futures::io::Cursor::new(vec![5u8, 1, 2]);
             assert!(read_frame(&mut r).await.is_err());
+        });
+    }
+
+    #[test]
+    fn large_frames_take_from_a_shared_budget() {
+        futures::executor::block_on(async {
+            let big = vec![9u8; 3 << 20];
+            let mut buf = Vec::new();
+            write_frame(&mut buf, &big).await.unwrap();
+            let budget = FrameBudget::new(5 << 20);
+            // One 3 MiB frame fits; while it is held, a second does not,
+            // and is refused before its body is read.
+            let mut r = futures::io::Cursor::new(buf.clone());
+            let (got, held) = read_frame_within(&mut r, &budget).await.unwrap().unwrap();
+            assert_eq!(got, big);
+            assert_eq!(budget.available(), 2 << 20);
+            let mut r = futures::io::Cursor::new(buf.clone());
+            let e = read_frame_within(&mut r, &budget).await.unwrap_err();
+            assert!(e.to_string().contains("exhausted"), "{e}");
+            assert!(r.position() < 10, "the body was read");
+            // Small frames need no budget.
+            let mut small = Vec::new();
+            write_frame(&mut small, &[1u8; 1000]).await.unwrap();
+            let mut r = futures::io::Cursor::new(small);
+            let (got, none) = read_frame_within(&mut r, &budget).await.unwrap().unwrap();
+            assert_eq!((got.len(), none.is_none()), (1000, true));
+            // Dropping the reservation gives the bytes back.
+            drop(held);
+            assert_eq!(budget.available(), 5 << 20);
+            let mut r = futures::io::Cursor::new(buf);
+            assert!(read_frame_within(&mut r, &budget).await.is_ok());
+            assert_eq!(budget.available(), 5 << 20);
         });
     }
 }

@@ -83,6 +83,9 @@ pub struct ProviderStoreConfig {
     pub max_value_records: usize,
     /// Largest value record, in bytes.
     pub max_value_bytes: usize,
+    /// Most bytes of value records kept in all (records × size alone
+    /// allowed a gigabyte of memory to anyone who can send `PUT_VALUE`).
+    pub max_value_total_bytes: usize,
     /// Buffered writes are committed once this many are pending (and at
     /// every [`ProviderStore::maintain`]).
     pub flush_threshold: usize,
@@ -97,6 +100,7 @@ impl Default for ProviderStoreConfig {
             max_providers_per_key: 100,
             max_value_records: 16 * 1024,
             max_value_bytes: 65 * 1024,
+            max_value_total_bytes: 64 << 20,
             flush_threshold: 4096,
             sweep_interval: Duration::from_secs(3600),
         }
@@ -247,6 +251,8 @@ pub struct ProviderStore {
     local: HashMap<RecordKey, ProviderRecord>,
     local_provider: Option<LocalProviders>,
     values: MemoryStore,
+    /// Bytes of the values in `values`.
+    value_bytes: usize,
     last_sweep: Instant,
     /// A sweep stopped at its batch limit; continue at the next `maintain`.
     sweep_more: bool,
@@ -311,6 +317,7 @@ impl ProviderStore {
             local: HashMap::new(),
             local_provider: None,
             values,
+            value_bytes: 0,
             last_sweep: Instant::now(),
             sweep_more: false,
         };
@@ -607,11 +614,27 @@ impl RecordStore for ProviderStore {
         self.values.get(k)
     }
 
+    /// Keeps only the record kinds the IPFS DHT validates, `/pk/` and
+    /// `/ipns/` (Kubo's validators refuse every other namespace), within
+    /// [`ProviderStoreConfig::max_value_total_bytes`].
     fn put(&mut self, r: Record) -> store::Result<()> {
-        self.values.put(r)
+        let key = r.key.as_ref();
+        if !(key.starts_with(b"/pk/") || key.starts_with(b"/ipns/")) {
+            return Err(store::Error::ValueTooLarge);
+        }
+        let old = self.values.get(&r.key).map_or(0, |o| o.value.len());
+        let total = self.value_bytes - old + r.value.len();
+        if total > self.config.max_value_total_bytes {
+            return Err(store::Error::MaxRecords);
+        }
+        self.values.put(r)?;
+        self.value_bytes = total;
+        Ok(())
     }
 
     fn remove(&mut self, k: &RecordKey) {
+        let old = self.values.get(k).map_or(0, |o| o.value.len());
+        self.value_bytes -= old;
         self.values.remove(k)
     }
 
@@ -747,6 +770,31 @@ mod tests {
             addrs: vec!["/ip4/127.0.0.1/tcp/4001".parse().unwrap()],
         };
         assert_eq!(Entry::decode(&e.encode()), Some(e));
+    }
+
+    /// Found by the hostile-peer test: any key was kept, up to 16,384
+    /// records of 65 KiB each in memory.
+    #[test]
+    fn value_records_are_ipns_and_pk_only_within_a_byte_budget() {
+        let config = ProviderStoreConfig {
+            max_value_total_bytes: 10_000,
+            ..ProviderStoreConfig::default()
+        };
+        let mut s = ProviderStore::in_memory_with_config(PeerId::random(), config);
+        let rec = |k: &str, n: usize| Record::new(k.as_bytes().to_vec(), vec![1u8; n]);
+        assert!(s.put(rec("/spam/1", 10)).is_err());
+        assert!(s.get(&RecordKey::new(&"/spam/1")).is_none());
+        s.put(rec("/pk/a", 4_000)).unwrap();
+        s.put(rec("/ipns/b", 4_000)).unwrap();
+        assert!(
+            s.put(rec("/ipns/c", 4_000)).is_err(),
+            "over the byte budget"
+        );
+        // replacing a record counts only the difference
+        s.put(rec("/ipns/b", 6_000)).unwrap();
+        s.remove(&RecordKey::new(&"/pk/a"));
+        s.put(rec("/ipns/c", 4_000)).unwrap();
+        assert_eq!(s.records().count(), 2);
     }
 
     #[test]

@@ -266,7 +266,7 @@ async fn bandwidth_counts_transfers_on_both_sides() {
     assert_eq!(a_bw.totals(), (0, 0));
     connect(&mut a, &mut b).await;
     let payload = 10_000usize;
-    let record = kad::Record::new(b"/bw-test/key".to_vec(), vec![7u8; payload]);
+    let record = kad::Record::new(b"/pk/bw-test".to_vec(), vec![7u8; payload]);
     let b_id = b.local_peer_id();
     let (before_out, before_in) = (a_bw.total_out(), b_bw.total_in());
     a.behaviour_mut()

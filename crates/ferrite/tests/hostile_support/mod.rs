@@ -911,7 +911,11 @@ pub async fn dhtspam(t: &Target, parallel: usize, dur: Duration) -> String {
                 if provide {
                     let _ = k.start_providing(key);
                 } else {
-                    let rec = kad::Record::new(key, random_bytes(8 << 10));
+                    // `/ipns/` is a namespace the node keeps (within a
+                    // byte budget); other keys are refused outright.
+                    let mut name = b"/ipns/".to_vec();
+                    name.extend_from_slice(key.as_ref());
+                    let rec = kad::Record::new(name, random_bytes(8 << 10));
                     k.put_record_to(rec, std::iter::once(peer), kad::Quorum::One);
                 }
             })

@@ -16,7 +16,7 @@
 //! committed length at once, so the space comes back without a restart.
 //! Deleting only removes index entries and counts the bytes as dead;
 //! [`Blockstore::compact`] later copies live blocks out of the deadest packs
-//! (see [`DEAD_SHARE_OF_LIVE`]) and removes those files, committing the new
+//! (see `DEAD_SHARE_OF_LIVE`) and removes those files, committing the new
 //! locations before deleting.
 //!
 //! Record layout in a pack: `u32 LE data length | u8 multihash length |

@@ -89,20 +89,6 @@ fn has_float(v: &Ipld) -> bool {
     false
 }
 
-/// Whether a value holds the float -0.
-fn has_negative_zero(v: &Ipld) -> bool {
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        match v {
-            Ipld::Float(f) if *f == 0.0 && f.is_sign_negative() => return true,
-            Ipld::List(l) => stack.extend(l),
-            Ipld::Map(m) => stack.extend(m.values()),
-            _ => {}
-        }
-    }
-    false
-}
-
 /// decode → encode → decode → encode: the second encoding equals the first
 /// (and, without floats, the values are equal); the links the codec layer
 /// reports are the value's links. Returns the value.
@@ -110,15 +96,18 @@ fn model_round_trip(codec: u64, data: &[u8]) -> Option<Ipld> {
     let v = dag::decode_codec(codec, data).ok()?;
     let enc = dag::encode(&v, codec)
         .unwrap_or_else(|e| panic!("a decoded 0x{codec:x} value does not re-encode: {e}"));
+    // Go (and so Kubo) writes whole floats in JSON without a fraction: -0
+    // as `-0`, -1.9e19 as `-19000000000000000000`, which read back as an
+    // integer or not at all (beyond i64). We keep Kubo's bytes, so JSON
+    // floats are only checked to encode (found by this target:
+    // regressions/dag_json/float-*).
+    if matches!(codec, codecs::DAG_JSON | codecs::JSON) && has_float(&v) {
+        return Some(v);
+    }
     let v2 = dag::decode_codec(codec, &enc)
         .unwrap_or_else(|e| panic!("re-encoded 0x{codec:x} does not decode: {e}"));
     let enc2 = dag::encode(&v2, codec).expect("second encoding");
-    // Go writes a float -0 as `-0` (dag-json and json), which reads back as
-    // the integer 0 and is then written `0`: Kubo does the same, and we keep
-    // its bytes (found by this target: regressions/dag_json/float-negative-zero).
-    if !(matches!(codec, codecs::DAG_JSON | codecs::JSON) && has_negative_zero(&v)) {
-        assert_eq!(enc, enc2, "0x{codec:x}: encoding is not a fixed point");
-    }
+    assert_eq!(enc, enc2, "0x{codec:x}: encoding is not a fixed point");
     if !has_float(&v) && codec != codecs::DAG_PB {
         assert_eq!(v, v2, "0x{codec:x}: value changed through encode/decode");
     }

@@ -219,6 +219,10 @@ pub struct Behaviour {
     frame_budget: FrameBudget,
     store: Arc<dyn BlockStore>,
     peers: HashMap<PeerId, PeerState>,
+    /// Block bytes handed to handlers and not yet written, over all peers
+    /// (the sum of every `PeerState::queued`, kept rather than summed per
+    /// message).
+    queued_total: usize,
     /// Peers with tasks, served one message per turn.
     ring: VecDeque<PeerId>,
     wants: HashMap<Cid, Want>,
@@ -238,6 +242,7 @@ impl Behaviour {
             config,
             store,
             peers: HashMap::new(),
+            queued_total: 0,
             ring: VecDeque::new(),
             wants: HashMap::new(),
             recent: HashSet::new(),
@@ -537,7 +542,6 @@ impl Behaviour {
     /// Builds at most one message for the next peer in the ring that has
     /// room; returns false when no peer could be served.
     fn serve_one(&mut self) -> bool {
-        let total: usize = self.peers.values().map(PeerState::queued_bytes).sum();
         let mut turns = self.ring.len();
         while turns > 0 {
             turns -= 1;
@@ -554,7 +558,7 @@ impl Behaviour {
             let queued = state.queued_bytes();
             if state.tasks.is_empty()
                 || queued >= self.config.max_queued_bytes_per_peer
-                || (queued > 0 && total >= self.config.max_queued_bytes_total)
+                || (queued > 0 && self.queued_total >= self.config.max_queued_bytes_total)
             {
                 // Re-entered by a new want or when queued bytes are written.
                 state.in_ring = false;
@@ -608,6 +612,7 @@ impl Behaviour {
                 continue;
             }
             *state.queued.entry(conn).or_default() += bytes;
+            self.queued_total += bytes;
             self.events.push_back(ToSwarm::NotifyHandler {
                 peer_id: peer,
                 handler: NotifyHandler::One(conn),
@@ -623,7 +628,9 @@ impl Behaviour {
             return;
         };
         if let Some(q) = state.queued.get_mut(&conn) {
-            *q = q.saturating_sub(block_bytes);
+            let done = block_bytes.min(*q);
+            *q -= done;
+            self.queued_total -= done;
         }
         state.ledger.bytes_sent += if blocks > 0 { block_bytes as u64 } else { 0 };
         state.ledger.blocks_sent += blocks as u64;
@@ -651,7 +658,9 @@ impl Behaviour {
 
     fn on_disconnected(&mut self, peer: PeerId, conn: ConnectionId, remaining: usize) {
         if remaining == 0 {
-            self.peers.remove(&peer);
+            if let Some(state) = self.peers.remove(&peer) {
+                self.queued_total -= state.queued_bytes();
+            }
             self.outbox.remove(&peer);
             for w in self.wants.values_mut() {
                 w.sent_to.remove(&peer);
@@ -659,7 +668,7 @@ impl Behaviour {
         } else if let Some(state) = self.peers.get_mut(&peer) {
             state.connections.retain(|c| *c != conn);
             // Messages queued on the closed connection are gone.
-            state.queued.remove(&conn);
+            self.queued_total -= state.queued.remove(&conn).unwrap_or(0);
         }
     }
 }
@@ -872,6 +881,12 @@ mod tests {
         }
         b.on_written(p2, ConnectionId::new_unchecked(2), 1000, 1);
         assert_eq!(drain(&mut b).len(), 3);
+        let sum: usize = b.peers.values().map(PeerState::queued_bytes).sum();
+        assert_eq!(b.queued_total, sum);
+        // A peer that goes takes its queued bytes out of the total.
+        b.on_disconnected(p1, ConnectionId::new_unchecked(1), 0);
+        let sum: usize = b.peers.values().map(PeerState::queued_bytes).sum();
+        assert_eq!(b.queued_total, sum);
     }
 
     #[test]

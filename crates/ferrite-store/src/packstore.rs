@@ -163,9 +163,14 @@ impl Active {
     /// bytes to a rollback. Later cuts cannot reach them: each cut is at or
     /// past the committed length the first one left.
     fn lost(&self, since: usize, entries: &[(Vec<u8>, Loc)]) -> bool {
+        entries.iter().any(|(_, l)| self.cut(since, l))
+    }
+
+    /// Whether rollback number `since` cut the bytes at `loc`.
+    fn cut(&self, since: usize, loc: &Loc) -> bool {
         self.cuts
             .get(since)
-            .is_some_and(|&(p, at)| entries.iter().any(|(_, l)| l.pack == p && l.offset >= at))
+            .is_some_and(|&(p, at)| loc.pack == p && loc.offset >= at)
     }
 
     /// Asks the kernel to start writing what we appended so far, without
@@ -907,10 +912,9 @@ impl Drop for PackWriter<'_> {
         let mut dead: HashMap<u32, u64> = HashMap::new();
         {
             let mut active = self.store.active.lock().unwrap();
-            let cut = active.cuts.get(self.since).copied();
             for (mh, loc) in &self.entries {
                 let n = record_len(mh.len(), loc.len);
-                if cut.is_some_and(|(p, at)| loc.pack == p && loc.offset >= at) {
+                if active.cut(self.since, loc) {
                     continue;
                 } else if loc.pack == active.id && loc.offset >= active.committed {
                     active.pending_dead += n;

@@ -330,17 +330,13 @@ struct Walk<'a, 'w> {
     dups: bool,
 }
 
-fn car_io(e: ferrite_ipld::Error) -> Error {
-    e.into()
-}
-
 impl Walk<'_, '_> {
     /// Writes a block unless it is an identity block or (without dups) was
     /// already sent. Returns whether it was new.
     fn emit(&mut self, cid: &Cid, data: &[u8]) -> Result<bool> {
         let new = self.seen.insert(*cid);
         if cid.hash().code() != IDENTITY && (new || self.dups) {
-            self.car.write_block(cid, data).map_err(car_io)?;
+            self.car.write_block(cid, data)?;
         }
         Ok(new)
     }

@@ -15,10 +15,11 @@
 //! One tokio task owns the [`Swarm`]; [`ClusterHost`] handles talk to it
 //! over a command channel and never block it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures::stream::FuturesUnordered;
@@ -135,6 +136,11 @@ pub struct ClusterHost {
     peer_id: PeerId,
     commands: mpsc::Sender<Command>,
     request_timeout: Duration,
+    /// Peers whose last request from here failed (no connection, no answer
+    /// in time) and that have not been heard from since. Every caller (Raft
+    /// RPCs, metrics, allocation probes) sees, and logs, the same state:
+    /// one WARN when a peer becomes unreachable, one INFO when it is back.
+    down: Arc<Mutex<HashSet<PeerId>>>,
 }
 
 impl fmt::Debug for ClusterHost {
@@ -224,6 +230,7 @@ impl ClusterHost {
             peer_id,
             commands: cmd_tx,
             request_timeout,
+            down: Arc::default(),
         };
         let ready = match tokio::time::timeout(LISTEN_TIMEOUT, ready_rx).await {
             Ok(Ok(r)) => r,
@@ -281,10 +288,38 @@ impl ClusterHost {
             self.commands.send(cmd).await.map_err(|_| stopped())?;
             rx.await.map_err(|_| stopped())?
         };
-        match tokio::time::timeout(timeout, exchange).await {
+        let r = match tokio::time::timeout(timeout, exchange).await {
             Ok(r) => r,
             Err(_) => Err(TransportError::Timeout(0)),
+        };
+        match &r {
+            Ok(_) => self.heard_from(&peer),
+            Err(e @ (TransportError::Unreachable(..) | TransportError::Timeout(_))) => {
+                if peer != self.peer_id && self.lock_down().insert(peer) {
+                    tracing::warn!("cluster peer {peer} is unreachable: {e}");
+                }
+            }
+            Err(_) => {}
         }
+        r
+    }
+
+    /// `peer` answered or sent a request: it is reachable.
+    pub fn heard_from(&self, peer: &PeerId) {
+        let mut down = self.lock_down();
+        if !down.is_empty() && down.remove(peer) {
+            tracing::info!("cluster peer {peer} is reachable again");
+        }
+    }
+
+    /// Peers whose last request from here failed and that have not been
+    /// heard from since.
+    pub fn unreachable(&self) -> HashSet<PeerId> {
+        self.lock_down().clone()
+    }
+
+    fn lock_down(&self) -> MutexGuard<'_, HashSet<PeerId>> {
+        self.down.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Dials a multiaddr ending in `/p2p/<id>`; returns the peer id once connected.

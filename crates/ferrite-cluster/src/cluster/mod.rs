@@ -11,7 +11,7 @@
 //! Tests start a single-peer cluster over an offline node with
 //! [`Cluster::start`] and [`ClusterOptions::for_tests`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -133,9 +133,6 @@ struct Inner {
     local: LocalPeer,
     /// Latest metrics per peer and name.
     metrics: Mutex<HashMap<PeerId, BTreeMap<String, Metric>>>,
-    /// Peers whose last request from here failed (dial refused, timeout)
-    /// and that have not been heard from since: never allocation candidates.
-    unreachable: Mutex<HashSet<PeerId>>,
     /// When this process started (ns): peers never heard from count as seen
     /// then, so a fresh leader waits before re-allocating.
     started_ns: u64,
@@ -185,7 +182,7 @@ impl Cluster {
         };
         let tracker = PinTracker::start(node.clone(), &opts.dir, local.clone(), opts.tracker)?;
         let (changes_tx, changes_rx) = tokio::sync::mpsc::unbounded_channel();
-        let transport = Arc::new(HostTransport::new(host.clone()));
+        let transport = Arc::new(HostTransport { host: host.clone() });
         let raft = ClusterNode::start_with_changes(
             node_id(&peer),
             &opts.dir,
@@ -206,7 +203,6 @@ impl Cluster {
             tracker,
             local,
             metrics: Mutex::new(HashMap::new()),
-            unreachable: Mutex::new(HashSet::new()),
             started_ns: now_ns(),
             tasks: Mutex::new(Vec::new()),
         });

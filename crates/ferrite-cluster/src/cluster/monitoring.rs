@@ -101,7 +101,7 @@ impl Cluster {
     /// since this peer started) and has not failed to reach.
     pub(super) fn might_become_candidates(&self, have: usize, need: usize) -> bool {
         let now = now_ns();
-        let unreachable = self.lock_unreachable().clone();
+        let unreachable = self.inner.host.unreachable();
         let all = self.lock_metrics();
         let waiting = self
             .members()
@@ -116,37 +116,15 @@ impl Cluster {
         have + waiting >= need
     }
 
-    fn lock_unreachable(&self) -> std::sync::MutexGuard<'_, HashSet<PeerId>> {
-        self.inner
-            .unreachable
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A request from `peer` arrived or one to it was answered.
-    pub(super) fn heard_from(&self, peer: &PeerId) {
-        let mut u = self.lock_unreachable();
-        if !u.is_empty() {
-            u.remove(peer);
-        }
-    }
-
-    /// A request to `peer` failed (dial refused, no answer in time): it is no
-    /// allocation candidate until it is heard from again.
-    pub(super) fn lost(&self, peer: PeerId) {
-        if peer != self.inner.peer {
-            self.lock_unreachable().insert(peer);
-        }
-    }
-
     /// Healthy peers that allocation can use: members whose metrics are
     /// valid and were received within three ping intervals (by this peer's
-    /// clock), and whose last request from here did not fail.
+    /// clock), and whose last request from here did not fail (the host's
+    /// [`unreachable`](crate::host::ClusterHost::unreachable) peers).
     pub(super) fn candidates(&self) -> Vec<Candidate> {
         let now = now_ns();
         let fresh_after = now.saturating_sub(3 * self.inner.ping_interval.as_nanos() as u64);
         let members: BTreeSet<PeerId> = self.members().into_iter().map(|(p, _)| p).collect();
-        let unreachable = self.lock_unreachable().clone();
+        let unreachable = self.inner.host.unreachable();
         let all = self.lock_metrics();
         members
             .into_iter()

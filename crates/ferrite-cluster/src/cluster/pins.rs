@@ -116,7 +116,7 @@ impl Cluster {
             let probes = unknown
                 .into_iter()
                 .map(|(p, a)| self.ask(p, a, &probe, probe_timeout));
-            // A failed probe marks the peer unreachable (in `ask`).
+            // A failed probe marks the peer unreachable (in the host's `call`).
             let failed = join_all(probes).await.iter().any(|r| r.is_err());
             if !failed {
                 return Ok(allocations);

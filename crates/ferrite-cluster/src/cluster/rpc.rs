@@ -50,39 +50,12 @@ pub(super) enum PeerResponse {
 }
 
 /// openraft's transport over the cluster host.
+///
+/// A peer that stops answering is logged once by the host (see
+/// [`ClusterHost::call`]); openraft's own per-RPC errors are filtered out by
+/// the daemon's default log filter.
 pub(super) struct HostTransport {
     pub(super) host: ClusterHost,
-    /// Raft peers the last RPC to failed: one WARN when a peer becomes
-    /// unreachable and one INFO when it answers again, instead of an error
-    /// per heartbeat (openraft's own per-RPC errors are filtered out by the
-    /// daemon's default log filter).
-    pub(super) down: std::sync::Mutex<std::collections::HashSet<NodeId>>,
-}
-
-impl HostTransport {
-    pub(super) fn new(host: ClusterHost) -> Self {
-        HostTransport {
-            host,
-            down: Default::default(),
-        }
-    }
-
-    fn note(&self, target: NodeId, peer: &PeerId, result: &Result<Vec<u8>, TransportError>) {
-        let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
-        match result {
-            Ok(_) => {
-                if down.remove(&target) {
-                    tracing::info!("cluster peer {peer} is reachable again");
-                }
-            }
-            Err(e @ (TransportError::Unreachable(..) | TransportError::Timeout(_))) => {
-                if down.insert(target) {
-                    tracing::warn!("cluster peer {peer} is unreachable: {e}");
-                }
-            }
-            Err(_) => {}
-        }
-    }
 }
 
 impl Transport for HostTransport {
@@ -92,13 +65,15 @@ impl Transport for HostTransport {
                 .ok_or_else(|| TransportError::Other(format!("bad peer address {addr:?}")))?;
             let body = serde_json::to_vec(&PeerRequest::Raft(req))
                 .map_err(|e| TransportError::Other(e.to_string()))?;
-            let reply = self.host.call(peer, addrs, body, RAFT_RPC_TIMEOUT).await;
-            self.note(target, &peer, &reply);
-            let reply = reply.map_err(|e| match e {
-                TransportError::Unreachable(_, m) => TransportError::Unreachable(target, m),
-                TransportError::Timeout(_) => TransportError::Timeout(target),
-                other => other,
-            })?;
+            let reply = self
+                .host
+                .call(peer, addrs, body, RAFT_RPC_TIMEOUT)
+                .await
+                .map_err(|e| match e {
+                    TransportError::Unreachable(_, m) => TransportError::Unreachable(target, m),
+                    TransportError::Timeout(_) => TransportError::Timeout(target),
+                    other => other,
+                })?;
             match serde_json::from_slice(&reply) {
                 Ok(PeerResponse::Raft(r)) => Ok(r),
                 Ok(PeerResponse::Error(e)) => Ok(RpcResponse::Error(e)),
@@ -118,21 +93,7 @@ impl Cluster {
         timeout: Duration,
     ) -> Result<PeerResponse, ClusterError> {
         let body = serde_json::to_vec(req).map_err(|e| ClusterError::Raft(e.to_string()))?;
-        let reply = match self.inner.host.call(peer, addrs, body, timeout).await {
-            Ok(r) => {
-                self.heard_from(&peer);
-                r
-            }
-            Err(e) => {
-                if matches!(
-                    e,
-                    TransportError::Unreachable(..) | TransportError::Timeout(_)
-                ) {
-                    self.lost(peer);
-                }
-                return Err(e.into());
-            }
-        };
+        let reply = self.inner.host.call(peer, addrs, body, timeout).await?;
         serde_json::from_slice(&reply).map_err(|e| ClusterError::Raft(format!("bad reply: {e}")))
     }
 
@@ -151,7 +112,7 @@ impl Cluster {
     }
 
     async fn handle(&self, from: PeerId, req: PeerRequest) -> PeerResponse {
-        self.heard_from(&from);
+        self.inner.host.heard_from(&from);
         match req {
             PeerRequest::Raft(r) => PeerResponse::Raft(self.inner.raft.handle_rpc(r).await),
             PeerRequest::Join { addr } => {

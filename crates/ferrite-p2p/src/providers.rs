@@ -620,6 +620,7 @@ impl RecordStore for ProviderStore {
     fn put(&mut self, r: Record) -> store::Result<()> {
         let key = r.key.as_ref();
         if !(key.starts_with(b"/pk/") || key.starts_with(b"/ipns/")) {
+            // kad's store errors have no "invalid key"; it only logs them.
             return Err(store::Error::ValueTooLarge);
         }
         let old = self.values.get(&r.key).map_or(0, |o| o.value.len());

@@ -451,12 +451,7 @@ def inner(args):
             base = None
         return 0
     except (P.TestFailure, subprocess.TimeoutExpired) as e:
-        print(f"\nfaults: FAIL (seed {args.seed}): {e}\n", file=sys.stderr, flush=True)
-        for p in getattr(run, "peers", []):
-            print(f"----- peer {p.i} ({p.ip}, {p.peer_id}) log tail: {p.logpath}", file=sys.stderr)
-            print(p.tail(), file=sys.stderr)
-        print(f"(logs and history kept in {base})", file=sys.stderr)
-        print(f"faults: FAIL (seed {args.seed}): {str(e).splitlines()[0]}", file=sys.stderr, flush=True)
+        P.report_failure(f"faults (seed {args.seed})", e, getattr(run, "peers", []), base)
         base = None
         return 1
     finally:
@@ -475,26 +470,10 @@ def main():
         args.seed = random.randrange(1 << 30)
     if os.environ.get(INNER_ENV) == "1":
         sys.exit(inner(args))
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        print("faults: needs unshare (util-linux) and ip (iproute2)", file=sys.stderr)
-        sys.exit(1)
-    env = dict(os.environ, **{INNER_ENV: "1"})
-    cmd = ["unshare", "-n", "-m", "--propagation", "private", sys.executable,
-           os.path.abspath(__file__), "--duration", str(args.duration), "--seed", str(args.seed)]
+    args_inner = ["--duration", str(args.duration), "--seed", str(args.seed)]
     if args.history:
-        cmd += ["--history", os.path.abspath(args.history)]
-    child = subprocess.Popen(cmd, env=env)
-    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
-    try:
-        child.wait()
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGTERM)
-        child.wait()
-        sys.exit(130)
-    if child.returncode not in (0, 1):
-        print(f"faults: inner run exited with {child.returncode}", file=sys.stderr)
-        sys.exit(1)
-    sys.exit(child.returncode)
+        args_inner += ["--history", os.path.abspath(args.history)]
+    P.run_in_namespace("faults", __file__, args_inner, INNER_ENV)
 
 
 if __name__ == "__main__":

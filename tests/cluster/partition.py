@@ -528,13 +528,7 @@ def inner():
         log(f"PASS in {time.monotonic() - start:.1f}s")
         return 0
     except (TestFailure, subprocess.TimeoutExpired) as e:
-        print(f"\npartition: FAIL: {e}\n", file=sys.stderr, flush=True)
-        for p in getattr(run, "peers", []):
-            print(f"----- peer {p.i} ({p.ip}, {p.peer_id}) log tail: {p.logpath}", file=sys.stderr)
-            print(p.tail(), file=sys.stderr)
-        print(f"(logs kept in {base})", file=sys.stderr)
-        # again at the end: CI shows the last lines of the output
-        print(f"partition: FAIL: {e}", file=sys.stderr, flush=True)
+        report_failure("partition", e, getattr(run, "peers", []), base)
         base = None
         return 1
     finally:
@@ -543,14 +537,27 @@ def inner():
             shutil.rmtree(base, ignore_errors=True)
 
 
-def main():
-    if os.environ.get(INNER_ENV) == "1":
-        sys.exit(inner())
+def report_failure(name, e, peers, base):
+    """Prints why a run failed and every peer's log tail, then the reason
+    again, last: CI shows the end of the output."""
+    print(f"\n{name}: FAIL: {e}\n", file=sys.stderr, flush=True)
+    for p in peers:
+        print(f"----- peer {p.i} ({p.ip}, {p.peer_id}) log tail: {p.logpath}", file=sys.stderr)
+        print(p.tail(), file=sys.stderr)
+    print(f"(logs kept in {base})", file=sys.stderr)
+    first = (str(e).splitlines() or [repr(e)])[0]
+    print(f"{name}: FAIL: {first}", file=sys.stderr, flush=True)
+
+
+def run_in_namespace(name, script, args, inner_env):
+    """Runs `script args` again in a network and mount namespace of its own
+    (`unshare -n -m`), with `inner_env` set, and exits with its status."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
-        print("partition: needs unshare (util-linux) and ip (iproute2)", file=sys.stderr)
+        print(f"{name}: needs unshare (util-linux) and ip (iproute2)", file=sys.stderr)
         sys.exit(1)
-    env = dict(os.environ, **{INNER_ENV: "1"})
-    cmd = ["unshare", "-n", "-m", "--propagation", "private", sys.executable, os.path.abspath(__file__)]
+    env = dict(os.environ, **{inner_env: "1"})
+    cmd = ["unshare", "-n", "-m", "--propagation", "private", sys.executable,
+           os.path.abspath(script)] + args
     child = subprocess.Popen(cmd, env=env)
     signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
     try:
@@ -559,12 +566,17 @@ def main():
         child.send_signal(signal.SIGTERM)
         child.wait()
         sys.exit(130)
-    r = child
-    if r.returncode != 0 and r.returncode != 1:
-        print(f"partition: inner run exited with {r.returncode} (root or unshare -n -m needed)",
+    if child.returncode not in (0, 1):
+        print(f"{name}: inner run exited with {child.returncode} (root or unshare -n -m needed)",
               file=sys.stderr)
         sys.exit(1)
-    sys.exit(r.returncode)
+    sys.exit(child.returncode)
+
+
+def main():
+    if os.environ.get(INNER_ENV) == "1":
+        sys.exit(inner())
+    run_in_namespace("partition", __file__, [], INNER_ENV)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,17 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use ferrite_ipld::car::{CarReader, CarReaderOptions, CarWriter};
+use ferrite_ipld::codec::values;
 use ferrite_ipld::dag::{self, DagPath};
 use ferrite_ipld::dagpb::PbNode;
 use ferrite_ipld::multibase::Base;
 use ferrite_ipld::{cidfmt, codecs, Cid, HashAlg, Ipld};
 
+/// A target's body: one input, panics on a finding.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (the folder of its seeds and regressions) and body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("dag_pb", dag_pb),
     ("dag_cbor", dag_cbor),
     ("dag_json", dag_json),
@@ -77,16 +81,7 @@ pub fn input_files(path: &Path) -> Vec<std::path::PathBuf> {
 /// Whether a value holds a float (whose NaN is unequal to itself, and which
 /// JSON writes in a form that may read back as an integer).
 fn has_float(v: &Ipld) -> bool {
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        match v {
-            Ipld::Float(_) => return true,
-            Ipld::List(l) => stack.extend(l),
-            Ipld::Map(m) => stack.extend(m.values()),
-            _ => {}
-        }
-    }
-    false
+    values(v).any(|x| matches!(x, Ipld::Float(_)))
 }
 
 /// decode → encode → decode → encode: the second encoding equals the first
@@ -127,16 +122,7 @@ fn model_round_trip(codec: u64, data: &[u8]) -> Option<Ipld> {
 /// that): Kubo has the same asymmetry, and we keep it. Found by this target
 /// (regressions/dag_cbor/int-below-i64-*).
 fn has_wide_int(v: &Ipld) -> bool {
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        match v {
-            Ipld::Integer(i) if i64::try_from(*i).is_err() => return true,
-            Ipld::List(l) => stack.extend(l),
-            Ipld::Map(m) => stack.extend(m.values()),
-            _ => {}
-        }
-    }
-    false
+    values(v).any(|x| matches!(x, Ipld::Integer(i) if i64::try_from(*i).is_err()))
 }
 
 /// Cross-codec: a value of one codec written as another that accepts it

@@ -64,7 +64,7 @@ pub fn ipld_links(ipld: &Ipld) -> Vec<Cid> {
 
 /// `v` and every value inside it, depth first, without recursion (a value
 /// may nest deeper than the stack allows).
-pub(crate) fn values(v: &Ipld) -> impl Iterator<Item = &Ipld> {
+pub fn values(v: &Ipld) -> impl Iterator<Item = &Ipld> {
     let mut stack = vec![v];
     std::iter::from_fn(move || {
         let v = stack.pop()?;

@@ -588,6 +588,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("Gateway.NoDNSLink", |c| c.gateway().map(drop)),
     ("Gateway.DeserializedResponses", |c| c.gateway().map(drop)),
     ("Peering.Peers", |c| c.peering_peers().map(drop)),
+    ("Logging", |c| c.logging().map(drop)),
 ];
 
 /// Settings whose bad values edits may still write: they are refused only

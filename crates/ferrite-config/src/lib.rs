@@ -49,7 +49,7 @@
 //!
 //! The section modules are [`identity`], [`addresses`], [`bootstrap`],
 //! [`datastore`], [`swarm`], [`routing`], [`provide`], [`import`],
-//! [`gateway`], [`api`], [`discovery`] and [`peering`]; [`profile`] holds
+//! [`gateway`], [`api`], [`discovery`], [`peering`] and [`logging`]; [`profile`] holds
 //! the profiles, which edit the document key by key as Kubo's do.
 #![forbid(unsafe_code)]
 
@@ -66,6 +66,7 @@ pub mod gateway;
 pub mod identity;
 pub mod import;
 mod keys;
+pub mod logging;
 pub mod peering;
 pub mod profile;
 pub mod provide;
@@ -83,6 +84,7 @@ pub use error::ConfigError;
 pub use gateway::GatewaySettings;
 pub use identity::Identity;
 pub use import::ImportSettings;
+pub use logging::{check_log_filter, Logging};
 pub use peering::PeeringPeer;
 pub use profile::{profile_names, profiles, Profile, ProfileChange};
 pub use provide::{Provide, ProvideDht, Reprovider, ReproviderSettings};

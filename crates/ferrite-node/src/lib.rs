@@ -127,6 +127,14 @@ impl Node {
         self.repo.config()
     }
 
+    /// Reads the config file again, for a daemon told to reload (SIGHUP):
+    /// settings read per request (`API.Authorizations`, `Gateway`
+    /// headers, …) follow it from then on; a file that breaks a check the
+    /// running configuration passes is refused and nothing changes.
+    pub fn reload_config(&self) -> Result<Config> {
+        self.repo.reload_config()
+    }
+
     /// Edits the configuration and saves it durably, one edit at a time;
     /// when `f` fails nothing changes. An edit that breaks a check the
     /// configuration passed before ([`Config::check_update`]: a bad value,

@@ -211,6 +211,11 @@ impl Node {
         Ok(out)
     }
 
+    /// How many pins (direct and recursive) the repo holds; cheap.
+    pub fn pin_count(&self) -> Result<u64> {
+        Ok(self.repo.pins().len()?)
+    }
+
     /// `pin verify`: walks every recursive pin (direct pins are not verified,
     /// as in Kubo), checking that each block is present and hashes to its CID.
     pub fn pin_verify(&self) -> Result<Vec<PinVerify>> {

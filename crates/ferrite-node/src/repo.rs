@@ -63,6 +63,17 @@ impl Repo {
         self.config.read().unwrap().clone()
     }
 
+    /// Reads the config file again (edited by hand while the daemon runs)
+    /// and makes it the current configuration, unless it breaks a check
+    /// the current one passes; then nothing changes.
+    pub(crate) fn reload_config(&self) -> Result<Config> {
+        let mut current = self.config.write().unwrap();
+        let fresh = Config::load(self.store.config_path())?;
+        fresh.check_update(&current)?;
+        *current = fresh.clone();
+        Ok(fresh)
+    }
+
     /// Edits the configuration and saves it durably, one edit at a time (so
     /// two concurrent edits cannot lose one). When `f` fails, nothing
     /// changes and its error is the inner result.

@@ -11,9 +11,11 @@
 mod cmd;
 #[cfg(test)]
 mod help_tests;
+mod logging;
 mod memory;
 mod progress;
 mod remote;
+mod sd_notify;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -114,6 +116,9 @@ enum Command {
     Cluster(cmd::cluster::Command),
     /// Start N peers with a fresh swarm key and cluster on loopback (try-out).
     Devnet(cmd::devnet::Args),
+    /// Run ferrite as a systemd service.
+    #[command(subcommand)]
+    Service(cmd::service::Command),
 }
 
 /// Runs a command: locally, or through the daemon when one holds the repo.
@@ -138,6 +143,7 @@ fn run(
     match command {
         Command::Init(a) => cmd::init::run(repo, a),
         Command::Daemon(a) => cmd::daemon::run(repo, a, offline),
+        Command::Service(c) => cmd::service::run(repo, c),
         Command::Cid(c) => cmd::cid::run(&bare, c),
         Command::Version(a) => cmd::exec(&bare, a),
         Command::Add(a) => cmd::add::run(&target()?, a),

@@ -133,6 +133,7 @@ pub(crate) enum Cmd {
         Option<oneshot::Sender<std::result::Result<usize, String>>>,
     ),
     Stats(oneshot::Sender<BitswapStats>),
+    SetBootstrap(Vec<Multiaddr>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -524,6 +525,18 @@ impl Network {
     /// `swarm peers`.
     pub async fn peers(&self) -> Result<Vec<PeerInfo>> {
         self.ask(Cmd::Peers).await
+    }
+
+    /// Replaces the bootstrap peers (the config's `Bootstrap`, reloaded):
+    /// new ones are dialled and kept connected, dropped ones are no longer
+    /// protected from the connection manager.
+    pub fn set_bootstrap(&self, addrs: Vec<Multiaddr>) -> Result<()> {
+        self.send(Cmd::SetBootstrap(addrs))
+    }
+
+    /// Reads `Bootstrap` from `config` and applies it ([`Self::set_bootstrap`]).
+    pub fn reload_bootstrap(&self, config: &ferrite_config::Config) -> Result<()> {
+        self.set_bootstrap(parse_addrs("Bootstrap", &config.bootstrap()?)?)
     }
 
     /// `swarm addrs`: every peer address the node knows.

@@ -134,17 +134,7 @@ pub(super) fn spawn(
     if config.routing_none {
         host.behaviour_mut().kad.set_mode(Some(kad::Mode::Client));
     }
-    let mut bootstrap_peers = Vec::new();
-    for addr in &config.bootstrap {
-        match split_p2p(addr) {
-            Some((peer, base)) => {
-                host.behaviour_mut().kad.add_address(&peer, base.clone());
-                host.protect(peer);
-                bootstrap_peers.push((peer, base));
-            }
-            None => tracing::warn!("Bootstrap address {addr} has no /p2p/ part; skipped"),
-        }
-    }
+    let bootstrap_peers = bootstrap_peers(&mut host, &config.bootstrap);
     let mut runner = Runner {
         host,
         rx,
@@ -183,6 +173,26 @@ pub(super) fn spawn(
         runner.run().await
     });
     Ok(bandwidth)
+}
+
+/// The `(peer, address)` pairs of `Bootstrap`, each peer known to the DHT
+/// and protected from the connection manager.
+fn bootstrap_peers(
+    host: &mut Host<bitswap::Behaviour>,
+    addrs: &[Multiaddr],
+) -> Vec<(PeerId, Multiaddr)> {
+    let mut out = Vec::new();
+    for addr in addrs {
+        match split_p2p(addr) {
+            Some((peer, base)) => {
+                host.behaviour_mut().kad.add_address(&peer, base.clone());
+                host.protect(peer);
+                out.push((peer, base));
+            }
+            None => tracing::warn!("Bootstrap address {addr} has no /p2p/ part; skipped"),
+        }
+    }
+    out
 }
 
 /// `(peer, address without /p2p/)` of an address ending in `/p2p/<peer>`.
@@ -373,6 +383,16 @@ impl Runner {
                 self.queries.insert(id, Query::FindPeer(peer, reply));
             }
             Cmd::Provide(cids, reply) => self.provide(cids, reply),
+            Cmd::SetBootstrap(addrs) => {
+                let fresh = bootstrap_peers(&mut self.host, &addrs);
+                for (peer, _) in &self.bootstrap_peers {
+                    if !fresh.iter().any(|(p, _)| p == peer) {
+                        self.host.unprotect(peer);
+                    }
+                }
+                self.bootstrap_peers = fresh;
+                self.dial_bootstrap();
+            }
             Cmd::Stats(reply) => {
                 self.sample_ledgers();
                 let (blocks_sent, data_sent) = self

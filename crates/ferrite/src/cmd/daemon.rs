@@ -7,6 +7,10 @@ use ferrite_http::rpc::Api;
 use ferrite_node::net::{NetConfig, Network};
 use ferrite_node::Node;
 use std::path::Path;
+use std::time::Duration;
+
+use crate::logging::LogControl;
+use crate::sd_notify::{self, Notifier};
 
 /// Arguments of `daemon`.
 #[derive(clap::Args)]
@@ -32,7 +36,8 @@ pub(crate) struct Args {
 /// API and gateway serve local blocks only.
 pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     crate::memory::tune_malloc();
-    init_logging();
+    // The config's filter applies once the repo is open.
+    let log = crate::logging::init("");
     // Start-up lines in a fixed order, as Kubo prints them: who we are,
     // then the network, then the HTTP servers, then "Daemon is ready".
     println!("Initializing daemon...");
@@ -50,6 +55,7 @@ pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     cfg.validate_runnable().map_err(|e| {
         anyhow::anyhow!("cannot start the daemon: config: {e}; repair it with 'ferrite config'")
     })?;
+    log.apply_config(&cfg.logging()?.filter)?;
     let swarm_configured = !cfg.swarm_addresses()?.is_empty();
     let api_addrs = cfg.api_addresses()?;
     let gw_addrs = cfg.gateway_addresses()?;
@@ -120,18 +126,34 @@ pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
             api_addrs,
             gw_addrs,
             cluster.as_ref(),
+            &log,
         )
         .await;
         if let Some(c) = cluster {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), c.shutdown()).await;
+            let _ = tokio::time::timeout(STOP_CLUSTER, c.shutdown()).await;
         }
         r
     });
     // Requests still blocked (a fetch nobody can answer) must not keep a
     // stopping daemon alive.
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    rt.shutdown_timeout(STOP_RUNTIME);
     result
 }
+
+/// A stopping daemon waits at most this long for in-flight requests (an
+/// upload that finishes in time is kept; one cut off was never
+/// acknowledged, and the store drops its partial writes)...
+const STOP_REQUESTS: Duration = Duration::from_secs(3);
+/// ... for the network to save its peer store and close connections ...
+const STOP_NETWORK: Duration = Duration::from_millis(2500);
+/// ... for the cluster peer to leave ...
+const STOP_CLUSTER: Duration = Duration::from_millis(2500);
+/// ... and for blocked tasks: under 10 s in all, so a service manager's
+/// stop never has to kill it.
+const STOP_RUNTIME: Duration = Duration::from_secs(1);
+
+/// The `STATUS=` line systemd shows, refreshed this often.
+const STATUS_EVERY: Duration = Duration::from_secs(15);
 
 /// Starts the cluster peer and says where it listens.
 async fn start_cluster(node: Node, o: ClusterOptions) -> anyhow::Result<Cluster> {
@@ -195,12 +217,14 @@ async fn serve(
     api_addrs: Vec<String>,
     gw_addrs: Vec<String>,
     cluster: Option<&Cluster>,
+    log: &LogControl,
 ) -> anyhow::Result<()> {
     // Handlers first: a signal that arrives once "Daemon is ready" is out
     // must stop the daemon cleanly (removing the api file), not kill it.
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
@@ -247,23 +271,140 @@ async fn serve(
         println!("Gateway: {url}/ipfs/<cid>");
     }
     println!("Daemon is ready");
+    let notifier = Notifier::from_env().map(std::sync::Arc::new);
+    if let Some(n) = &notifier {
+        n.notify(&format!(
+            "READY=1\nMAINPID={}\nSTATUS={}",
+            std::process::id(),
+            status_line(&node).await
+        ));
+        tokio::spawn(report_status(n.clone(), node.clone()));
+        if let Some(every) = sd_notify::watchdog_interval() {
+            tokio::spawn(feed_watchdog(n.clone(), node.clone(), every));
+        }
+    }
     tokio::spawn(crate::memory::release_free_memory());
-    tokio::select! {
-        _ = int.recv() => println!("\nReceived interrupt signal, shutting down..."),
-        _ = term.recv() => println!("Received terminate signal, shutting down..."),
-        _ = stop_rx.recv() => println!("Received shutdown request, shutting down..."),
+    loop {
+        tokio::select! {
+            _ = int.recv() => println!("\nReceived interrupt signal, shutting down..."),
+            _ = term.recv() => println!("Received terminate signal, shutting down..."),
+            _ = stop_rx.recv() => println!("Received shutdown request, shutting down..."),
+            _ = hup.recv() => {
+                if let Some(n) = &notifier {
+                    n.notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
+                }
+                reload(&node, log);
+                if let Some(n) = &notifier {
+                    n.notify(&format!("READY=1\nSTATUS={}", status_line(&node).await));
+                }
+                continue;
+            }
+        }
+        break;
+    }
+    if let Some(n) = &notifier {
+        n.notify("STOPPING=1\nSTATUS=Shutting down");
     }
     let _ = std::fs::remove_file(&api_path);
     let _ = std::fs::remove_file(&gateway_path);
     let _ = done_tx.send(true);
+    let requests_done = tokio::time::Instant::now() + STOP_REQUESTS;
     for s in servers {
         // Give in-flight requests a moment, but never hang on a stuck client.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;
+        let _ = tokio::time::timeout_at(requests_done, s).await;
     }
     if let Some(net) = node.network() {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), net.shutdown()).await;
+        let _ = tokio::time::timeout(STOP_NETWORK, net.shutdown()).await;
     }
     Ok(())
+}
+
+/// SIGHUP: reads the config file again and applies what can change while
+/// running: the log filter, `Bootstrap`, and every setting read per
+/// request (`API.Authorizations`, `API.HTTPHeaders`). A file that does not
+/// pass the checks is refused whole, and the daemon runs on unchanged.
+fn reload(node: &Node, log: &LogControl) {
+    let cfg = match node.reload_config() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("reload (SIGHUP): config refused, nothing changed: {e}");
+            return;
+        }
+    };
+    let filter = cfg
+        .logging()
+        .map_err(anyhow::Error::from)
+        .and_then(|l| log.apply_config(&l.filter));
+    let bootstrap = node.network().map(|n| n.reload_bootstrap(&cfg));
+    match filter {
+        Ok(Some(f)) => tracing::info!("reload (SIGHUP): config read again; log filter {f:?}"),
+        Ok(None) => {
+            tracing::info!("reload (SIGHUP): config read again; FERRITE_LOG keeps the log filter")
+        }
+        Err(e) => tracing::error!("reload (SIGHUP): log filter unchanged: {e}"),
+    }
+    if let Some(Err(e)) = bootstrap {
+        tracing::error!("reload (SIGHUP): Bootstrap unchanged: {e}");
+    }
+}
+
+/// `STATUS=`: peers and pins.
+async fn status_line(node: &Node) -> String {
+    let peers = match node.network() {
+        Some(net) => net.peers().await.map(|p| p.len()).unwrap_or(0).to_string(),
+        None => "offline, 0".into(),
+    };
+    let pins = {
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || node.pin_count())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    match pins {
+        Some(p) => format!("{peers} peers, {p} pins"),
+        None => format!("{peers} peers"),
+    }
+}
+
+async fn report_status(n: std::sync::Arc<Notifier>, node: Node) {
+    let mut tick = tokio::time::interval(STATUS_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        n.notify(&format!("STATUS={}", status_line(&node).await));
+    }
+}
+
+/// `WATCHDOG=1` every `every` (half of systemd's `WatchdogSec`), but only
+/// while the store answers within it: a daemon whose store is wedged stops
+/// feeding the watchdog and systemd restarts it.
+async fn feed_watchdog(n: std::sync::Arc<Notifier>, node: Node, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let probe = {
+            let node = node.clone();
+            tokio::task::spawn_blocking(move || node.pin_count())
+        };
+        match tokio::time::timeout(every, probe).await {
+            Ok(Ok(Ok(_))) => n.notify("WATCHDOG=1"),
+            Ok(Ok(Err(e))) => tracing::warn!("watchdog: the store failed a read: {e}"),
+            _ => tracing::warn!("watchdog: the store did not answer within {every:?}"),
+        }
+    }
+}
+
+/// `CLOCK_MONOTONIC` in microseconds, which `RELOADING=1` carries.
+fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
 }
 
 /// Binds a `/ip4|ip6/…/tcp/…` multiaddr; `what` names the setting in errors.
@@ -296,43 +437,4 @@ fn spawn_server(
     tokio::spawn(ferrite_http::serve(listener, router, async move {
         let _ = rx.wait_for(|d| *d).await;
     }))
-}
-
-/// The daemon's log: `FERRITE_LOG` (an `EnvFilter`) when set; otherwise
-/// warnings, and openraft's errors except its per-RPC network errors.
-fn init_logging() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let custom = tracing_subscriber::EnvFilter::try_from_env("FERRITE_LOG").ok();
-    let quiet_raft = custom.is_none();
-    let filter = custom.unwrap_or_else(|| "warn,libp2p_kad=error,openraft=error".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .finish()
-        .with(tracing_subscriber::filter::filter_fn(move |m| {
-            !(quiet_raft && openraft_network_noise(m))
-        }))
-        .try_init();
-}
-
-/// openraft logs every failed RPC at ERROR: one per heartbeat (every
-/// 0.5 s) while a peer is down, one per vote request to it, and one per
-/// in-flight RPC when this peer shuts down. The cluster transport logs a
-/// peer becoming unreachable (WARN) and reachable again (INFO) instead.
-/// These events are recognized by their target and fields: replication's
-/// `RPCError` carries `err`, the core's network failures carry `target`.
-/// Also dropped: a membership change's "first/second step error" (e.g.
-/// "already undergoing a configuration change" when peers join at once),
-/// which openraft returns to the caller as well: the joining peer retries.
-fn openraft_network_noise(m: &tracing::Metadata<'_>) -> bool {
-    let has = |name: &str| m.fields().field(name).is_some();
-    m.is_event()
-        && match m.target() {
-            "openraft::replication" => has("err"),
-            "openraft::core::raft_core" => has("target"),
-            "openraft::raft::impl_raft_blocking_write" => *m.level() == tracing::Level::ERROR,
-            _ => false,
-        }
 }

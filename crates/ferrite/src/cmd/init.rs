@@ -44,6 +44,20 @@ pub(crate) struct Args {
     identity_file: Option<PathBuf>,
 }
 
+impl Args {
+    /// `init --profile … [--swarm-key FILE]`, for `service install`.
+    pub(crate) fn with(profiles: Vec<String>, swarm_key: Option<PathBuf>) -> Args {
+        Args {
+            profiles,
+            empty_repo: false,
+            swarm_key,
+            bootstrap: Vec::new(),
+            algorithm: "ed25519".into(),
+            identity_file: None,
+        }
+    }
+}
+
 /// The identity `init` gives the node.
 fn identity(a: &Args) -> anyhow::Result<Identity> {
     use base64::Engine;

@@ -16,6 +16,7 @@ pub(crate) mod pin;
 pub(crate) mod refs;
 pub(crate) mod repo;
 pub(crate) mod routing;
+pub(crate) mod service;
 pub(crate) mod stats;
 pub(crate) mod swarm;
 

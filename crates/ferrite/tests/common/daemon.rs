@@ -69,6 +69,11 @@ impl Node {
 
     /// Starts `ferrite daemon <extra…>` and waits (30 s) for `Daemon is ready`.
     pub(crate) fn start_with(&mut self, extra: &[&str]) {
+        self.start_with_env(extra, &[]);
+    }
+
+    /// The same, with these environment variables set for the daemon.
+    pub(crate) fn start_with_env(&mut self, extra: &[&str], vars: &[(&str, &str)]) {
         assert!(self.child.is_none(), "daemon already running");
         let err = std::fs::OpenOptions::new()
             .create(true)
@@ -80,6 +85,7 @@ impl Node {
         let mut child = self
             .env
             .cmd(&args)
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(err)
             .spawn()

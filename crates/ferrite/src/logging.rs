@@ -1,0 +1,110 @@
+//! The daemon's log: a tracing subscriber whose filter can change while it
+//! runs (SIGHUP after editing `Logging.Filter`).
+//!
+//! The filter is `FERRITE_LOG` when set (any `EnvFilter` directive; it
+//! then wins over the config, also on reload), else the config's
+//! `Logging.Filter`, else [`DEFAULT_FILTER`]. `FERRITE_LOG_FORMAT=json`
+//! writes one JSON object per line (for journald or a log shipper).
+
+use tracing_subscriber::filter::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::reload;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, Registry};
+
+/// Warnings, without the DHT's and openraft's per-request errors.
+pub(crate) const DEFAULT_FILTER: &str = "warn,libp2p_kad=error,openraft=error";
+
+/// Changes the running daemon's filter.
+#[derive(Clone)]
+pub(crate) struct LogControl {
+    handle: Option<reload::Handle<EnvFilter, Registry>>,
+    /// `FERRITE_LOG`: fixed for the process's life.
+    from_env: bool,
+}
+
+impl LogControl {
+    /// Applies the config's `Logging.Filter` (empty: the default) unless
+    /// `FERRITE_LOG` is set. Returns the filter now in force, or `None`
+    /// when `FERRITE_LOG` rules.
+    pub(crate) fn apply_config(&self, filter: &str) -> anyhow::Result<Option<String>> {
+        if self.from_env {
+            return Ok(None);
+        }
+        let text = effective(filter);
+        let parsed = EnvFilter::try_new(&text)
+            .map_err(|e| anyhow::anyhow!("Logging.Filter {text:?}: {e}"))?;
+        if let Some(h) = &self.handle {
+            h.reload(parsed)
+                .map_err(|e| anyhow::anyhow!("cannot change the log filter: {e}"))?;
+        }
+        Ok(Some(text))
+    }
+}
+
+fn effective(config_filter: &str) -> String {
+    match config_filter.trim() {
+        "" => DEFAULT_FILTER.to_string(),
+        f => f.to_string(),
+    }
+}
+
+/// Installs the daemon's subscriber (stderr) with `config_filter` (the
+/// config's `Logging.Filter`) unless `FERRITE_LOG` is set.
+pub(crate) fn init(config_filter: &str) -> LogControl {
+    let env = std::env::var("FERRITE_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok());
+    let from_env = env.is_some();
+    let filter = env.unwrap_or_else(|| {
+        EnvFilter::try_new(effective(config_filter))
+            .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+    });
+    let (filter, handle) = reload::Layer::new(filter);
+    let json = std::env::var("FERRITE_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let ansi = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let fmt = if json {
+        fmt.json().boxed()
+    } else {
+        fmt.boxed()
+    };
+    // openraft's network noise is dropped unless FERRITE_LOG asks for
+    // everything explicitly.
+    let quiet_raft = !from_env;
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            fmt.with_filter(tracing_subscriber::filter::filter_fn(move |m| {
+                !(quiet_raft && openraft_network_noise(m))
+            })),
+        )
+        .try_init()
+        .is_ok();
+    LogControl {
+        handle: installed.then_some(handle),
+        from_env,
+    }
+}
+
+/// openraft logs every failed RPC at ERROR: one per heartbeat (every
+/// 0.5 s) while a peer is down, one per vote request to it, and one per
+/// in-flight RPC when this peer shuts down. The cluster transport logs a
+/// peer becoming unreachable (WARN) and reachable again (INFO) instead.
+/// These events are recognized by their target and fields: replication's
+/// `RPCError` carries `err`, the core's network failures carry `target`.
+/// Also dropped: a membership change's "first/second step error" (e.g.
+/// "already undergoing a configuration change" when peers join at once),
+/// which openraft returns to the caller as well: the joining peer retries.
+fn openraft_network_noise(m: &tracing::Metadata<'_>) -> bool {
+    let has = |name: &str| m.fields().field(name).is_some();
+    m.is_event()
+        && match m.target() {
+            "openraft::replication" => has("err"),
+            "openraft::core::raft_core" => has("target"),
+            "openraft::raft::impl_raft_blocking_write" => *m.level() == tracing::Level::ERROR,
+            _ => false,
+        }
+}

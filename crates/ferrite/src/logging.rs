@@ -6,6 +6,8 @@
 //! `Logging.Filter`, else [`DEFAULT_FILTER`]. `FERRITE_LOG_FORMAT=json`
 //! writes one JSON object per line (for journald or a log shipper).
 
+use std::sync::{Arc, Mutex};
+
 use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
@@ -15,12 +17,67 @@ use tracing_subscriber::{Layer, Registry};
 /// Warnings, without the DHT's and openraft's per-request errors.
 pub(crate) const DEFAULT_FILTER: &str = "warn,libp2p_kad=error,openraft=error";
 
+/// The subsystems `log ls` names: Ferrite's crates and the libraries whose
+/// logs help most.
+const SUBSYSTEMS: &[&str] = &[
+    "ferrite",
+    "ferrite_bitswap",
+    "ferrite_cluster",
+    "ferrite_config",
+    "ferrite_http",
+    "ferrite_ipld",
+    "ferrite_node",
+    "ferrite_p2p",
+    "ferrite_store",
+    "ferrite_unixfs",
+    "libp2p_kad",
+    "libp2p_swarm",
+    "libp2p_tcp",
+    "libp2p_noise",
+    "libp2p_yamux",
+    "openraft",
+];
+
 /// Changes the running daemon's filter.
 #[derive(Clone)]
 pub(crate) struct LogControl {
     handle: Option<reload::Handle<EnvFilter, Registry>>,
-    /// `FERRITE_LOG`: fixed for the process's life.
+    /// `FERRITE_LOG`: the config does not change the filter then.
     from_env: bool,
+    /// The filter in force, as text (what `log level` edits).
+    current: Arc<Mutex<String>>,
+}
+
+impl ferrite_http::rpc::log::LogControl for LogControl {
+    fn set_level(&self, subsystem: &str, level: &str) -> Result<String, String> {
+        let mut current = self.current.lock().unwrap();
+        let mut directives: Vec<String> = if matches!(subsystem, "all" | "*") {
+            Vec::new()
+        } else {
+            ferrite_config::check_log_filter(&format!("{subsystem}={level}"))?;
+            current
+                .split(',')
+                .map(str::trim)
+                .filter(|d| {
+                    !d.is_empty() && d.split_once('=').is_none_or(|(t, _)| t.trim() != subsystem)
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        directives.push(if matches!(subsystem, "all" | "*") {
+            level.to_string()
+        } else {
+            format!("{subsystem}={level}")
+        });
+        let text = directives.join(",");
+        self.reload(&text)?;
+        *current = text.clone();
+        Ok(text)
+    }
+
+    fn subsystems(&self) -> Vec<String> {
+        SUBSYSTEMS.iter().map(|s| s.to_string()).collect()
+    }
 }
 
 impl LogControl {
@@ -32,13 +89,20 @@ impl LogControl {
             return Ok(None);
         }
         let text = effective(filter);
-        let parsed = EnvFilter::try_new(&text)
-            .map_err(|e| anyhow::anyhow!("Logging.Filter {text:?}: {e}"))?;
-        if let Some(h) = &self.handle {
-            h.reload(parsed)
-                .map_err(|e| anyhow::anyhow!("cannot change the log filter: {e}"))?;
-        }
+        self.reload(&text)
+            .map_err(|e| anyhow::anyhow!("Logging.Filter: {e}"))?;
+        *self.current.lock().unwrap() = text.clone();
         Ok(Some(text))
+    }
+
+    fn reload(&self, text: &str) -> Result<(), String> {
+        let parsed = EnvFilter::try_new(text).map_err(|e| format!("{text:?}: {e}"))?;
+        match &self.handle {
+            Some(h) => h
+                .reload(parsed)
+                .map_err(|e| format!("cannot change the log filter: {e}")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -54,12 +118,13 @@ fn effective(config_filter: &str) -> String {
 pub(crate) fn init(config_filter: &str) -> LogControl {
     let env = std::env::var("FERRITE_LOG")
         .ok()
-        .and_then(|v| EnvFilter::try_new(v).ok());
+        .filter(|v| EnvFilter::try_new(v).is_ok());
     let from_env = env.is_some();
-    let filter = env.unwrap_or_else(|| {
-        EnvFilter::try_new(effective(config_filter))
-            .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+    let text = env.unwrap_or_else(|| match EnvFilter::try_new(effective(config_filter)) {
+        Ok(_) => effective(config_filter),
+        Err(_) => DEFAULT_FILTER.to_string(),
     });
+    let filter = EnvFilter::new(&text);
     let (filter, handle) = reload::Layer::new(filter);
     let json = std::env::var("FERRITE_LOG_FORMAT").is_ok_and(|v| v == "json");
     let ansi = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -86,6 +151,7 @@ pub(crate) fn init(config_filter: &str) -> LogControl {
     LogControl {
         handle: installed.then_some(handle),
         from_env,
+        current: Arc::new(Mutex::new(text)),
     }
 }
 

@@ -116,6 +116,9 @@ enum Command {
     Cluster(cmd::cluster::Command),
     /// Start N peers with a fresh swarm key and cluster on loopback (try-out).
     Devnet(cmd::devnet::Args),
+    /// The running daemon's log levels.
+    #[command(subcommand)]
+    Log(cmd::misc::LogCommand),
     /// Run ferrite as a systemd service.
     #[command(subcommand)]
     Service(cmd::service::Command),
@@ -144,6 +147,7 @@ fn run(
         Command::Init(a) => cmd::init::run(repo, a),
         Command::Daemon(a) => cmd::daemon::run(repo, a, offline),
         Command::Service(c) => cmd::service::run(repo, c),
+        Command::Log(c) => cmd::misc::run_log(&target()?, c),
         Command::Cid(c) => cmd::cid::run(&bare, c),
         Command::Version(a) => cmd::exec(&bare, a),
         Command::Add(a) => cmd::add::run(&target()?, a),

@@ -393,3 +393,53 @@ fn shipped_and_installed_units_pass_systemd_analyze_verify() {
     ]);
     assert!(again.contains("Using the existing repo"), "{again}");
 }
+
+#[test]
+fn log_level_changes_the_running_filter() {
+    let mut node = Node::new();
+    let ls = node.env.ok(&["log", "ls"]);
+    assert!(ls.lines().any(|l| l == "ferrite_p2p"), "{ls}");
+    let debug_lines = |n: &Node| n.stderr().matches(" DEBUG ").count();
+    let file = node.env.write("x", &random_bytes(1, 1 << 20));
+    node.env.ok(&["add", "-q", file.to_str().unwrap()]);
+    assert_eq!(debug_lines(&node), 0, "{}", node.stderr());
+
+    let out = node.env.ok(&["log", "level", "all", "debug"]);
+    assert_eq!(out, "Changed log level of 'all' to 'debug'\n");
+    node.env.ok(&["swarm", "peers"]);
+    node.env.ok(&["add", "-q", file.to_str().unwrap()]);
+    let after = wait_for(
+        Duration::from_secs(5),
+        "debug lines",
+        || match debug_lines(&node) {
+            0 => Err(node.stderr()),
+            n => Ok(n),
+        },
+    );
+
+    // Back to warnings for all, debug for one subsystem only.
+    node.env.ok(&["log", "level", "all", "warn"]);
+    let (_, body) = node.post("log/level?arg=ferrite_config&arg=debug");
+    assert!(
+        body.contains("Changed log level of 'ferrite_config' to 'debug'"),
+        "{body}"
+    );
+    node.env.ok(&["add", "-q", file.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(300));
+    let settled = debug_lines(&node);
+    node.env.ok(&["add", "-q", file.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(debug_lines(&node), settled, "debug lines after 'all warn'");
+    assert!(settled >= after);
+
+    let err = node.env.fails(&["log", "level", "ferrite_p2p", "loud"]);
+    assert!(err.contains("unknown log level"), "{err}");
+    let err = node.env.fails(&["log", "level", "bad target", "info"]);
+    assert!(err.contains("module path"), "{err}");
+    node.stop();
+    let err = node.env.fails(&["log", "ls"]);
+    assert!(
+        err.contains("running daemon") || err.contains("online mode"),
+        "{err}"
+    );
+}

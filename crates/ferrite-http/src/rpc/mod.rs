@@ -21,6 +21,7 @@ mod cmds;
 pub mod config;
 pub mod dag;
 pub mod files;
+pub mod log;
 pub mod misc;
 pub mod pin;
 pub mod refs;
@@ -70,6 +71,7 @@ pub fn commands() -> impl Iterator<Item = &'static Route> {
         config::COMMANDS,
         dag::COMMANDS,
         files::COMMANDS,
+        log::COMMANDS,
         misc::COMMANDS,
         pin::COMMANDS,
         refs::COMMANDS,

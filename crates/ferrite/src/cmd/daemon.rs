@@ -56,6 +56,7 @@ pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
         anyhow::anyhow!("cannot start the daemon: config: {e}; repair it with 'ferrite config'")
     })?;
     log.apply_config(&cfg.logging()?.filter)?;
+    ferrite_http::rpc::log::install(std::sync::Arc::new(log.clone()));
     let swarm_configured = !cfg.swarm_addresses()?.is_empty();
     let api_addrs = cfg.api_addresses()?;
     let gw_addrs = cfg.gateway_addresses()?;

@@ -1,6 +1,6 @@
 //! `ferrite service install`: runs Ferrite as a systemd service.
 //!
-//! The unit is written from one template ([`unit`]); the copy shipped in
+//! The unit is written from one template ([`unit()`]); the copy shipped in
 //! `contrib/systemd/` is that template's output for the defaults (a test
 //! checks they match). The daemon speaks sd_notify itself, so the unit is
 //! `Type=notify` with a watchdog; `systemctl reload` sends SIGHUP, which

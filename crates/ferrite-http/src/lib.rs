@@ -9,7 +9,8 @@
 //! stream its output through [`body`], so a slow client never holds a core
 //! and a client that disconnects stops the work.
 //!
-//! [`command`] defines each API command once, for this server and the CLI.
+//! [`command`] defines each API command once, for this server and the CLI;
+//! [`metrics`] serves Prometheus metrics on the API port.
 #![forbid(unsafe_code)]
 // The doc comments of the commands' request types are the CLI's help text,
 // where `<peer ID>` is literal, not HTML.
@@ -20,6 +21,7 @@ pub mod body;
 pub mod client;
 pub mod command;
 pub mod gateway;
+pub mod metrics;
 pub mod rpc;
 
 use std::future::Future;

@@ -36,6 +36,7 @@ use ferrite_config::Config;
 use ferrite_store::Blockstore;
 use repo::Repo;
 use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// A Ferrite node over an open repo.
@@ -43,6 +44,19 @@ use std::sync::Arc;
 pub struct Node {
     repo: Arc<Repo>,
     net: Option<net::Network>,
+}
+
+/// GC totals since the repo was opened ([`Node::gc_stats`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GcStats {
+    /// Completed runs.
+    pub runs: u64,
+    /// Time spent in them.
+    pub seconds: f64,
+    /// Blocks removed.
+    pub removed_blocks: u64,
+    /// Bytes given back to the file system by compaction.
+    pub reclaimed_bytes: u64,
 }
 
 /// Repo statistics, as `repo stat` shows them.
@@ -184,11 +198,27 @@ impl Node {
     /// `repo gc`: removes every block no pin reaches. Waits for running adds.
     pub fn gc(&self) -> Result<GcReport> {
         let _g = self.repo.gc_guard();
-        Ok(ferrite_store::gc::collect(
-            self.repo.blocks(),
-            self.repo.pins(),
-            &[],
-        )?)
+        let start = std::time::Instant::now();
+        let report = ferrite_store::gc::collect(self.repo.blocks(), self.repo.pins(), &[])?;
+        let c = &self.repo.gc;
+        c.runs.fetch_add(1, Relaxed);
+        c.micros
+            .fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+        c.removed_blocks
+            .fetch_add(report.removed.len() as u64, Relaxed);
+        c.reclaimed_bytes.fetch_add(report.reclaimed_bytes, Relaxed);
+        Ok(report)
+    }
+
+    /// GC runs since the repo was opened, and what they did.
+    pub fn gc_stats(&self) -> GcStats {
+        let c = &self.repo.gc;
+        GcStats {
+            runs: c.runs.load(Relaxed),
+            seconds: c.micros.load(Relaxed) as f64 / 1e6,
+            removed_blocks: c.removed_blocks.load(Relaxed),
+            reclaimed_bytes: c.reclaimed_bytes.load(Relaxed),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! interpret.
 
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ferrite_config::Config;
@@ -14,6 +15,17 @@ use crate::Result;
 pub(crate) struct Repo {
     store: ferrite_store::Repo,
     config: RwLock<Config>,
+    /// What GC has done since the repo was opened.
+    pub(crate) gc: GcCounters,
+}
+
+/// Totals of the GC runs since the repo was opened (for metrics).
+#[derive(Debug, Default)]
+pub(crate) struct GcCounters {
+    pub runs: AtomicU64,
+    pub micros: AtomicU64,
+    pub removed_blocks: AtomicU64,
+    pub reclaimed_bytes: AtomicU64,
 }
 
 impl Repo {
@@ -30,6 +42,7 @@ impl Repo {
         Ok(Repo {
             store,
             config: RwLock::new(config),
+            gc: GcCounters::default(),
         })
     }
 

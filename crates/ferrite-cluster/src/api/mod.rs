@@ -11,6 +11,7 @@
 
 mod add;
 pub mod pinsvc;
+pub mod prometheus;
 mod query;
 pub mod rest;
 pub mod wire;

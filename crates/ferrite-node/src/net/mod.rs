@@ -581,6 +581,12 @@ impl Network {
         self.ask(Cmd::Stats).await
     }
 
+    /// Bytes received and sent since start, without touching the rates
+    /// `stats bw` computes (for metrics).
+    pub fn bandwidth_totals(&self) -> (u64, u64) {
+        self.bw.totals()
+    }
+
     /// `stats bw`: see [`Bandwidth`].
     pub fn bandwidth(&self) -> Bandwidth {
         let (total_in, total_out) = self.bw.totals();

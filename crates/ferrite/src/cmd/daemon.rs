@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use crate::logging::LogControl;
 use crate::sd_notify::{self, Notifier};
+use ferrite_cluster::api::prometheus::ClusterSource;
+use ferrite_http::metrics::{self, Metrics};
+use std::sync::Arc;
 
 /// Arguments of `daemon`.
 #[derive(clap::Args)]
@@ -227,6 +230,10 @@ async fn serve(
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let metrics = Metrics::new(node.clone());
+    if let Some(c) = cluster {
+        metrics.add_source(std::sync::Arc::new(ClusterSource(c.clone())));
+    }
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     for (what, ma, router) in cluster.map(cluster_routers).unwrap_or_default() {
@@ -245,7 +252,13 @@ async fn serve(
         let router = ferrite_http::rpc::router(Api {
             node: node.clone(),
             shutdown: stop_tx.clone(),
-        });
+        })
+        .merge(
+            axum::Router::new()
+                .route(metrics::PATH, axum::routing::get(metrics::serve))
+                .with_state(metrics.clone()),
+        );
+        let router = tracked(router, &metrics, "api");
         servers.push(spawn_server(listener, router, &done_rx));
     }
     let mut gateway_url = None;
@@ -255,7 +268,11 @@ async fn serve(
         if gateway_url.is_none() {
             gateway_url = Some(http_url(&listener)?);
         }
-        let router = ferrite_http::gateway::router(gateway_node.clone());
+        let router = tracked(
+            ferrite_http::gateway::router(gateway_node.clone()),
+            &metrics,
+            "gateway",
+        );
         servers.push(spawn_server(listener, router, &done_rx));
     }
     // `$FERRITE_PATH/api` tells CLI commands where the running daemon is
@@ -406,6 +423,14 @@ fn monotonic_usec() -> u64 {
     // SAFETY: clock_gettime only writes the timespec we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+}
+
+/// `router` with its requests counted as `server`'s.
+fn tracked(router: axum::Router, metrics: &Arc<Metrics>, server: &'static str) -> axum::Router {
+    router.layer(axum::middleware::from_fn_with_state(
+        (metrics.clone(), server),
+        Metrics::track,
+    ))
 }
 
 /// Binds a `/ip4|ip6/…/tcp/…` multiaddr; `what` names the setting in errors.

@@ -1054,3 +1054,20 @@ fn a_broken_config_loads_and_can_be_repaired_key_by_key() {
     assert!(c.set("Addresses.API", json!([])).is_err());
     assert_eq!(c, before);
 }
+
+/// A number with more digits than an f64 holds reads as the nearest f64,
+/// and saving then loading keeps it (serde_json's default float parser is
+/// not correctly rounded on long inputs; the config fuzz target found
+/// `"ResolveCacheSize": 5555…5128` changing through save,
+/// fuzz/regressions/config/float-long-decimal).
+#[test]
+fn long_decimals_survive_save_and_load() {
+    let long = format!("{}128", "5".repeat(101));
+    let text = format!(r#"{{"Ipns": {{"ResolveCacheSize": {long}}}, "Other": 0.1000000000000000055511151231257827}}"#);
+    let src = std::path::Path::new("config");
+    let cfg = ferrite_config::Config::from_json_str(&text, src).unwrap();
+    let again = ferrite_config::Config::from_json_str(&cfg.to_json_string(), src).unwrap();
+    assert_eq!(again.as_value(), cfg.as_value());
+    let v = cfg.as_value()["Ipns"]["ResolveCacheSize"].as_f64().unwrap();
+    assert_eq!(v, long.parse::<f64>().unwrap());
+}

@@ -237,9 +237,12 @@ class FerriteNode:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
+    # More profiles after `test` (--ferrite-profile, e.g. lowpower).
+    extra_profiles = ""
+
     def start(self, timeout: float = 60) -> "FerriteNode":
         assert_network_isolated()
-        self.run("init", "--profile", "test")
+        self.run("init", "--profile", ",".join(p for p in ["test", self.extra_profiles] if p))
         if self.swarm_key:
             shutil.copyfile(self.swarm_key, self.repo / "swarm.key")
         self._log = open(self.repo / "daemon.log", "wb")
@@ -779,6 +782,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true",
                     help="CI smoke run: 16 MiB, 500 files, 3 idle peers (2 s settle, 2 s CPU), 5 runs (2 for Kubo)")
     ap.add_argument("--only", choices=["ferrite", "kubo"], help="run one implementation only")
+    ap.add_argument("--ferrite-profile", default="",
+                    help="profiles applied after `test` to every ferrite repo (e.g. lowpower)")
     ap.add_argument("--tests", default="transfer,files,idle,latency",
                     help="comma-separated subset of transfer,files,idle,latency")
     ap.add_argument("--workdir", help="where inputs and repos go (default: the system temporary folder)")
@@ -789,6 +794,7 @@ def main() -> int:
     ap.add_argument("--json", help="also write the rows as JSON to this file")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
+    FerriteNode.extra_profiles = args.ferrite_profile
     if args.quick:
         args.size, args.files, args.peers, args.settle, args.cpu_window, args.runs, args.kubo_runs = \
             16, 500, 3, 2, 2, 5, 2

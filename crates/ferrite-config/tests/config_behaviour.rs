@@ -1063,7 +1063,9 @@ fn a_broken_config_loads_and_can_be_repaired_key_by_key() {
 #[test]
 fn long_decimals_survive_save_and_load() {
     let long = format!("{}128", "5".repeat(101));
-    let text = format!(r#"{{"Ipns": {{"ResolveCacheSize": {long}}}, "Other": 0.1000000000000000055511151231257827}}"#);
+    let text = format!(
+        r#"{{"Ipns": {{"ResolveCacheSize": {long}}}, "Other": 0.1000000000000000055511151231257827}}"#
+    );
     let src = std::path::Path::new("config");
     let cfg = ferrite_config::Config::from_json_str(&text, src).unwrap();
     let again = ferrite_config::Config::from_json_str(&cfg.to_json_string(), src).unwrap();

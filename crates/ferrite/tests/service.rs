@@ -357,6 +357,21 @@ fn shipped_and_installed_units_pass_systemd_analyze_verify() {
     std::fs::write(dir.join("printed.service"), &printed).unwrap();
     verify_unit(&dir.join("printed.service"));
 
+    // A binary ProtectHome=yes would hide is pointed out.
+    let o = env.run(&[
+        "service",
+        "install",
+        "--print",
+        "--binary",
+        "/home/me/ferrite",
+    ]);
+    assert!(o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ProtectHome=yes hides"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
     // --user: a new repo and a user unit in the given folder.
     let repo = env.path("svc-repo");
     let units = env.path("user-units");

@@ -211,6 +211,13 @@ fn install(user_repo: &Path, a: Install) -> anyhow::Result<()> {
         profiles: a.profile.clone(),
         template: false,
     };
+    if system && hidden_by_protect_home(&spec.binary) {
+        eprintln!(
+            "Warning: {} is under /home, /root or /run/user, which the unit's ProtectHome=yes hides \
+             from the service; copy it (e.g. to /usr/local/bin/ferrite) and pass --binary",
+            spec.binary.display(),
+        );
+    }
     let text = unit(&spec);
     if a.print {
         print!("{text}");
@@ -256,6 +263,13 @@ fn install(user_repo: &Path, a: Install) -> anyhow::Result<()> {
     println!("Start it with:\n  {ctl} daemon-reload\n  {ctl} enable --now ferrite");
     println!("Then: {ctl} status ferrite; {ctl} reload ferrite re-reads the config");
     Ok(())
+}
+
+/// Whether `ProtectHome=yes` makes `path` unreachable for the service.
+fn hidden_by_protect_home(path: &Path) -> bool {
+    ["/home", "/root", "/run/user"]
+        .iter()
+        .any(|p| path.starts_with(p))
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {

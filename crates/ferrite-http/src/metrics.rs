@@ -371,7 +371,64 @@ async fn node_samples(node: &Node) -> Vec<Sample> {
             "Connected peers",
             peers.len() as f64,
         ));
+        // One (first) connection per peer, by transport and direction.
+        let mut by: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+        for p in &peers {
+            let quic = p.addr.to_string().contains("/quic");
+            let transport = if quic { "quic" } else { "tcp" };
+            let direction = if p.outbound { "outbound" } else { "inbound" };
+            *by.entry((transport, direction)).or_default() += 1;
+        }
+        for ((transport, direction), n) in by {
+            out.push(
+                Sample::gauge(
+                    "ferrite_connections",
+                    "Connected peers by transport and direction",
+                    n as f64,
+                )
+                .label("transport", transport)
+                .label("direction", direction),
+            );
+        }
     }
+    let d = net.dht_stats();
+    out.extend([
+        Sample::counter(
+            "ferrite_dht_provide_keys_queued",
+            "Keys handed to the DHT to announce",
+            d.provide_keys_queued as f64,
+        ),
+        Sample::counter(
+            "ferrite_dht_provide_keys_done",
+            "Keys announced to at least one peer",
+            d.provide_keys_done as f64,
+        ),
+        Sample::counter(
+            "ferrite_dht_provide_keys_failed",
+            "Keys no peer to announce to was found for",
+            d.provide_keys_failed as f64,
+        ),
+        Sample::counter(
+            "ferrite_dht_provide_lookups",
+            "Closest-peer lookups run for announcements",
+            d.provide_lookups as f64,
+        ),
+        Sample::counter(
+            "ferrite_dht_lookups",
+            "Lookups run for findprovs and findpeer",
+            d.lookups as f64,
+        ),
+        Sample::counter(
+            "ferrite_dht_reprovide_runs",
+            "Completed reprovide cycles",
+            d.reprovide_runs as f64,
+        ),
+        Sample::gauge(
+            "ferrite_dht_reprovide_last_duration_seconds",
+            "How long the last reprovide cycle took",
+            d.reprovide_last_seconds,
+        ),
+    ]);
     if let Ok(b) = net.bitswap_stats().await {
         out.extend([
             Sample::counter(

@@ -100,6 +100,32 @@ pub(crate) struct Counters {
     pub data_received: AtomicU64,
     pub dup_blocks: AtomicU64,
     pub dup_data: AtomicU64,
+    pub provide_keys_queued: AtomicU64,
+    pub provide_keys_done: AtomicU64,
+    pub provide_keys_failed: AtomicU64,
+    pub provide_lookups: AtomicU64,
+    pub lookups: AtomicU64,
+    pub reprovide_runs: AtomicU64,
+    pub reprovide_last_micros: AtomicU64,
+}
+
+/// DHT work since start ([`Network::dht_stats`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DhtStats {
+    /// Keys handed to the provider (announce) machinery.
+    pub provide_keys_queued: u64,
+    /// Keys announced to at least one peer.
+    pub provide_keys_done: u64,
+    /// Keys for which no peer to announce to was found.
+    pub provide_keys_failed: u64,
+    /// `get_closest_peers` lookups run for announcements.
+    pub provide_lookups: u64,
+    /// Lookups run for `findprovs` and `findpeer`.
+    pub lookups: u64,
+    /// Completed reprovide cycles.
+    pub reprovide_runs: u64,
+    /// How long the last reprovide cycle took.
+    pub reprovide_last_seconds: f64,
 }
 
 /// Commands to the swarm task.
@@ -324,6 +350,7 @@ pub struct Network {
     tx: mpsc::UnboundedSender<Cmd>,
     peer_id: PeerId,
     pending: Arc<Pending>,
+    counters: Arc<Counters>,
     next_waiter: Arc<AtomicU64>,
     fingerprint: Option<String>,
     listening: tokio::sync::watch::Receiver<Option<Arc<Listening>>>,
@@ -366,16 +393,23 @@ impl Network {
             config,
             rx,
             pending.clone(),
-            counters,
+            counters.clone(),
             listening_tx,
         )?;
         if let Some((strategy, interval)) = reprovide {
-            tokio::spawn(reprovider(repo, strategy, interval, tx.clone()));
+            tokio::spawn(reprovider(
+                repo,
+                strategy,
+                interval,
+                tx.clone(),
+                counters.clone(),
+            ));
         }
         Ok(Network {
             tx,
             peer_id,
             pending,
+            counters,
             next_waiter: Arc::new(AtomicU64::new(1)),
             fingerprint,
             listening,
@@ -581,6 +615,21 @@ impl Network {
         self.ask(Cmd::Stats).await
     }
 
+    /// DHT work since start: announcements, lookups, reprovide cycles.
+    pub fn dht_stats(&self) -> DhtStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        DhtStats {
+            provide_keys_queued: get(&c.provide_keys_queued),
+            provide_keys_done: get(&c.provide_keys_done),
+            provide_keys_failed: get(&c.provide_keys_failed),
+            provide_lookups: get(&c.provide_lookups),
+            lookups: get(&c.lookups),
+            reprovide_runs: get(&c.reprovide_runs),
+            reprovide_last_seconds: get(&c.reprovide_last_micros) as f64 / 1e6,
+        }
+    }
+
     /// Bytes received and sent since start, without touching the rates
     /// `stats bw` computes (for metrics).
     pub fn bandwidth_totals(&self) -> (u64, u64) {
@@ -621,6 +670,7 @@ async fn reprovider(
     strategy: String,
     interval: Duration,
     tx: mpsc::UnboundedSender<Cmd>,
+    counters: Arc<Counters>,
 ) {
     tokio::time::sleep(FIRST_REPROVIDE_AFTER).await;
     loop {
@@ -629,11 +679,16 @@ async fn reprovider(
         match tokio::task::spawn_blocking(move || keys_to_reprovide(&r, &s)).await {
             Ok(Ok(keys)) if !keys.is_empty() => {
                 tracing::info!("reproviding {} keys ({strategy})", keys.len());
+                let start = std::time::Instant::now();
                 let (done_tx, done_rx) = oneshot::channel();
                 if tx.send(Cmd::Provide(keys, Some(done_tx))).is_err() {
                     return;
                 }
                 let _ = done_rx.await;
+                counters
+                    .reprovide_last_micros
+                    .store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+                counters.reprovide_runs.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!("reprovide: cannot list keys: {e}"),

@@ -361,6 +361,7 @@ impl Runner {
                     .behaviour_mut()
                     .kad
                     .get_providers(kad::RecordKey::new(&cid.hash().to_bytes()));
+                self.counters.lookups.fetch_add(1, Ordering::Relaxed);
                 self.queries.insert(
                     id,
                     Query::FindProviders {
@@ -380,6 +381,7 @@ impl Runner {
                     return;
                 }
                 let id = self.host.behaviour_mut().kad.get_closest_peers(peer);
+                self.counters.lookups.fetch_add(1, Ordering::Relaxed);
                 self.queries.insert(id, Query::FindPeer(peer, reply));
             }
             Cmd::Provide(cids, reply) => self.provide(cids, reply),
@@ -540,6 +542,9 @@ impl Runner {
             .iter()
             .map(|c| kad::RecordKey::new(&c.hash().to_bytes()))
             .collect();
+        self.counters
+            .provide_keys_queued
+            .fetch_add(cids.len() as u64, Ordering::Relaxed);
         let id = self.host.provide(keys);
         if let Some(r) = reply {
             self.provides.insert(id, r);
@@ -557,6 +562,13 @@ impl Runner {
                 ferrite_p2p::ProvideEvent::Finished(report),
             )) => {
                 tracing::debug!(?report, "provide batch done");
+                let c = &self.counters;
+                c.provide_keys_done
+                    .fetch_add(report.keys_provided as u64, Ordering::Relaxed);
+                c.provide_keys_failed
+                    .fetch_add(report.keys_failed as u64, Ordering::Relaxed);
+                c.provide_lookups
+                    .fetch_add(report.lookups as u64, Ordering::Relaxed);
                 if let Some(r) = self.provides.remove(&report.id) {
                     let _ = r.send(Ok(report.peers));
                 }

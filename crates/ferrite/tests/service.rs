@@ -112,15 +112,16 @@ fn sd_notify_ready_status_watchdog_and_stopping() {
         node.env.write("a", b"status").to_str().unwrap(),
     ]);
 
-    // WATCHDOG=1 every 200 ms (half of WATCHDOG_USEC).
+    // WATCHDOG=1 every 200 ms (half of WATCHDOG_USEC): about 10 in 2 s,
+    // fewer when a loaded machine delays the store probes.
     let start = Instant::now();
-    sock.until(Duration::from_millis(1500), |_| false);
+    sock.until(Duration::from_secs(2), |_| false);
     let pets = sock
         .seen
         .iter()
         .filter(|(t, m)| *t >= start && m == "WATCHDOG=1")
         .count();
-    assert!((4..=10).contains(&pets), "{pets} WATCHDOG=1 in 1.5 s");
+    assert!((3..=14).contains(&pets), "{pets} WATCHDOG=1 in 2 s");
 
     sigterm(pid);
     let stopping = sock.until(Duration::from_secs(10), |m| {
@@ -375,15 +376,18 @@ fn shipped_and_installed_units_pass_systemd_analyze_verify() {
     // --user: a new repo and a user unit in the given folder.
     let repo = env.path("svc-repo");
     let units = env.path("user-units");
-    let out = env.ok(&[
-        "service",
-        "install",
-        "--user",
-        "--repo",
-        repo.to_str().unwrap(),
-        "--unit-dir",
-        units.to_str().unwrap(),
-    ]);
+    let install_user = || {
+        env.ok(&[
+            "service",
+            "install",
+            "--user",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ])
+    };
+    let out = install_user();
     assert!(
         out.contains("Wrote ") && out.contains("systemctl --user enable --now ferrite"),
         "{out}"
@@ -397,15 +401,7 @@ fn shipped_and_installed_units_pass_systemd_analyze_verify() {
     assert!(repo.join("config").exists());
     verify_unit(&units.join("ferrite.service"));
     // Run again: the repo is kept, not re-initialised.
-    let again = env.ok(&[
-        "service",
-        "install",
-        "--user",
-        "--repo",
-        repo.to_str().unwrap(),
-        "--unit-dir",
-        units.to_str().unwrap(),
-    ]);
+    let again = install_user();
     assert!(again.contains("Using the existing repo"), "{again}");
 }
 

@@ -126,9 +126,6 @@ impl Command for Ls {
     }
 
     fn text(&self, s: &Strings, out: &mut dyn Write) -> io::Result<()> {
-        for l in &s.strings {
-            writeln!(out, "{l}")?;
-        }
-        Ok(())
+        crate::rpc::swarm::lines(s, out)
     }
 }

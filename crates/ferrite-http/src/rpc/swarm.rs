@@ -142,7 +142,8 @@ pub struct Strings {
     pub strings: Vec<String>,
 }
 
-fn lines(s: &Strings, out: &mut dyn Write) -> io::Result<()> {
+/// One line per string.
+pub(crate) fn lines(s: &Strings, out: &mut dyn Write) -> io::Result<()> {
     s.strings.iter().try_for_each(|l| writeln!(out, "{l}"))
 }
 

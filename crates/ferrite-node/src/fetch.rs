@@ -48,6 +48,8 @@ const READER_WAIT: Duration = Duration::from_secs(2);
 pub(crate) struct RepoSource {
     pub(crate) repo: Arc<Repo>,
     pub(crate) net: Option<Network>,
+    /// Where received, not yet stored blocks are (see `Node::received`).
+    received: Option<Network>,
     /// Blocks a prefetch has ready for this reader.
     ahead: Option<Arc<ReadAhead>>,
 }
@@ -87,7 +89,7 @@ impl RepoSource {
         if let Some(b) = self.repo.blocks().get(cid)? {
             return Ok(Some(b));
         }
-        Ok(self.net.as_ref().and_then(|n| n.pending_block(cid)))
+        Ok(self.received.as_ref().and_then(|n| n.pending_block(cid)))
     }
 }
 
@@ -111,6 +113,7 @@ impl Node {
         RepoSource {
             repo: self.repo.clone(),
             net: self.net.clone(),
+            received: self.received.clone(),
             ahead: None,
         }
     }

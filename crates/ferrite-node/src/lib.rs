@@ -44,6 +44,10 @@ use std::sync::Arc;
 pub struct Node {
     repo: Arc<Repo>,
     net: Option<net::Network>,
+    /// The network whose received blocks (verified, not yet committed by
+    /// its writer) reads may use: kept by [`Node::offline`], so that an
+    /// offline read right after an online one sees what that one fetched.
+    received: Option<net::Network>,
 }
 
 /// GC totals since the repo was opened ([`Node::gc_stats`]).
@@ -85,6 +89,7 @@ impl Node {
         Ok(Node {
             repo: Arc::new(Repo::open(path)?),
             net: None,
+            received: None,
         })
     }
 
@@ -93,16 +98,18 @@ impl Node {
     pub fn with_network(&self, net: net::Network) -> Node {
         Node {
             repo: self.repo.clone(),
-            net: Some(net),
+            net: Some(net.clone()),
+            received: Some(net),
         }
     }
 
     /// The same node without the network (`--offline`, `Gateway.NoFetch`):
-    /// reads see only local blocks.
+    /// reads see only local blocks (those already received included).
     pub fn offline(&self) -> Node {
         Node {
             repo: self.repo.clone(),
             net: None,
+            received: self.received.clone(),
         }
     }
 
@@ -112,6 +119,7 @@ impl Node {
         Node {
             repo: self.repo.clone(),
             net: self.net.as_ref().map(|n| n.with_stall_timeout(stall)),
+            received: self.received.clone(),
         }
     }
 

@@ -94,12 +94,11 @@ pub trait Source: Send + Sync + 'static {
 type RequestLabels = [(&'static str, String); 3];
 type LatencyLabels = [(&'static str, String); 2];
 
-/// The daemon's metrics: a registry plus the sources read at scrape time.
+/// The daemon's metrics: request counters plus the sources read at scrape
+/// time.
 pub struct Metrics {
-    registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
-    scraped: Arc<Mutex<Vec<Sample>>>,
     node: Node,
     sources: Mutex<Vec<Arc<dyn Source>>>,
     started: f64,
@@ -113,11 +112,11 @@ impl std::fmt::Debug for Metrics {
 
 /// Encodes the samples of the current scrape.
 #[derive(Debug)]
-struct Scraped(Arc<Mutex<Vec<Sample>>>);
+struct Scraped(Vec<Sample>);
 
 impl prometheus_client::collector::Collector for Scraped {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let samples = self.0.lock().unwrap();
+        let samples = &self.0;
         let mut i = 0;
         while i < samples.len() {
             // Samples of one name are adjacent: one descriptor for them.
@@ -158,29 +157,12 @@ impl prometheus_client::collector::Collector for Scraped {
 impl Metrics {
     /// Metrics of `node` (and, once added, of each [`Source`]).
     pub fn new(node: Node) -> Arc<Metrics> {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "ferrite_http_requests",
-            "HTTP requests answered, by server (api, gateway), endpoint and status code",
-            requests.clone(),
-        );
-        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
-            // 0.5 ms to ~16 s.
-            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
-        });
-        registry.register(
-            "ferrite_http_request_duration_seconds",
-            "Time to the response head, by server and endpoint",
-            latency.clone(),
-        );
-        let scraped = Arc::new(Mutex::new(Vec::new()));
-        registry.register_collector(Box::new(Scraped(scraped.clone())));
         Arc::new(Metrics {
-            registry,
-            requests,
-            latency,
-            scraped,
+            requests: Family::default(),
+            latency: Family::new_with_constructor(|| {
+                // 0.5 ms to ~16 s.
+                Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+            }),
             node,
             sources: Mutex::new(Vec::new()),
             started: unix_now(),
@@ -216,10 +198,22 @@ impl Metrics {
         }
         // Stable order keeps one descriptor per name.
         samples.sort_by(|a, b| a.name.cmp(b.name));
+        // A registry per scrape: the families share their counters, and the
+        // samples belong to this scrape alone (no state between scrapes).
+        let mut registry = Registry::default();
+        registry.register(
+            "ferrite_http_requests",
+            "HTTP requests answered, by server (api, gateway), endpoint and status code",
+            self.requests.clone(),
+        );
+        registry.register(
+            "ferrite_http_request_duration_seconds",
+            "Time to the response head, by server and endpoint",
+            self.latency.clone(),
+        );
+        registry.register_collector(Box::new(Scraped(samples)));
         let mut out = String::new();
-        let scraped = self.scraped.lock();
-        *scraped.unwrap() = samples;
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        prometheus_client::encoding::text::encode(&mut out, &registry)
             .expect("writing to a String cannot fail");
         out
     }
@@ -571,11 +565,11 @@ mod tests {
 
     #[test]
     fn samples_encode_as_openmetrics() {
-        let scraped = Arc::new(Mutex::new(vec![
+        let scraped = vec![
             Sample::counter("x_bytes", "help x", 3.0).label("direction", "in"),
             Sample::counter("x_bytes", "help x", 4.0).label("direction", "out"),
             Sample::gauge("y", "help y", 1.5),
-        ]));
+        ];
         let mut r = Registry::default();
         r.register_collector(Box::new(Scraped(scraped)));
         let mut out = String::new();

@@ -113,17 +113,15 @@ fn effective(config_filter: &str) -> String {
     }
 }
 
-/// Installs the daemon's subscriber (stderr) with `config_filter` (the
-/// config's `Logging.Filter`) unless `FERRITE_LOG` is set.
-pub(crate) fn init(config_filter: &str) -> LogControl {
+/// Installs the daemon's subscriber (stderr) with `FERRITE_LOG`, else the
+/// default filter; [`LogControl::apply_config`] applies the config's once
+/// the repo is open.
+pub(crate) fn init() -> LogControl {
     let env = std::env::var("FERRITE_LOG")
         .ok()
         .filter(|v| EnvFilter::try_new(v).is_ok());
     let from_env = env.is_some();
-    let text = env.unwrap_or_else(|| match EnvFilter::try_new(effective(config_filter)) {
-        Ok(_) => effective(config_filter),
-        Err(_) => DEFAULT_FILTER.to_string(),
-    });
+    let text = env.unwrap_or_else(|| DEFAULT_FILTER.to_string());
     let filter = EnvFilter::new(&text);
     let (filter, handle) = reload::Layer::new(filter);
     let json = std::env::var("FERRITE_LOG_FORMAT").is_ok_and(|v| v == "json");

@@ -40,7 +40,7 @@ pub(crate) struct Args {
 pub(crate) fn run(repo: &Path, a: Args, offline: bool) -> anyhow::Result<()> {
     crate::memory::tune_malloc();
     // The config's filter applies once the repo is open.
-    let log = crate::logging::init("");
+    let log = crate::logging::init();
     // Start-up lines in a fixed order, as Kubo prints them: who we are,
     // then the network, then the HTTP servers, then "Daemon is ready".
     println!("Initializing daemon...");
